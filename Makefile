@@ -1,0 +1,35 @@
+# resrepro -- make demo | make test | make bench-like targets. Each target sets itself up:
+# the first call creates .venv and installs the project into it; later calls reuse it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CORES  ?= all
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install demo full test lint clean-results
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install resrepro with its test tools
+
+demo: $(STAMP)  ## the whole pipeline on the quick preset (CPU, minutes) -> reports/quick/report.{pdf,html}
+	@start=$$(date +%s); \
+	snakemake --cores $(CORES) --configfile presets/quick.yaml --printshellcmds && \
+	echo "demo finished in $$(( $$(date +%s) - start )) s: reports/quick/report.pdf, reports/quick/report.html"
+
+full: $(STAMP)  ## the full reproduction (config.yaml; needs a GPU)
+	snakemake --cores $(CORES)
+
+lint: $(STAMP)  ## snakemake --lint and snakefmt --check
+	snakemake --lint
+	snakefmt --check Snakefile workflow
+
+test: lint  ## the test suite (lint, unit tests, end-to-end pipeline on tiny data, real CIFAR-10)
+	$(BIN)/python -m pytest
+
+clean-results:  ## remove results/ and the rendered reports (the data cache is kept)
+	rm -rf results reports/*/ .snakemake

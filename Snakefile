@@ -1,0 +1,26 @@
+# resrepro: reproduce and audit Arslan, Zhang & Hossein (2025) on CIFAR-10.
+#   snakemake --cores all                                   full reproduction (config.yaml)
+#   snakemake --cores all --configfile presets/quick.yaml   CPU demo (make demo)
+# Snakemake orchestrates; every rule calls the `resrepro` command line (src/resrepro).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.report.output,

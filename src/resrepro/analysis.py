@@ -1,0 +1,142 @@
+"""Analysis: Tables 1-3 of the paper, paper | ours | difference, computed from result files alone.
+
+Inputs are the per-job JSON/CSV outputs (models.json, train/*/train.json, train/*/history.csv,
+eval/*/metrics.json) and the transcription of the paper's numbers (reports/paper.yaml).
+"Ours" is the mean +- sample standard deviation over seeds; with one seed no spread is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import io
+
+DISPLAY = {
+    "resnet18": "ResNet-18", "resnet20": "ResNet-20", "resnet32": "ResNet-32", "resnet34": "ResNet-34",
+    "resnet44": "ResNet-44", "resnet50": "ResNet-50", "resnet56": "ResNet-56", "resnet110": "ResNet-110",
+    "vgg16": "VGG-16",
+}
+MINUS = "\u2212"
+
+
+def display_name(model: str) -> str:
+    return DISPLAY.get(model, model)
+
+
+def load_paper(path: str | Path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def epochs_to_convergence(val_acc: list[float], tolerance: float) -> int:
+    """First epoch (1-based) whose validation accuracy is within ``tolerance`` of the run's best."""
+    best = max(val_acc)
+    return next(i + 1 for i, a in enumerate(val_acc) if a >= best - tolerance)
+
+
+def summarise(values: list[float]) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None, "n": int(len(v)), "values": v.tolist()}
+
+
+def fmt(x: float | None, digits: int) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "\u2014"
+    s = f"{x:.{digits}f}"
+    return s.replace("-", MINUS)
+
+
+def fmt_ours(s: dict, digits: int) -> str:
+    return fmt(s["mean"], digits) + ("" if s["std"] is None else f" \u00b1 {fmt(s['std'], digits)}")
+
+
+def fmt_diff(ours: dict, paper: float | None, digits: int) -> str:
+    if paper is None:
+        return "\u2014"
+    d = ours["mean"] - paper
+    return ("+" if d > 0 else "") + fmt(d, digits)
+
+
+def collect(results: str | Path, models: list[str], seeds: list[int], tolerance: float) -> dict[str, dict]:
+    """Per model: the per-seed measurements, read from the run's result files."""
+    results = Path(results)
+    info = {m["model"]: m for m in io.read_json(results / "models.json")}
+    out = {}
+    for model in models:
+        per_seed = {k: [] for k in ("accuracy", "precision", "recall", "f1", "epochs_to_convergence", "seconds_per_epoch", "total_hours", "images_per_second")}
+        devices = set()
+        for seed in seeds:
+            m = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
+            t = io.read_json(results / "train" / model / f"seed{seed}" / "train.json")
+            h = pd.read_csv(results / "train" / model / f"seed{seed}" / "history.csv")
+            per_seed["accuracy"].append(100 * m["accuracy"])
+            per_seed["precision"].append(100 * m["precision_macro"])
+            per_seed["recall"].append(100 * m["recall_macro"])
+            per_seed["f1"].append(100 * m["f1_macro"])
+            per_seed["epochs_to_convergence"].append(epochs_to_convergence(h["val_acc"].tolist(), tolerance))
+            per_seed["seconds_per_epoch"].append(float(h["epoch_seconds"].mean()))
+            per_seed["total_hours"].append(float(h["epoch_seconds"].sum()) / 3600)
+            per_seed["images_per_second"].append(t["images_per_second"])
+            devices.add(t["device_name"])
+        out[model] = {k: summarise(v) for k, v in per_seed.items()}
+        out[model]["test_error"] = summarise([100 - a for a in per_seed["accuracy"]])
+        out[model]["params"] = info[model]["params"]
+        out[model]["flops_per_image"] = info[model]["flops_per_image"]
+        out[model]["devices"] = sorted(devices)
+    return out
+
+
+def _rows(measured: dict, paper_rows: dict, quantities: list[tuple[str, str, int]]) -> tuple[list, list]:
+    rows, records = [], []
+    for model, ours in measured.items():
+        paper = paper_rows.get(model, {})
+        for key, label, digits in quantities:
+            p = paper.get(key)
+            rows.append([display_name(model), label, fmt(p, digits), fmt_ours(ours[key], digits), fmt_diff(ours[key], p, digits)])
+            records.append({"model": model, "quantity": key, "paper": p, **{k: ours[key][k] for k in ("mean", "std", "n", "values")}, "difference": None if p is None else ours[key]["mean"] - p})
+    return rows, records
+
+
+COLUMNS = ["Model", "Quantity", "Paper", "Ours (mean \u00b1 std)", "Ours \u2212 paper"]
+
+
+def build_tables(measured: dict, paper: dict, seeds: list[int], tolerance: float, stamp: str | None = None) -> list[dict]:
+    n = len(seeds)
+    seed_note = f"Ours: mean \u00b1 sample standard deviation over {n} seeds ({', '.join(map(str, seeds))})." if n > 1 else f"Ours: a single seed ({seeds[0]}); no spread can be given."
+    stamp_note = [f"{stamp.upper()}."] if stamp else []
+    missing = "\u2014: the paper reports no value for this model."
+    t1_rows, t1_rec = _rows(measured, paper["table1"]["rows"], [("accuracy", "Accuracy (%)", 2), ("precision", "Precision, macro (%)", 2), ("recall", "Recall, macro (%)", 2), ("f1", "F1, macro (%)", 2)])
+    t2_rows, t2_rec = _rows(measured, paper["table2"]["rows"], [("epochs_to_convergence", "Epochs to convergence", 1), ("seconds_per_epoch", "Time per epoch (s)", 2), ("total_hours", "Total training time (h)", 3), ("images_per_second", "Training images per second", 0)])
+    for model, ours in measured.items():
+        t2_rows.append([display_name(model), "Device", "not stated", ", ".join(ours["devices"]), "\u2014"])
+    # Table 3: exact parameter counts and test error
+    params = {m: {"mean": v["params"] / 1e6, "std": None, "n": 1, "values": [v["params"] / 1e6]} for m, v in measured.items()}
+    t3_measured = {m: {"params_millions": params[m], "test_error": v["test_error"]} for m, v in measured.items()}
+    t3_rows, t3_rec = _rows(t3_measured, paper["table3"]["rows"], [("params_millions", "Parameters (millions)", 2), ("test_error", "Test error (%)", 2)])
+    return [
+        {
+            "id": "table1", "title": paper["table1"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "rows": t1_rows, "records": t1_rec,
+            "notes": stamp_note + [seed_note, "Precision, recall and F1 are macro averages over the 10 classes of the test set; the model is selected on validation, never on the test set.", missing],
+        },
+        {
+            "id": "table2", "title": paper["table2"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "rows": t2_rows, "records": t2_rec,
+            "notes": stamp_note + [seed_note, f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} percentage points of the run's best validation accuracy.", "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, update), excluding validation. Total training time: the sum over epochs, in hours.", "The paper names no hardware; our device is listed per model.", missing],
+        },
+        {
+            "id": "table3", "title": paper["table3"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "rows": t3_rows, "records": t3_rec,
+            "notes": stamp_note + [seed_note, "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.", "Test error = 100 \u2212 test accuracy.", missing],
+        },
+    ]
+
+
+def write_tables(tables: list[dict], out_dir: str | Path) -> None:
+    out_dir = Path(out_dir)
+    for t in tables:
+        with io.atomic_path(out_dir / f"{t['id']}.csv") as tmp:
+            pd.DataFrame(t["rows"], columns=t["columns"]).to_csv(tmp, index=False)
+    io.write_json(out_dir / "tables.json", tables)

@@ -1,0 +1,197 @@
+"""The ``resrepro`` command line: one subcommand per pipeline stage.
+
+Snakemake rules call these; they are equally usable by hand. Every subcommand writes its outputs
+atomically and exits non-zero with a one-paragraph message (problem and fix) on bad input.
+Heavy imports (torch) happen inside the subcommands that need them, so ``resrepro --help`` and the
+light stages start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import ResreproError, io
+
+
+def _json_arg(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from None
+
+
+def cmd_validate(a) -> None:
+    from . import config
+
+    cfg = config.load(*a.configfile)
+    print(json.dumps(cfg, indent=2) if a.print else f"configuration OK: run {cfg['run']!r}, {len(cfg['models'])} models x {len(cfg['seeds'])} seeds")
+
+
+def cmd_data(a) -> None:
+    from . import data
+
+    manifest = data.prepare(a.source, a.cache, sha256=a.sha256)
+    print(f"prepared CIFAR-10: {manifest}")
+
+
+def cmd_models(a) -> None:
+    from . import models
+
+    io.write_json(a.out, [models.model_info(m) for m in a.models.split(",")])
+
+
+def _arrays(cache: str, data_cfg: dict):
+    from . import data
+
+    x_train, y_train, x_test, y_test = data.load(cache_dir=cache, progress=False)
+    sel = data.select(data_cfg, y_train, y_test)
+    return x_train, y_train, x_test, y_test, sel
+
+
+def cmd_train(a) -> None:
+    from . import train
+    from .config import digest
+
+    x_train, y_train, _, _, sel = _arrays(a.cache, a.data)
+    summary = train.train(
+        a.model, a.recipe,
+        (x_train[sel["train"]], y_train[sel["train"]]),
+        (x_train[sel["val"]], y_train[sel["val"]]),
+        a.seed, a.out_dir, a.checkpoint,
+        data_key=digest({k: a.data[k] for k in ("val_size", "split_seed", "train_subset", "val_subset")}),
+        progress=not a.no_progress,
+    )
+    print(f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} (val acc {summary['selected_val_acc']:.4f}), {summary['images_per_second']:.0f} img/s on {summary['device_name']}")
+
+
+def cmd_evaluate(a) -> None:
+    from . import evaluate
+
+    _, _, x_test, y_test, sel = _arrays(a.cache, a.data)
+    idx = sel["test"]
+    m = evaluate.evaluate(a.model, a.weights, (x_test[idx], y_test[idx]), idx, a.out_dir, a.batch_size, a.device)
+    print(f"{a.model}: test accuracy {m['accuracy']:.4f} on {m['n']} images")
+
+
+def cmd_tables(a) -> None:
+    from . import analysis
+
+    measured = analysis.collect(a.results, a.spec["models"], a.spec["seeds"], a.spec["tolerance"])
+    tables = analysis.build_tables(measured, analysis.load_paper(a.paper), a.spec["seeds"], a.spec["tolerance"], a.spec.get("stamp"))
+    io.write_json(Path(a.out_dir) / "measured.json", measured)
+    analysis.write_tables(tables, a.out_dir)
+
+
+def cmd_figures(a) -> None:
+    from . import analysis, figures
+
+    spec = a.spec
+    results = Path(a.results)
+    histories = figures.load_histories(sorted(results.glob("train/*/seed*/history.csv")))
+    histories = {m: histories[m] for m in spec["models"] if m in histories}
+    out = Path(a.out_dir)
+    figures.training_curves(histories, out / "curves.svg", out / "curves.png", note=spec.get("stamp"))
+    measured = io.read_json(results / "tables" / "measured.json")
+    paper = analysis.load_paper(a.paper)["table3"]["rows"]
+    rows = [
+        {
+            "model": analysis.display_name(m), "params": v["params"],
+            "test_error_mean": v["test_error"]["mean"], "test_error_std": v["test_error"]["std"],
+            "paper_params": paper.get(m, {}).get("params_millions") and paper[m]["params_millions"] * 1e6,
+            "paper_test_error": paper.get(m, {}).get("test_error"),
+        }
+        for m, v in measured.items()
+    ]
+    figures.error_vs_params(rows, out / "error_vs_params.svg", out / "error_vs_params.png", note=spec.get("stamp"))
+
+
+def cmd_provenance(a) -> None:
+    from . import provenance
+
+    manifest = io.read_json(a.data_manifest) if a.data_manifest else None
+    io.write_json(a.out, provenance.collect(a.config, manifest))
+
+
+def cmd_report(a) -> None:
+    from . import report
+
+    context = report.build_context(a.results, a.spec)
+    report.render(context, a.pdf, a.html)
+    print(f"report written: {a.pdf}, {a.html}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resrepro", description="Reproduce and audit Arslan, Zhang & Hossein (2025) on CIFAR-10.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("validate", help="validate configuration files (merged in order)")
+    s.add_argument("configfile", nargs="+")
+    s.add_argument("--print", action="store_true", help="print the resolved configuration")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("data", help="fetch, verify and prepare CIFAR-10 into the cache")
+    s.add_argument("--cache", required=True)
+    s.add_argument("--source", default=None, help="local archive or extracted folder, tried first")
+    s.add_argument("--sha256", default=None, help="expected sha256 of a non-standard archive")
+    s.set_defaults(func=cmd_data)
+
+    s = sub.add_parser("models", help="parameter and FLOP counts")
+    s.add_argument("--models", required=True, help="comma-separated registry names")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_models)
+
+    for name, func, help_ in (("train", cmd_train, "train one (model, seed)"), ("evaluate", cmd_evaluate, "evaluate on the test set")):
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--model", required=True)
+        s.add_argument("--cache", required=True, help="the prepared-data cache folder")
+        s.add_argument("--data", type=_json_arg, required=True, help="the config's data section, as JSON")
+        s.add_argument("--out-dir", required=True)
+        s.set_defaults(func=func)
+        if name == "train":
+            s.add_argument("--seed", type=int, required=True)
+            s.add_argument("--recipe", type=_json_arg, required=True, help="the resolved training recipe, as JSON")
+            s.add_argument("--checkpoint", required=True, help="resumable state (not a declared output)")
+            s.add_argument("--no-progress", action="store_true")
+        else:
+            s.add_argument("--weights", required=True)
+            s.add_argument("--batch-size", type=int, default=1000)
+            s.add_argument("--device", default="auto")
+
+    for name, func in (("tables", cmd_tables), ("figures", cmd_figures)):
+        s = sub.add_parser(name, help=f"{name} from a run's result files")
+        s.add_argument("--results", required=True)
+        s.add_argument("--paper", required=True, help="transcription of the paper's numbers (reports/paper.yaml)")
+        s.add_argument("--spec", type=_json_arg, required=True, help='{"models", "seeds", "tolerance", "stamp"} as JSON')
+        s.add_argument("--out-dir", required=True)
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("provenance", help="record code, config, software, hardware and data")
+    s.add_argument("--config", type=_json_arg, required=True)
+    s.add_argument("--data-manifest", default=None)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_provenance)
+
+    s = sub.add_parser("report", help="render the report (PDF and HTML) from a run's result files")
+    s.add_argument("--results", required=True)
+    s.add_argument("--spec", type=_json_arg, required=True, help='{"run", "stamp", ...} as JSON')
+    s.add_argument("--pdf", required=True)
+    s.add_argument("--html", required=True)
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ResreproError as e:
+        print(f"resrepro {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

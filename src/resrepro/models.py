@@ -1,0 +1,198 @@
+"""Model registry: ``create(name, num_classes=10)`` and ``available()``, in the spirit of timm.
+
+Architectures (exact parameter counts for 10 classes are pinned by tests/test_models.py):
+
+* ``resnet18/34/50`` -- torchvision's ``ResNet`` with ``BasicBlock``/``Bottleneck``, given the usual
+  CIFAR stem: a 3x3 stride-1 first convolution and no max-pool (kuangliu/pytorch-cifar layout).
+* ``resnet20/32/44/56/110`` -- He et al. (2016), Sec. 4.2: 6n+2 layers, widths 16/32/64,
+  option-A (parameter-free: subsample + zero-pad) shortcuts, built from torchvision's
+  ``BasicBlock``.
+* ``vgg16`` -- torchvision's VGG-16 feature stack with batch norm (config "D"), followed by a single
+  ``Linear(512, num_classes)``: on 32x32 inputs the five max-pools leave a 1x1x512 map.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+from torchvision.models import resnet as tv_resnet
+from torchvision.models import vgg as tv_vgg
+
+from . import ResreproError
+
+_REGISTRY: dict[str, Callable[[int], nn.Module]] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+def register(name: str, description: str):
+    def deco(fn: Callable[[int], nn.Module]):
+        _REGISTRY[name] = fn
+        _DESCRIPTIONS[name] = description
+        return fn
+
+    return deco
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`create`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def describe(name: str) -> str:
+    _check(name)
+    return _DESCRIPTIONS[name]
+
+
+def create(name: str, num_classes: int = 10) -> nn.Module:
+    """Build a freshly initialised model by name."""
+    _check(name)
+    return _REGISTRY[name](num_classes)
+
+
+def _check(name: str) -> None:
+    if name not in _REGISTRY:
+        raise ResreproError(
+            f"unknown model {name!r}; available models: {', '.join(available())}"
+        )
+
+
+# --- ImageNet-style ResNets with a CIFAR stem ---------------------------------------------------
+
+
+def _cifar_stem_resnet(block, layers, num_classes: int) -> nn.Module:
+    model = tv_resnet.ResNet(block, layers, num_classes=num_classes)
+    model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+    model.maxpool = nn.Identity()
+    return model
+
+
+@register("resnet18", "torchvision BasicBlock [2,2,2,2], CIFAR stem (3x3 conv, no max-pool)")
+def resnet18(num_classes: int = 10) -> nn.Module:
+    return _cifar_stem_resnet(tv_resnet.BasicBlock, [2, 2, 2, 2], num_classes)
+
+
+@register("resnet34", "torchvision BasicBlock [3,4,6,3], CIFAR stem (3x3 conv, no max-pool)")
+def resnet34(num_classes: int = 10) -> nn.Module:
+    return _cifar_stem_resnet(tv_resnet.BasicBlock, [3, 4, 6, 3], num_classes)
+
+
+@register("resnet50", "torchvision Bottleneck [3,4,6,3], CIFAR stem (3x3 conv, no max-pool)")
+def resnet50(num_classes: int = 10) -> nn.Module:
+    return _cifar_stem_resnet(tv_resnet.Bottleneck, [3, 4, 6, 3], num_classes)
+
+
+# --- He et al. CIFAR ResNets (6n+2) ---------------------------------------------------------------
+
+
+class ShortcutA(nn.Module):
+    """Option-A shortcut: subsample spatially by ``stride`` and zero-pad the new channels."""
+
+    def __init__(self, in_planes: int, out_planes: int, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.pad = out_planes - in_planes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        half = self.pad // 2
+        return nn.functional.pad(x, (0, 0, 0, 0, half, self.pad - half))
+
+
+class CifarResNet(nn.Module):
+    """He et al. (2016) CIFAR ResNet: conv3x3(16) -> 3 stages of n BasicBlocks -> GAP -> FC."""
+
+    def __init__(self, depth: int, num_classes: int = 10, widths=(16, 32, 64)):
+        super().__init__()
+        if (depth - 2) % 6 != 0:
+            raise ResreproError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+        n = (depth - 2) // 6
+        self.depth = depth
+        self.conv1 = nn.Conv2d(3, widths[0], 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        stages, in_planes = [], widths[0]
+        for i, planes in enumerate(widths):
+            blocks = []
+            for j in range(n):
+                stride = 2 if (i > 0 and j == 0) else 1
+                shortcut = ShortcutA(in_planes, planes, stride) if stride != 1 or in_planes != planes else None
+                blocks.append(tv_resnet.BasicBlock(in_planes, planes, stride, downsample=shortcut))
+                in_planes = planes
+            stages.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(widths[-1], num_classes)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out" if isinstance(m, nn.Conv2d) else "fan_in", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _register_cifar_resnet(depth: int) -> None:
+    n = (depth - 2) // 6
+
+    @register(f"resnet{depth}", f"He et al. CIFAR ResNet-{depth}: 3 stages x {n} BasicBlocks, widths 16/32/64, option-A shortcuts")
+    def _build(num_classes: int = 10) -> nn.Module:
+        return CifarResNet(depth, num_classes)
+
+
+for _depth in (20, 32, 44, 56, 110):
+    _register_cifar_resnet(_depth)
+
+
+# --- VGG-16 with batch norm ------------------------------------------------------------------------
+
+
+class CifarVGG(nn.Module):
+    def __init__(self, cfg: str = "D", num_classes: int = 10):
+        super().__init__()
+        self.features = tv_vgg.make_layers(tv_vgg.cfgs[cfg], batch_norm=True)
+        self.classifier = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+@register("vgg16", "torchvision VGG-16 (config D) with batch norm, 5 max-pools, one Linear(512, classes)")
+def vgg16(num_classes: int = 10) -> nn.Module:
+    return CifarVGG("D", num_classes)
+
+
+# --- Cost counting ---------------------------------------------------------------------------------
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: nn.Module, image_size: int = 32) -> int:
+    """Forward FLOPs for one image, counted by ``torch.utils.flop_counter`` (1 MAC = 2 FLOPs)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    x = torch.zeros(1, 3, image_size, image_size)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def model_info(name: str, num_classes: int = 10) -> dict:
+    """Parameters and forward cost of one model, as recorded in ``results/<run>/models.json``."""
+    model = create(name, num_classes)
+    flops = count_flops(model)
+    return {
+        "model": name,
+        "description": describe(name),
+        "params": count_parameters(model),
+        "flops_per_image": flops,
+        "macs_per_image": flops // 2,
+    }

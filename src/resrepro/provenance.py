@@ -1,0 +1,69 @@
+"""Provenance: what produced a run -- code, configuration, software, hardware and data."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGES = ("resrepro", "torch", "torchvision", "numpy", "pandas", "snakemake", "jinja2", "matplotlib", "typst", "jsonschema")
+
+
+def git_state(repo: str | Path = ".") -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"commit": None, "dirty": None, "note": "not a git checkout"}
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip() != ""
+        return {"commit": head.stdout.strip(), "dirty": dirty}
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return {"commit": None, "dirty": None, "note": f"git unavailable: {e}"}
+
+
+def versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_names() -> list[str]:
+    try:
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    except Exception:  # noqa: BLE001 - provenance never fails a run
+        return []
+
+
+def collect(config: dict, data_manifest: dict | None = None, repo: str | Path = ".") -> dict:
+    from .config import digest
+
+    return {
+        "git": git_state(repo),
+        "config_digest": digest(config),
+        "config": config,
+        "versions": versions(),
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "gpus": gpu_names(),
+        "data": data_manifest,
+    }

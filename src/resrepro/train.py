@@ -1,0 +1,272 @@
+"""Training: one loop, read top to bottom (in the spirit of nanoGPT and airbench).
+
+Every hyperparameter comes from the recipe (config.yaml ``train`` + per-model ``overrides``).
+The whole split lives on the training device as uint8; crop and flip are batched tensor ops
+there; the model runs channels_last, under bf16 autocast on CUDA only (on a CPU without native
+bf16 it is many times slower, so the CPU stays in fp32).
+
+Determinism and resumption: the model is initialised from ``seed``, and every epoch draws its
+shuffle and augmentation from a generator seeded by ``(seed, epoch)``. A checkpoint written
+atomically after each epoch therefore lets a killed job resume from the last completed epoch and
+finish with exactly the weights of an uninterrupted run (CPU). The model is selected on the
+validation split (best validation accuracy); the test set is never seen here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import ResreproError, io, models
+from .config import digest
+
+MEAN = (0.4914, 0.4822, 0.4465)  # CIFAR-10 train per-channel statistics (0..1 scale)
+STD = (0.2470, 0.2435, 0.2616)
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second"]
+
+
+class NonFiniteLoss(ResreproError):
+    pass
+
+
+def select_device(spec: str = "auto") -> torch.device:
+    """``auto``: CUDA if present, otherwise the CPU; or an explicit ``cpu``/``cuda``/``cuda:N``."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise ResreproError(f"device {spec!r} requested but CUDA is not available here; set train.device to auto or cpu")
+    return torch.device(spec)
+
+
+def lr_at(step: int, steps_per_epoch: int, recipe: dict) -> float:
+    """Learning rate for global step ``step`` (0-based): constant warm-up, then the schedule."""
+    warmup_steps = round(recipe["warmup_epochs"] * steps_per_epoch)
+    if step < warmup_steps:
+        return recipe["warmup_lr"]
+    total = recipe["epochs"] * steps_per_epoch
+    base = recipe["lr"]
+    if recipe["schedule"] == "cosine":
+        t = (step - warmup_steps) / max(1, total - warmup_steps)
+        return base * 0.5 * (1 + math.cos(math.pi * t))
+    if recipe["schedule"] == "multistep":
+        epoch = step / steps_per_epoch
+        return base * recipe["gamma"] ** sum(epoch >= m for m in recipe["milestones"])
+    return base
+
+
+def augment(x: torch.Tensor, padding: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+    """Random pad-and-crop and horizontal flip of a uint8 NCHW batch, as batched tensor ops."""
+    n, _, h, w = x.shape
+    if padding:
+        padded = F.pad(x, (padding,) * 4).permute(0, 2, 3, 1)  # N, H+2p, W+2p, C
+        dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device, generator=gen)
+        dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device, generator=gen)
+        rows = dy + torch.arange(h, device=x.device).view(1, h, 1)
+        cols = dx + torch.arange(w, device=x.device).view(1, 1, w)
+        x = padded[torch.arange(n, device=x.device).view(n, 1, 1), rows, cols].permute(0, 3, 1, 2)
+    if flip:
+        mirror = torch.rand(n, device=x.device, generator=gen) < 0.5
+        x = torch.where(mirror.view(n, 1, 1, 1), x.flip(3), x)
+    return x
+
+
+def to_input(x: torch.Tensor) -> torch.Tensor:
+    """uint8 NCHW -> normalised float32, channels_last."""
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    x = (x.float() / 255.0 - mean) / std
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def to_device(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 NHWC numpy images and integer labels -> uint8 NCHW and int64 tensors on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device), torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
+
+
+def autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Logits (float32) for a uint8 NCHW tensor, in eval mode."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        with autocast(x.device):
+            out.append(model(to_input(x[i : i + batch_size])).float())
+    return torch.cat(out)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    from .provenance import cpu_name
+
+    return cpu_name()
+
+
+def train(
+    model_name: str,
+    recipe: dict,
+    train_set: tuple[np.ndarray, np.ndarray],
+    val_set: tuple[np.ndarray, np.ndarray],
+    seed: int,
+    out_dir: str | Path,
+    checkpoint: str | Path,
+    data_key: str = "",
+    progress: bool = True,
+) -> dict:
+    """Train one (model, seed); write history.csv, weights.pt and train.json to ``out_dir``.
+
+    ``checkpoint`` is a resumable state written after every epoch, deliberately not one of the
+    job's declared outputs (Snakemake deletes those when a job fails). It is removed on success.
+    """
+    t_start = time.time()
+    out_dir, checkpoint = Path(out_dir), Path(checkpoint)
+    device = select_device(recipe["device"])
+    if device.type == "cpu":
+        torch.set_num_threads(recipe["threads"])
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+    x_train, y_train = to_device(*train_set, device)
+    x_val, y_val = to_device(*val_set, device)
+    n_train = len(x_train)
+    batch = recipe["batch_size"]
+    steps_per_epoch = math.ceil(n_train / batch)
+
+    model = models.create(model_name).to(device, memory_format=torch.channels_last)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    # weight decay on every parameter, as in the cited recipe; the groups keep the door open
+    optimizer = torch.optim.SGD(
+        [{"params": decay}, {"params": no_decay}],
+        lr=recipe["lr"],
+        momentum=recipe["momentum"],
+        nesterov=recipe["nesterov"],
+        weight_decay=recipe["weight_decay"],
+        foreach=True,
+    )
+
+    # --- resume from the last completed epoch, if a matching checkpoint exists ----------------
+    key = digest({"model": model_name, "seed": seed, "recipe": recipe, "data": data_key})
+    start_epoch, history, best = 0, [], {"val_acc": -1.0, "epoch": 0, "state": None}
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state.get("key") == key:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            start_epoch, history, best = state["epoch"], state["history"], state["best"]
+            print(f"[resrepro] resuming {model_name} seed {seed} after epoch {start_epoch}", file=sys.stderr)
+        else:
+            print(f"[resrepro] ignoring checkpoint {checkpoint}: it belongs to another configuration", file=sys.stderr)
+
+    from tqdm import tqdm
+
+    for epoch in range(start_epoch, recipe["epochs"]):
+        # --- one epoch of training -------------------------------------------------------------
+        model.train()
+        gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+        order = torch.randperm(n_train, device=device, generator=gen)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
+        t0 = time.perf_counter()
+        bar = tqdm(total=steps_per_epoch, desc=f"{model_name} s{seed} epoch {epoch + 1}/{recipe['epochs']}", disable=not progress, leave=False, mininterval=1.0 if sys.stderr.isatty() else 30.0)
+        for step in range(steps_per_epoch):
+            idx = order[step * batch : (step + 1) * batch]
+            x = to_input(augment(x_train[idx], recipe["crop_padding"], recipe["flip"], gen))
+            y = y_train[idx]
+            lr = lr_at(epoch * steps_per_epoch + step, steps_per_epoch, recipe)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(device):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe["label_smoothing"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            # metrics stay on the device: no host synchronisation per step
+            bad = ~torch.isfinite(loss.detach())
+            first_bad_step = torch.where((first_bad_step < 0) & bad, torch.full_like(first_bad_step, step + 1), first_bad_step)
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.argmax(1) == y).sum()
+            bar.update()
+        bar.close()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_seconds = time.perf_counter() - t0
+        if (bad_step := int(first_bad_step)) >= 0:
+            raise NonFiniteLoss(
+                f"{model_name} seed {seed}: the training loss became NaN or infinite at epoch {epoch + 1}, "
+                f"step {bad_step} of {steps_per_epoch} (lr {lr_at(epoch * steps_per_epoch + bad_step - 1, steps_per_epoch, recipe):g}). "
+                "Lower train.lr or add warm-up (train.warmup_epochs) for this model in config.yaml."
+            )
+
+        # --- validation: model selection happens here, never on the test set --------------------
+        logits = predict(model, x_val, recipe["eval_batch_size"])
+        val_loss = F.cross_entropy(logits, y_val).item()
+        val_acc = (logits.argmax(1) == y_val).sum().item() / len(y_val)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum.item() / n_train,
+            "train_acc": correct.item() / n_train,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "lr": lr,
+            "epoch_seconds": train_seconds,
+            "images_per_second": n_train / train_seconds,
+        }
+        history.append(row)
+        if val_acc > best["val_acc"]:
+            best = {"val_acc": val_acc, "epoch": epoch + 1, "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+        print(
+            f"[resrepro] {model_name} s{seed} epoch {epoch + 1}/{recipe['epochs']}: train loss {row['train_loss']:.4f} "
+            f"acc {row['train_acc']:.4f} | val loss {val_loss:.4f} acc {val_acc:.4f} | {train_seconds:.1f}s, {row['images_per_second']:.0f} img/s",
+            file=sys.stderr,
+        )
+        with io.atomic_path(checkpoint) as tmp:
+            torch.save({"key": key, "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best}, tmp)
+
+    # --- outputs: history, the weights selected on validation, a summary ----------------------------
+    import pandas as pd
+
+    with io.atomic_path(out_dir / "history.csv") as tmp:
+        pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(tmp, index=False, float_format="%.6g")
+    with io.atomic_path(out_dir / "weights.pt") as tmp:
+        torch.save(best["state"], tmp)
+    epoch_seconds = [h["epoch_seconds"] for h in history]
+    summary = {
+        "model": model_name,
+        "seed": seed,
+        "recipe": recipe,
+        "recipe_digest": digest(recipe),
+        "data_key": data_key,
+        "epochs": recipe["epochs"],
+        "selected_epoch": best["epoch"],
+        "selected_val_acc": best["val_acc"],
+        "final_val_acc": history[-1]["val_acc"],
+        "train_images": n_train,
+        "val_images": len(x_val),
+        "device": device.type,
+        "device_name": device_name(device),
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "precision": "bf16-autocast" if device.type == "cuda" else "fp32",
+        "mean_epoch_seconds": float(np.mean(epoch_seconds)),
+        "total_train_seconds": float(np.sum(epoch_seconds)),
+        "images_per_second": n_train * len(history) / float(np.sum(epoch_seconds)),
+        "resumed_after_epoch": start_epoch,
+        "job_wall_seconds": time.time() - t_start,
+    }
+    io.write_json(out_dir / "train.json", summary)
+    checkpoint.unlink(missing_ok=True)
+    return summary

@@ -1,0 +1,127 @@
+"""Training engine: schedule, augmentation, outputs, NaN handling, and exact resumption after a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from resrepro import config, train
+
+RECIPE = config.validate({"run": "t", "models": ["resnet20"], "seeds": [0], "data": {}, "train": {"epochs": 2, "batch_size": 32, "threads": 1}})["train"]
+
+
+def tiny(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10
+
+
+def test_lr_schedule():
+    r = dict(RECIPE, epochs=10, lr=0.1, schedule="cosine", warmup_epochs=0)
+    assert train.lr_at(0, 100, r) == pytest.approx(0.1)
+    assert train.lr_at(500, 100, r) == pytest.approx(0.05)
+    assert train.lr_at(999, 100, r) < 1e-4
+    w = dict(r, warmup_epochs=1, warmup_lr=0.01)
+    assert train.lr_at(99, 100, w) == 0.01 and train.lr_at(100, 100, w) == pytest.approx(0.1)
+    m = dict(r, schedule="multistep", milestones=[5, 8], gamma=0.1)
+    assert [round(train.lr_at(e * 100, 100, m), 6) for e in (0, 4, 5, 8, 9)] == [0.1, 0.1, 0.01, 0.001, 0.001]
+
+
+def test_augment_is_a_crop_of_the_padded_image_and_a_flip():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.int64).remainder(251).to(torch.uint8).view(2, 3, 32, 32)
+    assert torch.equal(train.augment(x, 0, False, torch.Generator().manual_seed(0)), x)
+    gen = torch.Generator().manual_seed(1)
+    out = train.augment(x, 4, False, gen)
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for i in range(2):
+        windows = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(out[i], padded[i, :, dy : dy + 32, dx : dx + 32])]
+        assert windows, "each output must be a 32x32 window of the zero-padded input"
+    flipped = train.augment(x.repeat(50, 1, 1, 1), 0, True, torch.Generator().manual_seed(2))
+    n_flipped = sum(torch.equal(f, x[i % 2].flip(2)) for i, f in enumerate(flipped))
+    assert 25 < n_flipped < 75
+
+
+def test_training_writes_history_weights_and_summary(tmp_path):
+    s = train.train("resnet20", RECIPE, tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "ckpt.pt", progress=False)
+    h = pd.read_csv(tmp_path / "history.csv")
+    assert list(h.columns) == train.HISTORY_COLUMNS and len(h) == 2
+    assert (h["images_per_second"] > 0).all() and h["val_acc"].between(0, 1).all()
+    assert s["selected_epoch"] in (1, 2) and s["device"] == "cpu" and s["precision"] == "fp32"
+    assert json.loads((tmp_path / "train.json").read_text())["selected_val_acc"] == pytest.approx(h["val_acc"].max())
+    assert set(torch.load(tmp_path / "weights.pt", weights_only=True)) >= {"conv1.weight", "fc.bias"}
+    assert not (tmp_path / "ckpt.pt").exists(), "the checkpoint is removed once the job has succeeded"
+
+
+def test_non_finite_loss_names_epoch_and_step(tmp_path):
+    recipe = dict(RECIPE, lr=1e30, epochs=1)
+    with pytest.raises(train.NonFiniteLoss, match=r"epoch 1, step \d+ of 2.*Lower train.lr"):
+        train.train("resnet20", recipe, tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt", progress=False)
+    assert not (tmp_path / "weights.pt").exists() and not (tmp_path / "history.csv").exists()
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys, numpy as np
+    from resrepro import train
+    d = np.load(sys.argv[1]); recipe = json.loads(sys.argv[2])
+    train.train("resnet20", recipe, (d["x"], d["y"]), (d["vx"], d["vy"]), seed=3, out_dir=sys.argv[3], checkpoint=sys.argv[4], progress=False)
+    """
+)
+
+
+def run_training(tmp_path, out, kill_after_checkpoint=False):
+    data = tmp_path / "d.npz"
+    if not data.exists():
+        (x, y), (vx, vy) = tiny(256), tiny(40, 1)
+        np.savez(data, x=x, y=y, vx=vx, vy=vy)
+    recipe = json.dumps(dict(RECIPE, epochs=4))
+    ckpt = tmp_path / f"{out}.ckpt"
+    cmd = [sys.executable, "-c", SCRIPT, str(data), recipe, str(tmp_path / out), str(ckpt)]
+    if not kill_after_checkpoint:
+        subprocess.run(cmd, check=True, timeout=300)
+        return
+    proc = subprocess.Popen(cmd)
+    deadline = time.time() + 240
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not (tmp_path / out / "weights.pt").exists()
+    state = torch.load(ckpt, weights_only=True)
+    assert 1 <= state["epoch"] < 4
+    subprocess.run(cmd, check=True, timeout=300)  # resumes from the checkpoint
+
+
+@pytest.mark.slow
+def test_killed_job_resumes_to_identical_weights_and_metrics(tmp_path):
+    run_training(tmp_path, "straight")
+    run_training(tmp_path, "killed", kill_after_checkpoint=True)
+    a = torch.load(tmp_path / "straight" / "weights.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed" / "weights.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight" / "history.csv")[cols], pd.read_csv(tmp_path / "killed" / "history.csv")[cols])
+    assert json.loads((tmp_path / "killed" / "train.json").read_text())["resumed_after_epoch"] >= 1
+
+
+def test_checkpoint_of_another_configuration_is_ignored(tmp_path, capsys):
+    ckpt = tmp_path / "c.pt"
+    torch.save({"key": "something else", "epoch": 1}, ckpt)
+    train.train("resnet20", dict(RECIPE, epochs=1), tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=ckpt, progress=False)
+    assert "belongs to another configuration" in capsys.readouterr().err
+
+
+def test_device_selection():
+    assert train.select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert train.select_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(Exception, match="CUDA is not available"):
+            train.select_device("cuda")

@@ -1,0 +1,14 @@
+# Model stage: exact parameter counts and forward FLOPs of every model in the run.
+
+
+rule model_info:
+    output:
+        f"{RESULTS}/models.json",
+    log:
+        f"{LOGS}/model_info.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        models=",".join(MODELS),
+    shell:
+        "resrepro models --models {params.models} --out {output:q} > {log:q} 2>&1"
