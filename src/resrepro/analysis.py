@@ -51,6 +51,11 @@ def fmt(x: float | None, digits: int) -> str:
     return s.replace("-", MINUS)
 
 
+def fmt_paper(x: float | None) -> str:
+    """The paper's value exactly as printed (its own precision)."""
+    return "\u2014" if x is None else f"{x:g}"
+
+
 def fmt_ours(s: dict, digits: int) -> str:
     return fmt(s["mean"], digits) + ("" if s["std"] is None else f" \u00b1 {fmt(s['std'], digits)}")
 
@@ -97,7 +102,7 @@ def _rows(measured: dict, paper_rows: dict, quantities: list[tuple[str, str, int
         paper = paper_rows.get(model, {})
         for key, label, digits in quantities:
             p = paper.get(key)
-            rows.append([display_name(model), label, fmt(p, digits), fmt_ours(ours[key], digits), fmt_diff(ours[key], p, digits)])
+            rows.append([display_name(model), label, fmt_paper(p), fmt_ours(ours[key], digits), fmt_diff(ours[key], p, digits)])
             records.append({"model": model, "quantity": key, "paper": p, **{k: ours[key][k] for k in ("mean", "std", "n", "values")}, "difference": None if p is None else ours[key]["mean"] - p})
     return rows, records
 

@@ -75,6 +75,8 @@ def _fill_defaults(instance: dict, sch: dict) -> None:
     for name, sub in sch.get("properties", {}).items():
         if name not in instance and "default" in sub:
             instance[name] = copy.deepcopy(sub["default"])
+        elif name not in instance and sub.get("type") == "object" and "properties" in sub:
+            instance[name] = {}
         if isinstance(instance.get(name), dict) and sub.get("type") == "object":
             _fill_defaults(instance[name], sub)
 

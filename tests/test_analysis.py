@@ -1,0 +1,56 @@
+"""Tables 1-3 from result files: definitions, formatting, and paper | ours | difference."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from resrepro import analysis, io
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_epochs_to_convergence_definition():
+    assert analysis.epochs_to_convergence([0.5, 0.80, 0.895, 0.90, 0.905], 0.01) == 3
+    assert analysis.epochs_to_convergence([0.5, 0.80, 0.895, 0.90, 0.905], 0.001) == 5
+    assert analysis.epochs_to_convergence([0.3], 0.01) == 1
+
+
+def test_summary_and_formatting():
+    s = analysis.summarise([90.0, 92.0])
+    assert s["mean"] == 91.0 and s["std"] == pytest.approx(2**0.5) and s["n"] == 2
+    assert analysis.summarise([5.0])["std"] is None
+    assert analysis.fmt_ours(s, 2) == "91.00 \u00b1 1.41"
+    assert analysis.fmt_diff(s, 94.5, 2) == "\u22123.50" and analysis.fmt_diff(s, 90.0, 1) == "+1.0"
+    assert analysis.fmt_diff(s, None, 2) == "\u2014"
+
+
+def make_run(root: Path, models=("resnet18", "vgg16"), seeds=(0, 1)):
+    io.write_json(root / "models.json", [{"model": m, "params": 11_173_962 if m == "resnet18" else 14_728_266, "flops_per_image": 1} for m in models])
+    for i, m in enumerate(models):
+        for s in seeds:
+            acc = 0.5 + 0.1 * i + 0.01 * s
+            io.write_json(root / "eval" / m / f"seed{s}" / "metrics.json", {"accuracy": acc, "precision_macro": acc, "recall_macro": acc, "f1_macro": acc})
+            io.write_json(root / "train" / m / f"seed{s}" / "train.json", {"images_per_second": 100.0, "device_name": "Test CPU"})
+            pd.DataFrame({"epoch": [1, 2, 3], "val_acc": [0.2, 0.5, 0.51], "epoch_seconds": [10.0, 12.0, 14.0]}).to_csv(root / "train" / m / f"seed{s}" / "history.csv", index=False)
+
+
+def test_tables_from_result_files(tmp_path):
+    make_run(tmp_path)
+    measured = analysis.collect(tmp_path, ["resnet18", "vgg16"], [0, 1], 0.01)
+    assert measured["resnet18"]["accuracy"]["mean"] == pytest.approx(50.5)
+    assert measured["vgg16"]["epochs_to_convergence"]["mean"] == 2
+    assert measured["resnet18"]["seconds_per_epoch"]["mean"] == pytest.approx(12.0)
+    assert measured["resnet18"]["total_hours"]["mean"] == pytest.approx(36 / 3600)
+    tables = analysis.build_tables(measured, analysis.load_paper(REPO / "reports" / "paper.yaml"), [0, 1], 0.01, stamp="quick preset")
+    t1, t2, t3 = tables
+    acc = next(r for r in t1["rows"] if r[0] == "ResNet-18" and r[1].startswith("Accuracy"))
+    assert acc[2] == "94.5" and acc[3] == "50.50 \u00b1 0.71" and acc[4] == "\u221244.00"
+    vgg = next(r for r in t1["rows"] if r[0] == "VGG-16" and r[1].startswith("Accuracy"))
+    assert vgg[2] == "\u2014" and vgg[4] == "\u2014", "the paper's Table 1 has no VGG-16 numbers"
+    params = next(r for r in t3["rows"] if r[0] == "ResNet-18" and r[1].startswith("Parameters"))
+    assert params[2:] == ["11.7", "11.17", "\u22120.53"]
+    assert any(r[1] == "Device" and r[3] == "Test CPU" for r in t2["rows"])
+    assert all(t["notes"][0] == "QUICK PRESET." for t in tables)
+    analysis.write_tables(tables, tmp_path / "tables")
+    assert pd.read_csv(tmp_path / "tables" / "table1.csv").shape == (8, 5)
