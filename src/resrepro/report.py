@@ -1,0 +1,680 @@
+"""Report rendering: one data context -> a PDF (Typst) and a self-contained HTML page (Jinja2).
+
+Both outputs come from Jinja templates in ``templates/`` (``report.typ.j2``, ``report.html.j2``).
+
+Escaping, so that no data value can inject markup:
+
+* Typst: every value reaches the Typst source only as a string literal made by the ``typst_str``
+  filter (``"..."`` with backslash, quote and every control character escaped); in markup the
+  template writes ``#{{ value|typst_str }}``. A string literal is rendered as plain text by Typst,
+  so ``*bold*``, ``$x$``, ``#set page(...)`` or ``"); ...`` come out literally. As a second guard
+  the Typst environment's ``finalize`` hook refuses to print any value that did not pass through
+  ``typst_str`` (or is Typst code built here, or a number): a template that forgets the filter
+  fails loudly instead of injecting.
+* HTML: Jinja autoescape is on. Only the figure SVGs (read from disk, checked for scripts and
+  given per-figure id prefixes) are inserted as markup.
+
+Output is deterministic: the PDF has no date (``#set document(date: none)``), only the fonts
+bundled in typst are used (system fonts ignored), figures are copied under fixed names into a
+private temporary Typst root; the HTML has no timestamp. Both files are written atomically after
+both have been rendered, so a failure leaves neither a partial PDF nor a partial HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import jinja2
+from markupsafe import Markup
+
+from . import ResreproError
+from .io import write_bytes, write_text
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TYPST_TEMPLATE = "report.typ.j2"
+HTML_TEMPLATE = "report.html.j2"
+
+# Typst page geometry used to fit figures (A4, keep in sync with report.typ.j2).
+_TEXT_WIDTH_CM = 21.0 - 2 * 2.2
+_MAX_FIGURE_HEIGHT_CM = 19.5
+
+_ALIGNS = ("left", "center", "right")
+
+
+# --------------------------------------------------------------------------------------------
+# Typst escaping
+
+
+class TypstCode(str):
+    """A fragment of Typst source that is safe to emit verbatim (built here, never from data)."""
+
+
+def typst_str(value: Any) -> TypstCode:
+    """Return ``value`` as a Typst string literal (``"..."``), escaped so it can only be text.
+
+    ``None`` becomes the empty string; other non-strings go through ``str()``.
+    """
+    s = "" if value is None else str(value)
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif o < 0x20 or 0x7F <= o < 0xA0 or o in (0x2028, 0x2029):
+            out.append("\\u{%x}" % o)
+        else:
+            out.append(ch)
+    out.append('"')
+    return TypstCode("".join(out))
+
+
+def _typst_finalize(value: Any) -> Any:
+    if isinstance(value, TypstCode):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise ResreproError(
+        f"the Typst template prints the raw value {str(value)[:60]!r}; every data value must go "
+        "through the typst_str filter ({{ value|typst_str }}) - fix the template"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# table helpers (also used by the report stage to write per-table files)
+
+
+def _check_table(table: Mapping, where: str = "table") -> tuple[list[str], list[list[str]]]:
+    tid = table.get("id", "?") if isinstance(table, Mapping) else "?"
+    if not isinstance(table, Mapping):
+        raise ResreproError(
+            f"{where} is a {type(table).__name__}, not a dict; fix the report context"
+        )
+    columns = table.get("columns")
+    rows = table.get("rows")
+    if not isinstance(columns, Sequence) or isinstance(columns, str) or not columns:
+        raise ResreproError(
+            f"table {tid!r} has no 'columns' list; the report context must give the headers"
+        )
+    if not isinstance(rows, Sequence) or isinstance(rows, str):
+        raise ResreproError(
+            f"table {tid!r} has no 'rows' list; the report context must give the rows"
+        )
+    cols = ["" if c is None else str(c) for c in columns]
+    out_rows = []
+    for i, row in enumerate(rows):
+        if isinstance(row, str) or not isinstance(row, Sequence) or len(row) != len(cols):
+            n = len(row) if isinstance(row, Sequence) and not isinstance(row, str) else "not a list"
+            raise ResreproError(
+                f"table {tid!r} row {i + 1} has {n} cells but {len(cols)} columns; make every row "
+                "as long as the header"
+            )
+        out_rows.append(["" if c is None else str(c) for c in row])
+    return cols, out_rows
+
+
+_NUMERIC_START = re.compile(r"^[\s(]*[+\-−–]?[\s]*[0-9.]")
+_PLACEHOLDER = {"", "—", "–", "-", "n/a", "NA", "nan", "—", "?"}
+
+
+def column_alignment(table: Mapping) -> list[str]:
+    """``table["align"]`` if given, else: first column left, numeric-looking columns right."""
+    cols, rows = _check_table(table)
+    given = table.get("align")
+    if given is not None:
+        if (
+            not isinstance(given, Sequence)
+            or isinstance(given, str)
+            or len(given) != len(cols)
+            or any(a not in _ALIGNS for a in given)
+        ):
+            raise ResreproError(
+                f"table {table.get('id', '?')!r}: 'align' must list one of {'/'.join(_ALIGNS)} per "
+                f"column ({len(cols)} columns); fix the report context"
+            )
+        return list(given)
+    aligns = []
+    for j in range(len(cols)):
+        cells = [r[j].strip() for r in rows]
+        numeric = [c for c in cells if c not in _PLACEHOLDER]
+        if j > 0 and numeric and all(_NUMERIC_START.match(c) for c in numeric):
+            aligns.append("right")
+        else:
+            aligns.append("left")
+    return aligns
+
+
+def table_to_csv(table: Mapping) -> str:
+    """The table's header and rows as CSV text (``\\n`` line ends, minimal quoting)."""
+    cols, rows = _check_table(table)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "±": r"\ensuremath{\pm}",
+    "−": r"\ensuremath{-}",
+    "×": r"\ensuremath{\times}",
+    "≈": r"\ensuremath{\approx}",
+    "\n": " ",
+    "\r": " ",
+    "\t": " ",
+}
+
+
+def latex_escape(value: Any) -> str:
+    s = "" if value is None else str(value)
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
+
+
+def table_to_latex(table: Mapping) -> str:
+    """A booktabs ``tabular`` fragment (needs ``\\usepackage{booktabs}``), every cell escaped.
+
+    The title and notes are written as ``%`` comments so the fragment can go into any float.
+    """
+    cols, rows = _check_table(table)
+    spec = "".join({"left": "l", "center": "c", "right": "r"}[a] for a in column_alignment(table))
+    lines = []
+    if table.get("title"):
+        lines.append("% " + latex_escape(table["title"]))
+    lines += [
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        " & ".join(latex_escape(c) for c in cols) + " \\\\",
+        "\\midrule",
+    ]
+    lines += [" & ".join(latex_escape(c) for c in r) + " \\\\" for r in rows]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    for note in table.get("notes") or []:
+        lines.append("% " + latex_escape(note))
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# context validation and preparation
+
+
+def _req_str(ctx: Mapping, key: str, where: str = "report context") -> str:
+    v = ctx.get(key)
+    if not isinstance(v, str) or not v.strip():
+        raise ResreproError(
+            f"{where} lacks a non-empty string {key!r}; the report stage must set it"
+        )
+    return v
+
+
+def _str_list(v: Any, what: str) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str) or not isinstance(v, Sequence):
+        raise ResreproError(
+            f"{what} must be a list of strings, not {type(v).__name__}; fix the report context"
+        )
+    return ["" if x is None else str(x) for x in v]
+
+
+def _dict_list(v: Any, what: str) -> list[Mapping]:
+    if v is None:
+        return []
+    if (
+        isinstance(v, str)
+        or not isinstance(v, Sequence)
+        or not all(isinstance(x, Mapping) for x in v)
+    ):
+        raise ResreproError(f"{what} must be a list of dicts; fix the report context")
+    return list(v)
+
+
+def _svg_size_pt(text: str, path: Path) -> tuple[float, float]:
+    """Width and height of an SVG in points, from width/height or the viewBox."""
+    m = re.search(r"<svg\b[^>]*>", text, re.S)
+    if not m:
+        raise ResreproError(f"figure {str(path)!r} is not an SVG (no <svg> element); regenerate it")
+    tag = m.group(0)
+
+    def attr(name):
+        a = re.search(rf'\b{name}\s*=\s*"([^"]*)"', tag)
+        return a.group(1) if a else None
+
+    units = {"pt": 1.0, "px": 0.75, "in": 72.0, "cm": 72 / 2.54, "mm": 72 / 25.4, "": 0.75}
+    w, h = attr("width"), attr("height")
+    if w and h:
+        mw = re.fullmatch(r"\s*([0-9.]+)\s*(pt|px|in|cm|mm|)\s*", w)
+        mh = re.fullmatch(r"\s*([0-9.]+)\s*(pt|px|in|cm|mm|)\s*", h)
+        if mw and mh:
+            return float(mw[1]) * units[mw[2]], float(mh[1]) * units[mh[2]]
+    vb = attr("viewBox")
+    if vb:
+        parts = re.split(r"[\s,]+", vb.strip())
+        if len(parts) == 4:
+            return float(parts[2]), float(parts[3])
+    return 4.0, 3.0  # unknown: treat as 4:3
+
+
+_UNSAFE_SVG = re.compile(
+    r"<\s*(script|foreignObject|iframe|object|embed)\b|\son[a-z]+\s*=|javascript:", re.I
+)
+
+
+def _inline_svg(text: str, prefix: str, caption: str, path: Path) -> Markup:
+    """SVG text ready to inline into HTML: prolog dropped, ids prefixed, no scripts."""
+    if _UNSAFE_SVG.search(text):
+        raise ResreproError(
+            f"figure {str(path)!r} contains scripts or event handlers; refusing to inline it - "
+            "regenerate it with resrepro.figures"
+        )
+    start = text.find("<svg")
+    if start < 0:
+        raise ResreproError(f"figure {str(path)!r} is not an SVG (no <svg> element); regenerate it")
+    svg = text[start:]
+    ids = set(re.findall(r'\sid="([^"]+)"', svg))
+    if ids:
+        svg = re.sub(r'(\sid=")([^"]+)(")', lambda m: f"{m[1]}{prefix}{m[2]}{m[3]}", svg)
+
+        def ref(m):
+            name = m.group(2)
+            return f"{m.group(1)}{prefix}{name}" if name in ids else m.group(0)
+
+        svg = re.sub(r'((?:href="|url\()#)([^")\s]+)', ref, svg)
+    label = str(Markup.escape(caption))
+    svg = re.sub(r"<svg\b", f'<svg role="img" aria-label="{label}"', svg, count=1)
+    return Markup(svg.strip())
+
+
+def _soft_breaks(s: str, every: int = 16, longer_than: int = 32) -> str:
+    """Insert zero-width spaces into long unbroken tokens (hashes, paths) so Typst can wrap them."""
+
+    def cut(m):
+        tok = m.group(0)
+        return "\u200b".join(tok[i : i + every] for i in range(0, len(tok), every))
+
+    return re.sub(r"\S{%d,}" % (longer_than + 1), cut, s)
+
+
+def _prepare(context: Mapping, root: str | os.PathLike | None) -> dict:
+    if not isinstance(context, Mapping):
+        raise ResreproError(f"report context is a {type(context).__name__}, not a dict")
+    base = Path(root) if root is not None else Path.cwd()
+    stamp = context.get("stamp")
+    if stamp is not None and not isinstance(stamp, str):
+        raise ResreproError("report context 'stamp' must be a string or None; fix the report stage")
+    ctx: dict[str, Any] = {
+        "title": _req_str(context, "title"),
+        "run": str(context.get("run") or ""),
+        "stamp": stamp.strip() if stamp and stamp.strip() else None,
+        "summary": _str_list(context.get("summary"), "'summary'"),
+    }
+
+    sections = []
+    for i, s in enumerate(_dict_list(context.get("sections"), "'sections'")):
+        sections.append(
+            {
+                "title": _req_str(s, "title", f"section {i + 1}"),
+                "paragraphs": _str_list(s.get("paragraphs"), f"section {i + 1} 'paragraphs'"),
+            }
+        )
+    ctx["sections"] = sections
+
+    ctx["definitions"] = [
+        {"term": _req_str(d, "term", f"definition {i + 1}"), "text": str(d.get("text") or "")}
+        for i, d in enumerate(_dict_list(context.get("definitions"), "'definitions'"))
+    ]
+
+    tables, seen = [], set()
+    for i, t in enumerate(_dict_list(context.get("tables"), "'tables'")):
+        cols, rows = _check_table(t, f"table {i + 1}")
+        tid = str(t.get("id") or f"table{i + 1}")
+        if tid in seen:
+            raise ResreproError(f"two tables have the id {tid!r}; give each table its own id")
+        seen.add(tid)
+        aligns = column_alignment(t)
+        widths = [
+            max([len(c) for c in [h] + [r[j] for r in rows]] or [0]) for j, h in enumerate(cols)
+        ]
+        est = sum(widths) + 3 * len(cols)
+        font = 10 if est <= 80 else 9 if est <= 95 else 8 if est <= 115 else 7
+        tables.append(
+            {
+                "id": tid,
+                "title": str(t.get("title") or ""),
+                "columns": cols,
+                "rows": rows,
+                "notes": _str_list(t.get("notes"), f"table {tid!r} 'notes'"),
+                "align": aligns,
+                "typst_align": TypstCode("(" + ", ".join(aligns) + ",)"),
+                "typst_font": TypstCode(f"{font}pt"),
+            }
+        )
+    ctx["tables"] = tables
+
+    figures, seen = [], set()
+    for i, f in enumerate(_dict_list(context.get("figures"), "'figures'")):
+        fid = str(f.get("id") or f"figure{i + 1}")
+        if fid in seen:
+            raise ResreproError(f"two figures have the id {fid!r}; give each figure its own id")
+        seen.add(fid)
+        svg = f.get("svg")
+        if not svg:
+            raise ResreproError(
+                f"figure {fid!r} has no 'svg' path; the figures stage must provide one"
+            )
+        path = Path(svg)
+        if not path.is_absolute():
+            path = base / path
+        if not path.is_file():
+            raise ResreproError(
+                f"figure {fid!r}: SVG file {str(path)!r} does not exist; run the figures stage "
+                "(or fix the path in the report context)"
+            )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ResreproError(
+                f"figure {fid!r}: cannot read SVG {str(path)!r} ({e}); regenerate it"
+            ) from e
+        w_pt, h_pt = _svg_size_pt(text, path)
+        caption = str(f.get("caption") or "")
+        if h_pt / w_pt * _TEXT_WIDTH_CM > _MAX_FIGURE_HEIGHT_CM:
+            size = TypstCode(f"height: {_MAX_FIGURE_HEIGHT_CM}cm")
+        else:
+            size = TypstCode("width: 100%")
+        figures.append(
+            {
+                "id": fid,
+                "caption": caption,
+                "source": path,
+                "text": text,
+                "typst_file": f"figures/fig{i + 1:02d}.svg",
+                "typst_size": size,
+                "inline_svg": _inline_svg(text, f"f{i + 1}-", caption, path),
+            }
+        )
+    ctx["figures"] = figures
+
+    ctx["provenance"] = []
+    for i, p in enumerate(_dict_list(context.get("provenance"), "'provenance'")):
+        key = _req_str(p, "key", f"provenance item {i + 1}")
+        value = "" if p.get("value") is None else str(p.get("value"))
+        ctx["provenance"].append({"key": key, "value": value, "value_wrapped": _soft_breaks(value)})
+    return ctx
+
+
+# --------------------------------------------------------------------------------------------
+# rendering
+
+
+def _environment(typst: bool) -> jinja2.Environment:
+    if not TEMPLATE_DIR.is_dir():
+        raise ResreproError(f"template folder {str(TEMPLATE_DIR)!r} is missing; reinstall resrepro")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=not typst,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=_typst_finalize if typst else None,
+    )
+    env.filters["typst_str"] = typst_str
+    env.filters["soft_breaks"] = _soft_breaks
+    return env
+
+
+def _render_template(typst: bool, name: str, ctx: Mapping) -> str:
+    env = _environment(typst)
+    try:
+        return env.get_template(name).render(**ctx)
+    except jinja2.TemplateSyntaxError as e:
+        where = e.filename or str(TEMPLATE_DIR / name)
+        raise ResreproError(
+            f"report template {where} line {e.lineno} has a syntax error: {e.message}; fix the template"
+        ) from e
+    except jinja2.TemplateNotFound as e:
+        raise ResreproError(
+            f"report template {e.name!r} not found in {str(TEMPLATE_DIR)!r}; reinstall resrepro"
+        ) from e
+    except jinja2.UndefinedError as e:
+        raise ResreproError(
+            f"report template {name} uses an undefined value ({e.message}); fix the template or "
+            "the report context"
+        ) from e
+
+
+def _compile_pdf(source: str, figures: Sequence[Mapping]) -> bytes:
+    import typst  # imported here: the PyPI wheel is large and only this stage needs it
+
+    with tempfile.TemporaryDirectory(prefix="resrepro-typst-") as tmp:
+        rootdir = Path(tmp)
+        (rootdir / "figures").mkdir()
+        for f in figures:
+            shutil.copyfile(f["source"], rootdir / f["typst_file"])
+        (rootdir / "report.typ").write_text(source, encoding="utf-8")
+        try:
+            pdf, warns = typst.compile_with_warnings(
+                str(rootdir / "report.typ"),
+                root=str(rootdir),
+                format="pdf",
+                ignore_system_fonts=True,
+            )
+        except typst.TypstError as e:
+            msg = getattr(e, "message", "") or str(e)
+            missing = re.search(r"file not found \(searched at (.*?)\)", msg)
+            if missing:
+                searched = missing.group(1)
+                for f in figures:
+                    if searched.endswith(f["typst_file"]):
+                        raise ResreproError(
+                            f"figure {f['id']!r}: SVG file {str(f['source'])!r} could not be read "
+                            "while building the PDF; run the figures stage again"
+                        ) from e
+                raise ResreproError(
+                    f"the report template refers to a file that does not exist ({searched}); "
+                    "fix the template"
+                ) from e
+            for f in figures:
+                if f["typst_file"] in (getattr(e, "diagnostic", "") or ""):
+                    raise ResreproError(
+                        f"figure {f['id']!r}: Typst cannot use {str(f['source'])!r} ({msg}); "
+                        "regenerate the figure"
+                    ) from e
+            diag = (getattr(e, "diagnostic", "") or "").strip()
+            raise ResreproError(
+                f"Typst could not compile the report from template {TYPST_TEMPLATE}: {msg}\n{diag}\n"
+                "fix the template (data values cannot cause this: they are passed as string literals)"
+            ) from e
+    for w in warns or []:
+        text = getattr(w, "message", "") or str(w)
+        if "font" in text:
+            raise ResreproError(
+                f"Typst font problem in {TYPST_TEMPLATE}: {text}; use only the fonts bundled with "
+                "typst (Libertinus Serif, New Computer Modern, DejaVu Sans Mono)"
+            )
+        warnings.warn(f"typst: {text}", stacklevel=3)
+    if not isinstance(pdf, (bytes, bytearray)) or not bytes(pdf).startswith(b"%PDF"):
+        raise ResreproError(
+            "Typst returned no PDF; check the typst installation (pip install typst)"
+        )
+    return bytes(pdf)
+
+
+def render_sources(
+    context: Mapping, *, root: str | os.PathLike | None = None
+) -> tuple[str, str, dict]:
+    """Validate ``context`` and return (Typst source, HTML text, prepared context). No files."""
+    ctx = _prepare(context, root)
+    typ = _render_template(True, TYPST_TEMPLATE, ctx)
+    html = _render_template(False, HTML_TEMPLATE, ctx)
+    return typ, html, ctx
+
+
+def render(
+    context: Mapping,
+    out_pdf: str | os.PathLike,
+    out_html: str | os.PathLike,
+    *,
+    root: str | os.PathLike | None = None,
+) -> None:
+    """Render ``context`` to ``out_pdf`` (Typst) and ``out_html`` (self-contained HTML).
+
+    ``root``: folder that relative figure paths in the context are resolved against (default: the
+    current directory). Figures are copied into a private temporary folder that is the Typst root,
+    so the document can read nothing else. Raises :class:`ResreproError` on a bad context, a
+    missing or unreadable figure, or a broken template; then no output file is written.
+    """
+    typ, html, ctx = render_sources(context, root=root)
+    pdf = _compile_pdf(typ, ctx["figures"])
+    write_bytes(out_pdf, pdf)
+    write_text(out_html, html)
+
+
+# --- The report's content, computed from a run's result files alone ------------------------------
+
+RECIPE_CITATION = (
+    "The paper states no training recipe. We use the standard CIFAR-10 recipe of kuangliu/pytorch-cifar "
+    "(github.com/kuangliu/pytorch-cifar): SGD with momentum, cosine learning-rate schedule, pad-4 random crop "
+    "and horizontal flip; ResNet-110 warms up at a lower learning rate as in He et al. (2016, Sec. 4.2)."
+)
+
+
+def _recipe_text(train: dict, overrides: dict) -> str:
+    t = train
+    text = (
+        f"{t['epochs']} epochs, batch {t['batch_size']}, SGD (momentum {t['momentum']:g}"
+        f"{', Nesterov' if t['nesterov'] else ''}), learning rate {t['lr']:g} with a {t['schedule']} schedule"
+        f"{' (milestones ' + ', '.join(map(str, t['milestones'])) + f', factor {t['gamma']:g})' if t['schedule'] == 'multistep' else ''}, "
+        f"weight decay {t['weight_decay']:g}, label smoothing {t['label_smoothing']:g}; augmentation: "
+        f"{'pad-' + str(t['crop_padding']) + ' random crop' if t['crop_padding'] else 'no crop'}"
+        f"{' and horizontal flip' if t['flip'] else ''}."
+    )
+    for model, o in sorted(overrides.items()):
+        text += f" {model}: " + ", ".join(f"{k} = {v}" for k, v in sorted(o.items())) + "."
+    return text
+
+
+def build_context(results: str | Path, spec: dict) -> dict:
+    """Everything the templates show, from ``results/<run>/`` files and the run's spec."""
+    from .analysis import display_name
+
+    results = Path(results)
+    tables = io.read_json(results / "tables" / "tables.json")
+    measured = io.read_json(results / "tables" / "measured.json")
+    prov = io.read_json(results / "provenance.json")
+    data_manifest = prov.get("data") or {}
+    models, seeds = spec["models"], spec["seeds"]
+    summaries = {(m, s): io.read_json(results / "train" / m / f"seed{s}" / "train.json") for m in models for s in seeds}
+    first = next(iter(summaries.values()))
+    devices = sorted({v["device_name"] for v in summaries.values()})
+
+    ranking = sorted(models, key=lambda m: -measured[m]["accuracy"]["mean"])
+    summary = [
+        f"We trained {len(models)} architectures ({', '.join(display_name(m) for m in models)}) with "
+        f"{len(seeds)} seed(s) each on CIFAR-10 ({first['train_images']:,} training and {first['val_images']:,} validation images), "
+        f"selected each model's weights on the validation split, and evaluated them once on "
+        f"{io.read_json(results / 'eval' / models[0] / f'seed{seeds[0]}' / 'metrics.json')['n']:,} test images.",
+        "Measured test accuracy, highest first: "
+        + "; ".join(f"{display_name(m)} {measured[m]['accuracy']['mean']:.2f} %" for m in ranking) + ".",
+        "Tables 1-3 below set the paper's printed values beside ours and their difference. "
+        "Our numbers come from result files written by the pipeline; none are typed in.",
+    ]
+    if spec.get("stamp"):
+        summary.insert(0, f"This is the {spec['stamp']}: a short run on a small subset that tests the pipeline, not the paper.")
+
+    d = spec["data"]
+    data_text = (
+        f"CIFAR-10 (50,000 training and 10,000 test images, 10 classes). Source: {data_manifest.get('source_kind', 'unknown')} "
+        f"({data_manifest.get('source', 'unknown')}), checksum {data_manifest.get('archive_digest', 'n/a')}. "
+        f"A stratified {50000 - d['val_size']:,}/{d['val_size']:,} train/validation split of the official training set is drawn with seed {d['split_seed']}"
+        + (f"; this run uses stratified subsets of {d['train_subset']} training, {d['val_subset']} validation and {d['test_subset']} test images" if d.get("train_subset") or d.get("test_subset") else "")
+        + "."
+    )
+    sections = [
+        {"title": "Scope", "paragraphs": [
+            "Arslan, Zhang and Hossein (2025) claim that deeper ResNets (18, 34, 50, 110 layers) classify CIFAR-10 better than shallower ones and than VGG-16 "
+            "(their Table 1), report epochs and time to convergence (Table 2) and test error against parameter count (Table 3), and argue that shortcut "
+            "connections cure the degradation and vanishing-gradient problems of deep plain networks.",
+            "This report re-runs those experiments from raw data and sets our measurements beside every number in the three tables.",
+        ]},
+        {"title": "Methodology", "paragraphs": [
+            data_text,
+            RECIPE_CITATION,
+            "Recipe: " + _recipe_text(spec["train"], spec.get("overrides", {})),
+            f"Seeds: {', '.join(map(str, seeds))}. Hardware: {', '.join(devices)}; precision {first['precision']}.",
+            "Model selection: the weights of the epoch with the best validation accuracy are kept; the test set is used once, for the final evaluation.",
+        ]},
+        {"title": "Deviations from the paper", "paragraphs": [
+            "The paper gives no recipe, split, seeds or hardware; ours are stated above.",
+            "The paper's tables omit VGG-16 (Tables 1-3) and ResNet-110 (Tables 2-3) although its text compares them; those cells show \u2014.",
+            "Our ResNet-18/34/50 are the CIFAR variants (3x3 stem, no max-pool, 10 classes). The paper's parameter counts (11.7, 21.8, 25.6 M) equal those of the ImageNet models with 1,000 classes.",
+        ]},
+    ]
+    definitions = [
+        {"term": "Accuracy", "text": "share of test images whose predicted class is the true class."},
+        {"term": "Precision, recall, F1 (macro)", "text": "computed per class, then averaged with equal weight over the 10 classes; per-class values are in metrics.json."},
+        {"term": "Epochs to convergence", "text": f"the first epoch whose validation accuracy is within {100 * spec['tolerance']:g} percentage points of the run's best validation accuracy."},
+        {"term": "Time per epoch", "text": "mean wall time of the training part of an epoch (augmentation, forward, backward, update), without validation."},
+        {"term": "Total training time", "text": "sum of the epoch times, in hours."},
+        {"term": "Test error", "text": "100 % minus test accuracy."},
+        {"term": "Mean \u00b1 std", "text": "mean and sample standard deviation over seeds."},
+    ]
+    figures = [
+        {"id": "curves", "svg": str(results / "figures" / "curves.svg"), "png": str(results / "figures" / "curves.png"),
+         "caption": "Training and validation accuracy per epoch for each model (mean over seeds; band: min-max)."},
+        {"id": "error_vs_params", "svg": str(results / "figures" / "error_vs_params.svg"), "png": str(results / "figures" / "error_vs_params.png"),
+         "caption": "Test error against parameter count: ours (filled, mean \u00b1 std) and the paper's Table 3 (hollow)."},
+    ]
+    git = prov.get("git", {})
+    provenance = [
+        {"key": "Commit", "value": f"{git.get('commit') or 'unknown'}{' (uncommitted changes)' if git.get('dirty') else ''}"},
+        {"key": "Config digest (sha256)", "value": prov.get("config_digest", "")},
+        {"key": "Platform", "value": prov.get("platform", "")},
+        {"key": "CPU", "value": prov.get("cpu", "")},
+        {"key": "GPUs", "value": ", ".join(prov.get("gpus") or []) or "none"},
+        {"key": "Versions", "value": ", ".join(f"{k} {v}" for k, v in sorted((prov.get("versions") or {}).items()) if v)},
+        {"key": "Data source", "value": f"{data_manifest.get('source_kind', '')} {data_manifest.get('source', '')}"},
+        {"key": "Data checksum", "value": str(data_manifest.get("archive_digest", ""))},
+        {"key": "Prepared data sha256", "value": str(data_manifest.get("npz_sha256", ""))},
+    ]
+    for (m, s), t in sorted(summaries.items()):
+        provenance.append({"key": f"Job train {m} seed {s}", "value": f"{t['job_wall_seconds']:.1f} s wall, {t['total_train_seconds']:.1f} s training, {t['device_name']}"})
+    return {
+        "title": "Reproduction of Arslan, Zhang & Hossein (2025) on CIFAR-10",
+        "run": spec["run"],
+        "stamp": spec.get("stamp"),
+        "summary": summary,
+        "sections": sections,
+        "definitions": definitions,
+        "tables": [{k: t[k] for k in ("id", "title", "columns", "rows", "notes")} for t in tables],
+        "figures": figures,
+        "provenance": provenance,
+    }

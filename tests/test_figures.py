@@ -1,0 +1,202 @@
+"""Figures render from small synthetic histories; SVG and PNG are valid and byte-reproducible."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resrepro import ResreproError
+from resrepro.figures import HISTORY_COLUMNS, error_vs_params, load_histories, training_curves
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NOTE = "quick preset, not comparable with the paper"
+
+
+def history(epochs: int, seed: int, *, with_val: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    e = np.arange(1, epochs + 1)
+    train_acc = 1 - 0.8 * np.exp(-e / 2) - rng.uniform(0, 0.02, epochs)
+    val_acc = train_acc - 0.05 - rng.uniform(0, 0.02, epochs)
+    df = pd.DataFrame(
+        {
+            "epoch": e,
+            "train_loss": 2 * (1 - train_acc),
+            "train_acc": train_acc,
+            "val_loss": 2.2 * (1 - val_acc),
+            "val_acc": val_acc,
+            "lr": 0.1,
+            "epoch_seconds": 12.5,
+            "images_per_second": 4000.0,
+        }
+    )
+    if not with_val:
+        df["val_loss"] = math.nan
+        df["val_acc"] = math.nan
+    return df[list(HISTORY_COLUMNS)]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_MAGIC
+    assert data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def check_svg(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    root = ET.fromstring(text.encode("utf-8"))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert "viewBox" in root.attrib
+    assert "<dc:date>" not in text  # no date: reproducible
+    return text
+
+
+def no_temp_files(folder: Path) -> None:
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize("epochs", [1, 3])
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_training_curves_render_and_reproduce(tmp_path, epochs, seeds):
+    hist = {
+        "resnet20": [history(epochs, s) for s in range(seeds)],
+        "plain20": [history(epochs, 10 + s) for s in range(seeds)],
+    }
+    a, b = tmp_path / "a", tmp_path / "b"
+    training_curves(hist, a / "curves.svg", a / "curves.png", note=NOTE)
+    training_curves(hist, b / "curves.svg", b / "curves.png", note=NOTE)
+
+    svg = check_svg(a / "curves.svg")
+    assert NOTE in svg  # matplotlib keeps each text as a comment beside its glyph paths
+    assert "resnet20" in svg and "plain20" in svg
+    w, h = png_size((a / "curves.png").read_bytes())
+    assert w > 500 and h > 400
+    assert (a / "curves.svg").read_bytes() == (b / "curves.svg").read_bytes()
+    assert (a / "curves.png").read_bytes() == (b / "curves.png").read_bytes()
+    no_temp_files(a)
+
+
+def test_training_curves_without_note_and_without_validation(tmp_path):
+    hist = {"resnet56": [history(3, 0, with_val=False)]}
+    training_curves(hist, tmp_path / "c.svg", tmp_path / "c.png")
+    svg = check_svg(tmp_path / "c.svg")
+    assert NOTE not in svg
+    assert png_size((tmp_path / "c.png").read_bytes())[0] > 0
+
+
+def test_training_curves_many_models_and_seeds_of_unequal_length(tmp_path):
+    hist = {f"resnet{d}": [history(5, 0), history(4, 1)] for d in (20, 32, 44, 56, 110)}
+    training_curves(hist, tmp_path / "c.svg", tmp_path / "c.png", note=NOTE)
+    check_svg(tmp_path / "c.svg")
+
+
+@pytest.mark.parametrize(
+    "hist, match",
+    [
+        ({}, "no training histories"),
+        ({"resnet20": []}, "resnet20"),
+        ({"resnet20": [history(2, 0).drop(columns=["val_acc"])]}, "val_acc"),
+        ({"resnet20": [history(2, 0).iloc[0:0]]}, "no epochs"),
+    ],
+)
+def test_training_curves_bad_input(tmp_path, hist, match):
+    with pytest.raises(ResreproError, match=match):
+        training_curves(hist, tmp_path / "c.svg", tmp_path / "c.png")
+    assert not list(tmp_path.iterdir())
+
+
+def test_load_histories(tmp_path):
+    for model in ("resnet110", "resnet20"):
+        for seed in (1, 0):
+            p = tmp_path / "train" / model / f"seed{seed}" / "history.csv"
+            p.parent.mkdir(parents=True)
+            history(2 + seed, seed).to_csv(p, index=False)
+    paths = sorted(tmp_path.glob("train/*/seed*/history.csv"))
+    got = load_histories(paths)
+    assert list(got) == ["resnet20", "resnet110"]  # natural order
+    assert [df.attrs["seed"] for df in got["resnet20"]] == [0, 1]
+    assert [len(df) for df in got["resnet20"]] == [2, 3]
+    assert list(got["resnet20"][0].columns) == list(HISTORY_COLUMNS)
+    training_curves(got, tmp_path / "c.svg", tmp_path / "c.png")
+    check_svg(tmp_path / "c.svg")
+
+
+def test_load_histories_bad_path(tmp_path):
+    p = tmp_path / "somewhere" / "history.csv"
+    p.parent.mkdir()
+    history(1, 0).to_csv(p, index=False)
+    with pytest.raises(ResreproError, match="seed"):
+        load_histories([p])
+    with pytest.raises(ResreproError, match="does not exist"):
+        load_histories([tmp_path / "train" / "resnet20" / "seed0" / "history.csv"])
+
+
+ROWS = [
+    {
+        "model": "resnet20",
+        "params": 269722,
+        "test_error_mean": 9.1,
+        "test_error_std": 0.3,
+        "paper_params": None,
+        "paper_test_error": 8.75,
+    },
+    {
+        "model": "resnet56",
+        "params": 853018,
+        "test_error_mean": 7.2,
+        "test_error_std": None,
+        "paper_params": None,
+        "paper_test_error": 6.97,
+    },
+    {
+        "model": "resnet18",
+        "params": 11173962,
+        "test_error_mean": 5.1,
+        "test_error_std": 0.2,
+        "paper_params": 11689512,
+        "paper_test_error": 6.9,
+    },
+    {
+        "model": "vgg16",
+        "params": 14728266,
+        "test_error_mean": 6.1,
+        "test_error_std": 0.2,
+        "paper_params": None,
+        "paper_test_error": None,
+    },
+]
+
+
+@pytest.mark.parametrize("rows", [ROWS, ROWS[:1], [dict(ROWS[3])]])
+def test_error_vs_params_render_and_reproduce(tmp_path, rows):
+    a, b = tmp_path / "a", tmp_path / "b"
+    error_vs_params(rows, a / "e.svg", a / "e.png", note=NOTE)
+    error_vs_params(rows, b / "e.svg", b / "e.png", note=NOTE)
+    svg = check_svg(a / "e.svg")
+    for r in rows:
+        assert r["model"] in svg
+    assert NOTE in svg
+    assert png_size((a / "e.png").read_bytes())[0] > 500
+    assert (a / "e.svg").read_bytes() == (b / "e.svg").read_bytes()
+    assert (a / "e.png").read_bytes() == (b / "e.png").read_bytes()
+    no_temp_files(a)
+
+
+@pytest.mark.parametrize(
+    "rows, match",
+    [
+        ([], "no rows"),
+        ([{**ROWS[0], "params": 0}], "positive"),
+        ([{**ROWS[0], "params": None}], "params"),
+        ([{**ROWS[0], "test_error_mean": "n/a"}], "not a number"),
+        ([{**ROWS[0], "model": ""}], "model"),
+    ],
+)
+def test_error_vs_params_bad_rows(tmp_path, rows, match):
+    with pytest.raises(ResreproError, match=match):
+        error_vs_params(rows, tmp_path / "e.svg", tmp_path / "e.png")
+    assert not list(tmp_path.iterdir())

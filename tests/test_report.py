@@ -1,0 +1,395 @@
+"""Report rendering: PDF (Typst) and HTML from one context; escaping, reproducibility, failures."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pypdf
+import pytest
+
+from resrepro import ResreproError, report
+from resrepro.figures import error_vs_params, training_curves
+from resrepro.report import render, table_to_csv, table_to_latex, typst_str
+
+STAMP = "quick preset, not comparable with the paper"
+INJECTIONS = [
+    "#set page(fill: red)",
+    "*bold*",
+    "<script>alert(1)</script>",
+    '"); #set text(fill: red) //',
+    "$x$",
+    "_under_ @label <lbl> `raw` ] ) } \\ back",
+]
+
+
+def _history(epochs: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    e = np.arange(1, epochs + 1)
+    acc = 0.3 + 0.15 * e + rng.uniform(0, 0.02, epochs)
+    return pd.DataFrame(
+        {
+            "epoch": e,
+            "train_loss": 2 - acc,
+            "train_acc": acc,
+            "val_loss": 2.1 - acc,
+            "val_acc": acc - 0.05,
+            "lr": 0.1,
+            "epoch_seconds": 3.0,
+            "images_per_second": 1e4,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def figs(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("figs")
+    training_curves(
+        {"resnet20": [_history(3, 0), _history(3, 1)], "resnet56": [_history(1, 2)]},
+        d / "curves.svg",
+        d / "curves.png",
+        note=STAMP,
+    )
+    error_vs_params(
+        [
+            {
+                "model": "resnet20",
+                "params": 269722,
+                "test_error_mean": 9.1,
+                "test_error_std": 0.3,
+                "paper_params": None,
+                "paper_test_error": 8.75,
+            },
+            {
+                "model": "resnet56",
+                "params": 853018,
+                "test_error_mean": 7.3,
+                "test_error_std": None,
+                "paper_params": None,
+                "paper_test_error": 6.97,
+            },
+        ],
+        d / "err.svg",
+        d / "err.png",
+        note=STAMP,
+    )
+    return {"curves": d / "curves.svg", "err": d / "err.svg"}
+
+
+def make_context(figs: dict[str, Path], stamp: str | None = STAMP) -> dict:
+    return {
+        "title": "Reproduction of Arslan, Zhang & Hossein (2025) on CIFAR-10",
+        "run": "quick",
+        "stamp": stamp,
+        "summary": ["We retrained four networks for one epoch.", "Probe: " + " ".join(INJECTIONS)],
+        "sections": [
+            {
+                "title": "Methodology",
+                "paragraphs": ["SGD with momentum 0.9.", "Two seeds per model."],
+            },
+            {"title": "Probe #set page(fill: red)", "paragraphs": INJECTIONS},
+        ],
+        "definitions": [
+            {"term": "Test error", "text": "100 % minus top-1 accuracy."},
+            {"term": "*Gap*", "text": "ours minus the paper's, $in points$."},
+        ],
+        "tables": [
+            {
+                "id": "table1",
+                "title": "Table 1: Test accuracy (%), mean ± std over seeds",
+                "columns": ["Model", "Params (M)", "Paper", "Ours", "Gap", "Epochs"],
+                "rows": [
+                    ["ResNet-18", "11.17", "94.5", "23.1 ± 1.2", "−71.4", "1"],
+                    ["ResNet-34", "21.28", "95.1", "21.0 ± 0.8", "−74.1", "1"],
+                    ["VGG-16", "14.73", "—", "25.3 ± 0.4", "—", "1"],
+                    ["<script>", "#set page(fill: red)", "*bold*", '"); ', "$x$", "\\"],
+                ],
+                "notes": ["Gap is ours minus the paper's."],
+            },
+            {
+                "id": "table2",
+                "title": "Table 2: Throughput",
+                "columns": ["Model", "Images/s"],
+                "rows": [["resnet20", "23,114"], ["resnet110", "5,021"]],
+            },
+        ],
+        "figures": [
+            {"id": "curves", "svg": str(figs["curves"]), "png": "", "caption": "Training curves."},
+            {
+                "id": "err",
+                "svg": str(figs["err"]),
+                "png": "",
+                "caption": "Test error vs parameters.",
+            },
+        ],
+        "provenance": [
+            {"key": "git commit", "value": "0123456789abcdef" * 2 + "01234567"},
+            {"key": "dataset sha256", "value": "141f061ffa2f5e41adf9f7f13f2b4024" * 2},
+        ],
+    }
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.replace("\u200b", "")).strip()
+
+
+def pdf_pages(path: Path) -> list[str]:
+    return [_norm(p.extract_text() or "") for p in pypdf.PdfReader(str(path)).pages]
+
+
+@pytest.fixture(scope="module")
+def rendered(figs, tmp_path_factory):
+    d = tmp_path_factory.mktemp("out")
+    ctx = make_context(figs)
+    render(ctx, d / "report.pdf", d / "report.html")
+    return ctx, d / "report.pdf", d / "report.html"
+
+
+def test_pdf_contains_every_table_value(rendered):
+    ctx, pdf, _ = rendered
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = " ".join(pdf_pages(pdf))
+    for t in ctx["tables"]:
+        assert _norm(t["title"]) in text
+        for c in t["columns"]:
+            assert _norm(c) in text, c
+        for row in t["rows"]:
+            for cell in row:
+                assert _norm(cell) in text, cell
+        for n in t.get("notes", []):
+            assert _norm(n) in text
+    for p in ctx["summary"][:1] + ctx["sections"][0]["paragraphs"]:
+        assert _norm(p) in text
+    assert "Training curves." in text and "Test error vs parameters." in text
+    assert "git commit" in text and "0123456789abcdef" in text
+
+
+def test_stamp_on_first_page_and_every_header(rendered):
+    _, pdf, html = rendered
+    pages = pdf_pages(pdf)
+    assert len(pages) >= 2
+    assert pages[0].count(STAMP) >= 2  # header + the box under the title
+    for p in pages:
+        assert STAMP in p
+    h = html.read_text(encoding="utf-8")
+    assert re.search(r'<div class="banner"[^>]*>' + re.escape(STAMP) + "</div>", h)
+
+
+def test_injection_strings_are_literal_text(rendered):
+    _, pdf, html = rendered
+    text = " ".join(pdf_pages(pdf))
+    # Had any been interpreted as markup, its syntax characters would be gone from the text.
+    for s in INJECTIONS:
+        assert _norm(s) in text, s
+    assert "Probe #set page(fill: red)" in text  # a heading made from data
+    assert "*Gap*" in text and "$in points$" in text
+    # nothing was drawn in typst's `red` (what `#set page(fill: red)` or `text(fill: red)` would do)
+    assert not _uses_typst_red(pdf.read_bytes())
+    h = html.read_text(encoding="utf-8")
+    assert "<script" not in h
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in h
+    assert "#set page(fill: red)" in h
+
+
+def _uses_typst_red(pdf_bytes: bytes) -> bool:
+    reader = pypdf.PdfReader(io.BytesIO(pdf_bytes))
+    return any(
+        re.search(rb"1 0\.2549\d* 0\.2117\d* (scn|rg|sc)\b", page.get_contents().get_data())
+        for page in reader.pages
+    )
+
+
+def test_red_detector_positive_control():
+    import typst
+
+    assert _uses_typst_red(typst.compile(b"#set page(fill: red)\nhi", format="pdf"))
+    assert _uses_typst_red(typst.compile(b"#text(fill: red)[hi]", format="pdf"))
+    assert not _uses_typst_red(typst.compile(b"hi", format="pdf"))
+
+
+def test_html_self_contained(rendered):
+    ctx, _, html = rendered
+    h = html.read_text(encoding="utf-8")
+    assert h.startswith("<!DOCTYPE html>")
+    assert h.count("<svg") == 2 and "<style>" in h
+    assert not re.search(r'\s(src|href)="(?!#)', h)  # nothing loaded from elsewhere
+    ids = re.findall(r'\sid="([^"]+)"', h)
+    assert len(ids) == len(set(ids))  # figure ids were prefixed, no clashes
+    for ref in re.findall(r'(?:href="|url\()#([^")]+)', h):
+        assert ref in ids
+    for t in ctx["tables"]:
+        assert f'id="{t["id"]}"' in h
+    assert "Table 1: Test accuracy (%), mean ± std over seeds" in h
+    assert ">23.1 ± 1.2</td>" in h
+    assert '<td class="al-right">23,114</td>' in h  # numeric column right-aligned
+
+
+def test_rerender_is_byte_identical(rendered, figs, tmp_path, monkeypatch):
+    ctx, pdf, html = rendered
+    monkeypatch.chdir(tmp_path)
+    render(copy.deepcopy(ctx), tmp_path / "again.pdf", tmp_path / "again.html")
+    assert (tmp_path / "again.pdf").read_bytes() == pdf.read_bytes()
+    assert (tmp_path / "again.html").read_text(encoding="utf-8") == html.read_text(encoding="utf-8")
+
+
+def test_no_stamp_and_minimal_context(figs, tmp_path):
+    ctx = {"title": "Minimal", "stamp": None}
+    render(ctx, tmp_path / "m.pdf", tmp_path / "m.html")
+    assert "Minimal" in " ".join(pdf_pages(tmp_path / "m.pdf"))
+    full = make_context(figs, stamp=None)
+    render(full, tmp_path / "f.pdf", tmp_path / "f.html")
+    assert STAMP not in " ".join(pdf_pages(tmp_path / "f.pdf"))
+    assert 'class="banner"' not in (tmp_path / "f.html").read_text(encoding="utf-8")
+
+
+def test_relative_figure_paths_use_root(figs, tmp_path):
+    ctx = make_context(figs)
+    for f in ctx["figures"]:
+        f["svg"] = Path(f["svg"]).name
+    render(ctx, tmp_path / "r.pdf", tmp_path / "r.html", root=figs["curves"].parent)
+    assert (tmp_path / "r.pdf").stat().st_size > 1000
+
+
+def _outputs(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_missing_figure_raises_naming_file(figs, tmp_path):
+    ctx = make_context(figs)
+    missing = tmp_path / "nowhere" / "fig.svg"
+    ctx["figures"][1]["svg"] = str(missing)
+    out = tmp_path / "out"
+    with pytest.raises(ResreproError, match=re.escape(str(missing))):
+        render(ctx, out / "r.pdf", out / "r.html")
+    assert _outputs(out) == []
+
+
+def test_figure_that_typst_cannot_read_raises(figs, tmp_path):
+    bad = tmp_path / "bad.svg"
+    bad.write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='10pt' height='10pt'><g>", encoding="utf-8"
+    )
+    ctx = make_context(figs)
+    ctx["figures"][0]["svg"] = str(bad)
+    out = tmp_path / "out"
+    with pytest.raises(ResreproError, match="bad.svg"):
+        render(ctx, out / "r.pdf", out / "r.html")
+    assert _outputs(out) == []
+
+
+def _template_copy(tmp_path: Path, monkeypatch, name: str, edit) -> None:
+    tdir = tmp_path / "templates"
+    shutil.copytree(report.TEMPLATE_DIR, tdir)
+    p = tdir / name
+    p.write_text(edit(p.read_text(encoding="utf-8")), encoding="utf-8")
+    monkeypatch.setattr(report, "TEMPLATE_DIR", tdir)
+
+
+@pytest.mark.parametrize(
+    "name, edit, match",
+    [
+        ("report.typ.j2", lambda s: s + "\n{% if %}\n", "syntax error"),
+        ("report.html.j2", lambda s: s.replace("{% endfor %}", "", 1), "syntax error"),
+        ("report.typ.j2", lambda s: s + "\n#let = (\n", "Typst could not compile"),
+        ("report.typ.j2", lambda s: s + "\n{{ title }}\n", "typst_str"),
+        ("report.typ.j2", lambda s: s + "\n{{ no_such_value|typst_str }}\n", "undefined"),
+    ],
+)
+def test_broken_template_fails_loudly_and_writes_nothing(
+    figs, tmp_path, monkeypatch, name, edit, match
+):
+    _template_copy(tmp_path, monkeypatch, name, edit)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ResreproError, match=match):
+        render(make_context(figs), out / "r.pdf", out / "r.html")
+    assert _outputs(out) == []
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda c: c.pop("title"), "title"),
+        (lambda c: c["tables"][0]["rows"].append(["too", "short"]), "row 5 has 2 cells"),
+        (lambda c: c["tables"].append(dict(c["tables"][0])), "two tables"),
+        (lambda c: c.__setitem__("stamp", 3), "stamp"),
+        (lambda c: c["figures"][0].pop("svg"), "svg"),
+    ],
+)
+def test_bad_context(figs, tmp_path, mutate, match):
+    ctx = make_context(figs)
+    mutate(ctx)
+    with pytest.raises(ResreproError, match=match):
+        render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")
+    assert _outputs(tmp_path) == []
+
+
+def test_typst_str_escapes():
+    assert typst_str('a"b\\c') == '"a\\"b\\\\c"'
+    assert typst_str("x\ny\r\tz") == '"x\\ny\\r\\tz"'
+    assert typst_str("\x00\x1b\u2028") == '"\\u{0}\\u{1b}\\u{2028}"'
+    assert typst_str(None) == '""'
+    assert typst_str(1.5) == '"1.5"'
+    assert typst_str("#set page(fill: red) *b* $x$") == '"#set page(fill: red) *b* $x$"'
+
+
+def test_typst_str_roundtrips_through_typst():
+    import typst
+
+    probe = "".join(chr(c) for c in range(1, 200)) + ' "); \\ \u2028 ±−'
+    out = typst.compile(f"#metadata({typst_str(probe)}) <v>".encode(), format="pdf")
+    assert out.startswith(b"%PDF")
+    got = typst.query(f"#metadata({typst_str(probe)}) <v>".encode(), "<v>", field="value", one=True)
+    import json
+
+    assert json.loads(got) == probe
+
+
+TABLE = {
+    "id": "t",
+    "title": "Table 9: 100% & more_{x}",
+    "columns": ["Model", "Acc. (%)", "Gap"],
+    "rows": [
+        ["res_net#1", "23.1 ± 1.2", "−71.4"],
+        ["a&b {c} ~ ^ \\ $", "9", "—"],
+        ['quote "x", comma', "1", "2"],
+    ],
+    "notes": ["note with 50%"],
+}
+
+
+def test_table_to_csv_roundtrip():
+    text = table_to_csv(TABLE)
+    assert list(csv.reader(io.StringIO(text))) == [TABLE["columns"]] + TABLE["rows"]
+    assert text.endswith("\n") and "\r" not in text
+
+
+def test_table_to_latex_escapes_and_booktabs():
+    tex = table_to_latex(TABLE)
+    assert "\\begin{tabular}{lrr}" in tex
+    assert tex.index("\\toprule") < tex.index("\\midrule") < tex.index("\\bottomrule")
+    assert "res\\_net\\#1" in tex
+    assert "a\\&b \\{c\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{} \\$" in tex
+    assert "23.1 \\ensuremath{\\pm} 1.2" in tex and "\\ensuremath{-}71.4" in tex
+    assert "% Table 9: 100\\% \\& more\\_\\{x\\}" in tex
+    body = [ln for ln in tex.splitlines() if not ln.startswith("%")]
+    # no unescaped specials left in the tabular body
+    for ln in body:
+        stripped = re.sub(
+            r"\\(textbackslash|textasciitilde|textasciicircum|ensuremath|begin|end|"
+            r"toprule|midrule|bottomrule|pm)\b|\\[&%$#_{}]|\\\\",
+            "",
+            ln,
+        )
+        assert not re.search(r"[%$#_~^\\]", stripped), ln
+
+
+def test_table_helpers_reject_ragged_rows():
+    with pytest.raises(ResreproError, match="row 1"):
+        table_to_csv({"id": "x", "columns": ["a", "b"], "rows": [["1"]]})
