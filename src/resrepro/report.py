@@ -36,7 +36,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import ResreproError
-from .io import write_bytes, write_text
+from .io import read_json, write_bytes, write_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TYPST_TEMPLATE = "report.typ.j2"
@@ -569,10 +569,13 @@ RECIPE_CITATION = (
 
 def _recipe_text(train: dict, overrides: dict) -> str:
     t = train
+    milestones = ""
+    if t["schedule"] == "multistep":
+        milestones = f" (milestones {', '.join(map(str, t['milestones']))}, factor {t['gamma']:g})"
     text = (
         f"{t['epochs']} epochs, batch {t['batch_size']}, SGD (momentum {t['momentum']:g}"
         f"{', Nesterov' if t['nesterov'] else ''}), learning rate {t['lr']:g} with a {t['schedule']} schedule"
-        f"{' (milestones ' + ', '.join(map(str, t['milestones'])) + f', factor {t['gamma']:g})' if t['schedule'] == 'multistep' else ''}, "
+        f"{milestones}, "
         f"weight decay {t['weight_decay']:g}, label smoothing {t['label_smoothing']:g}; augmentation: "
         f"{'pad-' + str(t['crop_padding']) + ' random crop' if t['crop_padding'] else 'no crop'}"
         f"{' and horizontal flip' if t['flip'] else ''}."
@@ -587,21 +590,22 @@ def build_context(results: str | Path, spec: dict) -> dict:
     from .analysis import display_name
 
     results = Path(results)
-    tables = io.read_json(results / "tables" / "tables.json")
-    measured = io.read_json(results / "tables" / "measured.json")
-    prov = io.read_json(results / "provenance.json")
+    tables = read_json(results / "tables" / "tables.json")
+    measured = read_json(results / "tables" / "measured.json")
+    prov = read_json(results / "provenance.json")
     data_manifest = prov.get("data") or {}
     models, seeds = spec["models"], spec["seeds"]
-    summaries = {(m, s): io.read_json(results / "train" / m / f"seed{s}" / "train.json") for m in models for s in seeds}
+    summaries = {(m, s): read_json(results / "train" / m / f"seed{s}" / "train.json") for m in models for s in seeds}
     first = next(iter(summaries.values()))
     devices = sorted({v["device_name"] for v in summaries.values()})
 
+    n_test = read_json(results / "eval" / models[0] / f"seed{seeds[0]}" / "metrics.json")["n"]
     ranking = sorted(models, key=lambda m: -measured[m]["accuracy"]["mean"])
     summary = [
         f"We trained {len(models)} architectures ({', '.join(display_name(m) for m in models)}) with "
         f"{len(seeds)} seed(s) each on CIFAR-10 ({first['train_images']:,} training and {first['val_images']:,} validation images), "
         f"selected each model's weights on the validation split, and evaluated them once on "
-        f"{io.read_json(results / 'eval' / models[0] / f'seed{seeds[0]}' / 'metrics.json')['n']:,} test images.",
+        f"{n_test:,} test images.",
         "Measured test accuracy, highest first: "
         + "; ".join(f"{display_name(m)} {measured[m]['accuracy']['mean']:.2f} %" for m in ranking) + ".",
         "Tables 1-3 below set the paper's printed values beside ours and their difference. "
