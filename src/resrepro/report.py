@@ -615,9 +615,16 @@ def build_context(results: str | Path, spec: dict) -> dict:
         summary.insert(0, f"This is the {spec['stamp']}: a short run on a small subset that tests the pipeline, not the paper.")
 
     d = spec["data"]
+    src = data_manifest.get("source", {})
+    source_text = f"{src.get('kind', 'unknown')} ({src.get('location', 'unknown')}), sha256 {src.get('sha256', 'n/a')}"
+    ver = data_manifest.get("verified", {})
+    verified_text = (
+        f"checked against the published per-class counts, first labels and channel statistics ({', '.join(ver.get('checked', []))})"
+        if ver.get("full_size") else f"not the full dataset, so only {', '.join(ver.get('checked', [])) or 'basic'} checks apply"
+    )
     data_text = (
-        f"CIFAR-10 (50,000 training and 10,000 test images, 10 classes). Source: {data_manifest.get('source_kind', 'unknown')} "
-        f"({data_manifest.get('source', 'unknown')}), checksum {data_manifest.get('archive_digest', 'n/a')}. "
+        f"CIFAR-10 (50,000 training and 10,000 test images, 10 classes). Source: {source_text}; "
+        f"{verified_text}. "
         f"A stratified {50000 - d['val_size']:,}/{d['val_size']:,} train/validation split of the official training set is drawn with seed {d['split_seed']}"
         + (f"; this run uses stratified subsets of {d['train_subset']} training, {d['val_subset']} validation and {d['test_subset']} test images" if d.get("train_subset") or d.get("test_subset") else "")
         + "."
@@ -665,9 +672,9 @@ def build_context(results: str | Path, spec: dict) -> dict:
         {"key": "CPU", "value": prov.get("cpu", "")},
         {"key": "GPUs", "value": ", ".join(prov.get("gpus") or []) or "none"},
         {"key": "Versions", "value": ", ".join(f"{k} {v}" for k, v in sorted((prov.get("versions") or {}).items()) if v)},
-        {"key": "Data source", "value": f"{data_manifest.get('source_kind', '')} {data_manifest.get('source', '')}"},
-        {"key": "Data checksum", "value": str(data_manifest.get("archive_digest", ""))},
-        {"key": "Prepared data sha256", "value": str(data_manifest.get("npz_sha256", ""))},
+        {"key": "Data source", "value": f"{src.get('kind', '')}: {src.get('location', '')}"},
+        {"key": "Data checksum (sha256)", "value": f"{src.get('sha256', 'n/a')} ({(src.get('checksum_verified') or {}).get('by', 'not verified before reading')})"},
+        {"key": "Prepared data sha256", "value": str(data_manifest.get("prepared", {}).get("sha256", ""))},
     ]
     for (m, s), t in sorted(summaries.items()):
         provenance.append({"key": f"Job train {m} seed {s}", "value": f"{t['job_wall_seconds']:.1f} s wall, {t['total_train_seconds']:.1f} s training, {t['device_name']}"})

@@ -3,7 +3,7 @@
 
 rule tables:
     input:
-        models=rules.model_info.output,
+        models=rules.model_info.output.info,
         metrics=per_job(f"{RESULTS}/eval/{{model}}/seed{{seed}}/metrics.json"),
         summaries=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/train.json"),
         histories=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/history.csv"),

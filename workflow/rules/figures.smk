@@ -3,7 +3,7 @@
 
 rule figures:
     input:
-        models=rules.model_info.output,
+        models=rules.model_info.output.info,
         measured=rules.tables.output.measured,
         histories=rules.tables.input.histories,
         paper=PAPER,

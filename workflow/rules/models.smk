@@ -3,7 +3,7 @@
 
 rule model_info:
     output:
-        f"{RESULTS}/models.json",
+        info=f"{RESULTS}/models.json",
     log:
         f"{LOGS}/model_info.log",
     conda:
@@ -11,4 +11,4 @@ rule model_info:
     params:
         models=",".join(MODELS),
     shell:
-        "resrepro models --models {params.models} --out {output:q} > {log:q} 2>&1"
+        "resrepro models --models {params.models} --out {output.info:q} > {log:q} 2>&1"

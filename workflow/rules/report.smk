@@ -10,7 +10,7 @@ rule report:
         tables=rules.tables.output.tables,
         figures=rules.figures.output,
         provenance=rules.provenance.output,
-        models=rules.model_info.output,
+        models=rules.model_info.output.info,
         templates=TEMPLATES,
     output:
         pdf=f"{REPORTS}/report.pdf",
