@@ -90,19 +90,62 @@ def to_device(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch
     return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device), torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
 
 
-def autocast(device: torch.device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+def use_bf16(device: torch.device, precision: str = "auto") -> bool:
+    """bf16 autocast on CUDA by default; fp32 on the CPU (no native bf16 there: many times slower)."""
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
+def autocast(device: torch.device, precision: str = "auto"):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device, precision))
+
+
+def build_model(name: str, device: torch.device, recipe: dict) -> torch.nn.Module:
+    """The registry model on ``device``, channels_last, optionally ``torch.compile``d (config)."""
+    model = models.create(name).to(device, memory_format=torch.channels_last)
+    if recipe.get("compile"):
+        model = torch.compile(model, mode=None if recipe["compile_mode"] == "default" else recipe["compile_mode"])
+    return model
+
+
+def build_optimizer(model: torch.nn.Module, recipe: dict, device: torch.device) -> torch.optim.Optimizer:
+    """SGD with momentum and weight decay on every parameter; fused on CUDA, foreach on the CPU."""
+    fused = device.type == "cuda"
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=recipe["lr"],
+        momentum=recipe["momentum"],
+        nesterov=recipe["nesterov"],
+        weight_decay=recipe["weight_decay"],
+        fused=fused or None,
+        foreach=None if fused else True,
+    )
+
+
+def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, recipe: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on a normalised batch; returns (loss, logits), both still on the device."""
+    with autocast(x.device, recipe.get("precision", "auto")):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe["label_smoothing"])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int, precision: str = "auto") -> torch.Tensor:
     """Logits (float32) for a uint8 NCHW tensor, in eval mode."""
     model.eval()
     out = []
     for i in range(0, len(x), batch_size):
-        with autocast(x.device):
+        with autocast(x.device, precision):
             out.append(model(to_input(x[i : i + batch_size])).float())
     return torch.cat(out)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def device_name(device: torch.device) -> str:
@@ -143,19 +186,9 @@ def train(
     batch = recipe["batch_size"]
     steps_per_epoch = math.ceil(n_train / batch)
 
-    model = models.create(model_name).to(device, memory_format=torch.channels_last)
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    # weight decay on every parameter, as in the cited recipe; the groups keep the door open
-    optimizer = torch.optim.SGD(
-        [{"params": decay}, {"params": no_decay}],
-        lr=recipe["lr"],
-        momentum=recipe["momentum"],
-        nesterov=recipe["nesterov"],
-        weight_decay=recipe["weight_decay"],
-        foreach=True,
-    )
+    model = build_model(model_name, device, recipe)
+    optimizer = build_optimizer(model, recipe, device)
+    weights_of = getattr(model, "_orig_mod", model)  # the uncompiled module holds the state
 
     # --- resume from the last completed epoch, if a matching checkpoint exists ----------------
     key = digest({"model": model_name, "seed": seed, "recipe": recipe, "data": data_key})
@@ -163,7 +196,7 @@ def train(
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         if state.get("key") == key:
-            model.load_state_dict(state["model"])
+            weights_of.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             start_epoch, history, best = state["epoch"], state["history"], state["best"]
             print(f"[resrepro] resuming {model_name} seed {seed} after epoch {start_epoch}", file=sys.stderr)
@@ -172,6 +205,7 @@ def train(
 
     from tqdm import tqdm
 
+    compile_seconds = None
     for epoch in range(start_epoch, recipe["epochs"]):
         # --- one epoch of training -------------------------------------------------------------
         model.train()
@@ -189,21 +223,20 @@ def train(
             lr = lr_at(epoch * steps_per_epoch + step, steps_per_epoch, recipe)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with autocast(device):
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe["label_smoothing"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if compile_seconds is None and recipe["compile"]:
+                t_compile = time.perf_counter()
+            loss, logits = train_step(model, optimizer, x, y, recipe)
+            if compile_seconds is None and recipe["compile"]:
+                _sync(device)  # the first step compiles: timed on its own, reported separately
+                compile_seconds = time.perf_counter() - t_compile
             # metrics stay on the device: no host synchronisation per step
-            bad = ~torch.isfinite(loss.detach())
+            bad = ~torch.isfinite(loss)
             first_bad_step = torch.where((first_bad_step < 0) & bad, torch.full_like(first_bad_step, step + 1), first_bad_step)
-            loss_sum += loss.detach() * len(idx)
+            loss_sum += loss * len(idx)
             correct += (logits.argmax(1) == y).sum()
             bar.update()
         bar.close()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        _sync(device)
         train_seconds = time.perf_counter() - t0
         if (bad_step := int(first_bad_step)) >= 0:
             raise NonFiniteLoss(
@@ -213,7 +246,7 @@ def train(
             )
 
         # --- validation: model selection happens here, never on the test set --------------------
-        logits = predict(model, x_val, recipe["eval_batch_size"])
+        logits = predict(model, x_val, recipe["eval_batch_size"], recipe["precision"])
         val_loss = F.cross_entropy(logits, y_val).item()
         val_acc = (logits.argmax(1) == y_val).sum().item() / len(y_val)
         row = {
@@ -228,14 +261,14 @@ def train(
         }
         history.append(row)
         if val_acc > best["val_acc"]:
-            best = {"val_acc": val_acc, "epoch": epoch + 1, "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+            best = {"val_acc": val_acc, "epoch": epoch + 1, "state": {k: v.detach().clone() for k, v in weights_of.state_dict().items()}}
         print(
             f"[resrepro] {model_name} s{seed} epoch {epoch + 1}/{recipe['epochs']}: train loss {row['train_loss']:.4f} "
             f"acc {row['train_acc']:.4f} | val loss {val_loss:.4f} acc {val_acc:.4f} | {train_seconds:.1f}s, {row['images_per_second']:.0f} img/s",
             file=sys.stderr,
         )
         with io.atomic_path(checkpoint) as tmp:
-            torch.save({"key": key, "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best}, tmp)
+            torch.save({"key": key, "epoch": epoch + 1, "model": weights_of.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best}, tmp)
 
     # --- outputs: history, the weights selected on validation, a summary ----------------------------
     import pandas as pd
@@ -260,7 +293,9 @@ def train(
         "device": device.type,
         "device_name": device_name(device),
         "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "precision": "bf16-autocast" if device.type == "cuda" else "fp32",
+        "precision": "bf16-autocast" if use_bf16(device, recipe["precision"]) else "fp32",
+        "compiled": bool(recipe["compile"]),
+        "compile_seconds": compile_seconds,
         "mean_epoch_seconds": float(np.mean(epoch_seconds)),
         "total_train_seconds": float(np.sum(epoch_seconds)),
         "images_per_second": n_train * len(history) / float(np.sum(epoch_seconds)),

@@ -1,0 +1,38 @@
+"""Brief real training of one model on a GPU, fp32 and bf16, with the pipeline's own engine.
+
+    python scripts/gpu_train_check.py --data .gpu/cifar_subset.npz --model resnet18 --epochs 10 --json out.json
+"""
+
+import argparse
+import json
+import tempfile
+import time
+
+import numpy as np
+
+from resrepro import config, evaluate, train
+
+p = argparse.ArgumentParser()
+p.add_argument("--data", required=True)
+p.add_argument("--model", default="resnet18")
+p.add_argument("--epochs", type=int, default=10)
+p.add_argument("--precisions", default="fp32,bf16")
+p.add_argument("--json", default=None)
+p.add_argument("--device", default="cuda")
+a = p.parse_args()
+d = np.load(a.data)
+out = []
+for precision in a.precisions.split(","):
+    cfg = config.validate({"run": "gpu", "models": [a.model], "seeds": [0], "data": {}, "train": {"epochs": a.epochs, "precision": precision, "device": a.device}})
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.time()
+        s = train.train(a.model, cfg["train"], (d["x_train"], d["y_train"]), (d["x_val"], d["y_val"]), 0, tmp, f"{tmp}/ckpt.pt", progress=False)
+        m = evaluate.evaluate(a.model, f"{tmp}/weights.pt", (d["x_test"], d["y_test"]), np.arange(len(d["y_test"])), tmp, device=a.device)
+    rec = {"model": a.model, "precision": s["precision"], "epochs": a.epochs, "train_images": s["train_images"], "device": s["device_name"],
+           "selected_val_acc": s["selected_val_acc"], "test_acc": m["accuracy"], "mean_epoch_seconds": s["mean_epoch_seconds"],
+           "images_per_second": s["images_per_second"], "wall_seconds": time.time() - t0}
+    out.append(rec)
+    print(json.dumps(rec), flush=True)
+if a.json:
+    with open(a.json, "w") as f:
+        json.dump(out, f, indent=2)
