@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 CORES  ?= all
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo full test lint clean-results
+.PHONY: install demo full test lint bench clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(STAMP)  ## snakemake --lint and snakefmt --check
 
 test: lint  ## the test suite (lint, unit tests, end-to-end pipeline on tiny data, real CIFAR-10)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## training throughput: our engine vs. the DataLoader+PIL+fp32 loop (CPU here)
+	resrepro bench --models resnet20,resnet18 --device $(or $(DEVICE),auto) --json results/bench/bench.json
 
 clean-results:  ## remove results/ and the rendered reports (the data cache is kept)
 	rm -rf results reports/*/ .snakemake

@@ -16,19 +16,23 @@ p = argparse.ArgumentParser()
 p.add_argument("--data", required=True)
 p.add_argument("--model", default="resnet18")
 p.add_argument("--epochs", type=int, default=10)
-p.add_argument("--precisions", default="fp32,bf16")
+p.add_argument("--variants", default="fp32,bf16,bf16+cudagraphs", help="precision, optionally +cudagraphs (torch.compile reduce-overhead)")
 p.add_argument("--json", default=None)
 p.add_argument("--device", default="cuda")
 a = p.parse_args()
 d = np.load(a.data)
 out = []
-for precision in a.precisions.split(","):
-    cfg = config.validate({"run": "gpu", "models": [a.model], "seeds": [0], "data": {}, "train": {"epochs": a.epochs, "precision": precision, "device": a.device}})
+for variant in a.variants.split(","):
+    precision, _, extra = variant.partition("+")
+    recipe = {"epochs": a.epochs, "precision": precision, "device": a.device}
+    if extra == "cudagraphs":
+        recipe.update(compile=True, compile_mode="reduce-overhead")
+    cfg = config.validate({"run": "gpu", "models": [a.model], "seeds": [0], "data": {}, "train": recipe})
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         s = train.train(a.model, cfg["train"], (d["x_train"], d["y_train"]), (d["x_val"], d["y_val"]), 0, tmp, f"{tmp}/ckpt.pt", progress=False)
         m = evaluate.evaluate(a.model, f"{tmp}/weights.pt", (d["x_test"], d["y_test"]), np.arange(len(d["y_test"])), tmp, device=a.device)
-    rec = {"model": a.model, "precision": s["precision"], "epochs": a.epochs, "train_images": s["train_images"], "device": s["device_name"],
+    rec = {"model": a.model, "variant": variant, "precision": s["precision"], "compile_seconds": s["compile_seconds"], "epochs": a.epochs, "train_images": s["train_images"], "device": s["device_name"],
            "selected_val_acc": s["selected_val_acc"], "test_acc": m["accuracy"], "mean_epoch_seconds": s["mean_epoch_seconds"],
            "images_per_second": s["images_per_second"], "wall_seconds": time.time() - t0}
     out.append(rec)

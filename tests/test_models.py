@@ -18,6 +18,7 @@ PARAMS = {
     "resnet110": 1_727_962,
     "vgg16": 14_728_266,
 }
+PARAMS.update({f"plain{d}": PARAMS[f"resnet{d}"] for d in (20, 32, 44, 56, 110)})  # same layers, no shortcuts
 # Forward multiply-accumulates per 32x32 image, in G (facts.md).
 MACS = {"resnet18": 0.556, "resnet34": 1.159, "resnet50": 1.298, "resnet20": 0.041, "resnet56": 0.125, "resnet110": 0.253}
 

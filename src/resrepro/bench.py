@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import io, models, reference
-from .train import augment, build_model, build_optimizer, select_device, to_device, to_input, train_step
+from .train import augment, build_model, compiles, build_optimizer, select_device, to_device, to_input, train_step
 
 EPOCH_IMAGES = 50_000
 
@@ -111,7 +111,7 @@ def run(model_names: list[str], recipe: dict, device: str = "auto", batch: int =
         ours, ref = max(ours_runs), max(ref_runs)
         rec = {
             "model": name, "device": device_name(dev), "batch_size": batch, "precision": "bf16-autocast" if dev.type == "cuda" else "fp32",
-            "compiled": bool(recipe.get("compile")), "warmup_seconds": warm_s,
+            "compiled": compiles(recipe, dev), "warmup_seconds": warm_s,
             "ours_img_s": ours, "reference_img_s": ref, "ratio": ours / ref, "epoch_s": EPOCH_IMAGES / ours,
             "reference_epoch_s": EPOCH_IMAGES / ref, "train_flops_per_image": 3 * flops, "peak_flops": peak,
             "share_of_peak": 3 * flops * ours / peak, "steps": steps, "warmup_steps": warmup, "reference_workers": workers, "rounds": rounds,

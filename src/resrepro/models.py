@@ -7,6 +7,8 @@ Architectures (exact parameter counts for 10 classes are pinned by tests/test_mo
 * ``resnet20/32/44/56/110`` -- He et al. (2016), Sec. 4.2: 6n+2 layers, widths 16/32/64,
   option-A (parameter-free: subsample + zero-pad) shortcuts, built from torchvision's
   ``BasicBlock``.
+* ``plain20/32/44/56/110`` -- the same networks without shortcuts (He et al.'s "plain" baselines):
+  identical layers and parameters, blocks compute relu(F(x)) instead of relu(F(x) + x).
 * ``vgg16`` -- torchvision's VGG-16 feature stack with batch norm (config "D"), followed by a single
   ``Linear(512, num_classes)``: on 32x32 inputs the five max-pools leave a 1x1x512 map.
 """
@@ -101,15 +103,35 @@ class ShortcutA(nn.Module):
         return nn.functional.pad(x, (0, 0, 0, 0, half, self.pad - half))
 
 
-class CifarResNet(nn.Module):
-    """He et al. (2016) CIFAR ResNet: conv3x3(16) -> 3 stages of n BasicBlocks -> GAP -> FC."""
+class PlainBlock(tv_resnet.BasicBlock):
+    """torchvision's BasicBlock without its shortcut: relu(bn2(conv2(relu(bn1(conv1(x))))))."""
 
-    def __init__(self, depth: int, num_classes: int = 10, widths=(16, 32, 64)):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(residual_branch(self, x))
+
+
+def residual_branch(block: tv_resnet.BasicBlock, x: torch.Tensor) -> torch.Tensor:
+    """F(x) of a BasicBlock: everything before the addition of the shortcut."""
+    return block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x)))))
+
+
+def shortcut(block: tv_resnet.BasicBlock, x: torch.Tensor) -> torch.Tensor:
+    """The block's shortcut path: identity, or its ``downsample`` (option A here)."""
+    return x if block.downsample is None else block.downsample(x)
+
+
+class CifarResNet(nn.Module):
+    """He et al. (2016) CIFAR ResNet: conv3x3(16) -> 3 stages of n BasicBlocks -> GAP -> FC.
+
+    With ``shortcuts=False`` it is the plain twin: the same layers and parameters, no shortcuts.
+    """
+
+    def __init__(self, depth: int, num_classes: int = 10, widths=(16, 32, 64), shortcuts: bool = True):
         super().__init__()
         if (depth - 2) % 6 != 0:
             raise ResreproError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
-        self.depth = depth
+        self.depth, self.shortcuts = depth, shortcuts
         self.conv1 = nn.Conv2d(3, widths[0], 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
@@ -118,8 +140,11 @@ class CifarResNet(nn.Module):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                shortcut = ShortcutA(in_planes, planes, stride) if stride != 1 or in_planes != planes else None
-                blocks.append(tv_resnet.BasicBlock(in_planes, planes, stride, downsample=shortcut))
+                if shortcuts:
+                    sc = ShortcutA(in_planes, planes, stride) if stride != 1 or in_planes != planes else None
+                    blocks.append(tv_resnet.BasicBlock(in_planes, planes, stride, downsample=sc))
+                else:
+                    blocks.append(PlainBlock(in_planes, planes, stride))
                 in_planes = planes
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
@@ -134,6 +159,10 @@ class CifarResNet(nn.Module):
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
+    def blocks(self) -> list[nn.Module]:
+        """The 3n blocks in order from input to output (for gradient-flow measurements)."""
+        return [b for stage in (self.layer1, self.layer2, self.layer3) for b in stage]
+
 
 def _register_cifar_resnet(depth: int) -> None:
     n = (depth - 2) // 6
@@ -142,8 +171,13 @@ def _register_cifar_resnet(depth: int) -> None:
     def _build(num_classes: int = 10) -> nn.Module:
         return CifarResNet(depth, num_classes)
 
+    @register(f"plain{depth}", f"He et al. plain-{depth}: ResNet-{depth} without shortcuts (same layers and parameters)")
+    def _build_plain(num_classes: int = 10) -> nn.Module:
+        return CifarResNet(depth, num_classes, shortcuts=False)
 
-for _depth in (20, 32, 44, 56, 110):
+
+HE_DEPTHS = (20, 32, 44, 56, 110)
+for _depth in HE_DEPTHS:
     _register_cifar_resnet(_depth)
 
 
