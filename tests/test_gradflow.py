@@ -66,3 +66,28 @@ def test_block_gradient_norms_cover_every_block():
         g = gradflow.block_gradient_norms(models.create(name), x, y)
         assert len(g["activation_grad_norm"]) == 9 and len(g["weight_grad_norm"]) == 9
         assert all(v > 0 for v in g["activation_grad_norm"]) and g["loss"] > 0
+
+
+def test_training_records_gradient_flow_without_side_effects(tmp_path):
+    import json
+
+    import numpy as np
+
+    from resrepro import ResreproError, config, train
+
+    rng = np.random.default_rng(0)
+    data = (rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), np.arange(64) % 10)
+    val = (rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), np.arange(20) % 10)
+    base = config.validate({"run": "g", "models": ["plain20"], "seeds": [0], "data": {}, "train": {"epochs": 2, "batch_size": 32, "threads": 1}})["train"]
+    probed = dict(base, gradflow_epochs=[0, 2], gradflow_images=16)
+    a = train.train("plain20", probed, data, val, 0, tmp_path / "a", tmp_path / "a.pt", progress=False)
+    b = train.train("plain20", base, data, val, 0, tmp_path / "b", tmp_path / "b.pt", progress=False)
+    g = json.loads((tmp_path / "a" / "gradflow.json").read_text())
+    assert [m["epoch"] for m in g["measurements"]] == [0, 2] and g["images"] == 16
+    assert len(g["measurements"][0]["activation_grad_norm"]) == 9
+    assert json.loads((tmp_path / "b" / "gradflow.json").read_text())["measurements"] == []
+    assert a["selected_val_acc"] == b["selected_val_acc"]
+    wa, wb = (torch.load(tmp_path / d / "weights.pt", weights_only=True) for d in "ab")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "measuring gradients must not change training"
+    with pytest.raises(ResreproError, match="no residual blocks"):
+        train.train("vgg16", probed, data, val, 0, tmp_path / "c", tmp_path / "c.pt", progress=False)

@@ -62,10 +62,10 @@ def jacobian_check(block: torch.nn.Module, x: torch.Tensor) -> dict:
     def flat(f):
         return lambda v: f(v.view(1, *x.shape)).reshape(-1)
 
-    j_branch = jacobian(flat(lambda v: residual_branch(block, v)), x.reshape(-1))
-    j_short = jacobian(flat(lambda v: shortcut(block, v)), x.reshape(-1))
-    j_pre = jacobian(flat(lambda v: residual_branch(block, v) + shortcut(block, v)), x.reshape(-1))
-    j_out = jacobian(flat(block), x.reshape(-1))
+    j_branch = jacobian(flat(lambda v: residual_branch(block, v)), x.reshape(-1), vectorize=True)
+    j_short = jacobian(flat(lambda v: shortcut(block, v)), x.reshape(-1), vectorize=True)
+    j_pre = jacobian(flat(lambda v: residual_branch(block, v) + shortcut(block, v)), x.reshape(-1), vectorize=True)
+    j_out = jacobian(flat(block), x.reshape(-1), vectorize=True)
     pre = (residual_branch(block, x[None]) + shortcut(block, x[None])).reshape(-1)
     relu_grad = (pre > 0).double()
     identity = j_short.shape[0] == j_short.shape[1]  # same input and output shape

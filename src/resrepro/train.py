@@ -155,6 +155,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def measure_gradients(model: torch.nn.Module, probe: tuple[torch.Tensor, torch.Tensor], epoch: int) -> dict:
+    """Per-block gradient norms on the fixed probe images (a copy of the model: no side effects)."""
+    import copy
+
+    from .gradflow import block_gradient_norms
+
+    twin = copy.deepcopy(model)
+    return {"epoch": epoch, **block_gradient_norms(twin, to_input(probe[0]), probe[1])}
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -199,16 +209,24 @@ def train(
 
     # --- resume from the last completed epoch, if a matching checkpoint exists ----------------
     key = digest({"model": model_name, "seed": seed, "recipe": recipe, "data": data_key})
-    start_epoch, history, best = 0, [], {"val_acc": -1.0, "epoch": 0, "state": None}
+    start_epoch, history, best, gradients = 0, [], {"val_acc": -1.0, "epoch": 0, "state": None}, []
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         if state.get("key") == key:
             weights_of.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            start_epoch, history, best = state["epoch"], state["history"], state["best"]
+            start_epoch, history, best, gradients = state["epoch"], state["history"], state["best"], state.get("gradients", [])
             print(f"[resrepro] resuming {model_name} seed {seed} after epoch {start_epoch}", file=sys.stderr)
         else:
             print(f"[resrepro] ignoring checkpoint {checkpoint}: it belongs to another configuration", file=sys.stderr)
+
+    # gradient flow (degradation study): the gradient reaching each block, on fixed batches
+    probe_epochs = set(recipe["gradflow_epochs"])
+    probe = (x_train[: recipe["gradflow_images"]], y_train[: recipe["gradflow_images"]])
+    if probe_epochs and not hasattr(weights_of, "blocks"):
+        raise ResreproError(f"train.gradflow_epochs is set but {model_name} has no residual blocks to measure; use it for resnet20..110 / plain20..110 only")
+    if start_epoch == 0 and 0 in probe_epochs:
+        gradients.append(measure_gradients(weights_of, probe, 0))
 
     from tqdm import tqdm
 
@@ -275,8 +293,10 @@ def train(
             f"acc {row['train_acc']:.4f} | val loss {val_loss:.4f} acc {val_acc:.4f} | {train_seconds:.1f}s, {row['images_per_second']:.0f} img/s",
             file=sys.stderr,
         )
+        if epoch + 1 in probe_epochs:
+            gradients.append(measure_gradients(weights_of, probe, epoch + 1))
         with io.atomic_path(checkpoint) as tmp:
-            torch.save({"key": key, "epoch": epoch + 1, "model": weights_of.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best}, tmp)
+            torch.save({"key": key, "epoch": epoch + 1, "model": weights_of.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best, "gradients": gradients}, tmp)
 
     # --- outputs: history, the weights selected on validation, a summary ----------------------------
     import pandas as pd
@@ -285,6 +305,7 @@ def train(
         pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(tmp, index=False, float_format="%.6g")
     with io.atomic_path(out_dir / "weights.pt") as tmp:
         torch.save(best["state"], tmp)
+    io.write_json(out_dir / "gradflow.json", {"model": model_name, "seed": seed, "images": len(probe[0]) if probe_epochs else 0, "measurements": gradients})
     epoch_seconds = [h["epoch_seconds"] for h in history]
     summary = {
         "model": model_name,

@@ -1,0 +1,192 @@
+"""The degradation and gradient-flow study (He et al. 2016, Fig. 6 and Table 6), from result files.
+
+Inputs: a run whose models include plain/residual twins (``plainD``/``resnetD``), with their
+histories, test metrics and gradient-flow measurements (``train.gradflow_epochs``). Outputs, under
+``results/<run>/degradation/``: ``summary.json`` (per depth and kind: final training and test
+error, mean +- std over seeds; the gradient ratio first/last block; the degradation evidence),
+``table6.csv``, ``figure6.svg/png`` (training and validation error per epoch, plain left, residual
+right), ``gradflow.svg/png`` (gradient norm reaching each block, plain against residual) and
+``jacobian.json`` (the paper's dy/dx = dF/dx + I checked on trained blocks).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import ResreproError, io
+
+# He et al. (2016), Table 6: CIFAR-10 test error (%) of their ResNets (facts.md).
+HE_TABLE6 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
+HE_CITATION = "He, Zhang, Ren & Sun (2016), Deep Residual Learning for Image Recognition, Table 6 (arXiv 1512.03385)"
+
+
+def twins(models: list[str]) -> list[int]:
+    """Depths for which the run has both plainD and resnetD."""
+    depth = {m: int(re.sub(r"\D", "", m)) for m in models if re.fullmatch(r"(plain|resnet)\d+", m)}
+    return sorted({d for m, d in depth.items() if m.startswith("plain") and f"resnet{d}" in models})
+
+
+def _stats(values: list[float]) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None, "n": len(v), "values": v.tolist()}
+
+
+def collect(results: str | Path, models: list[str], seeds: list[int]) -> dict:
+    results = Path(results)
+    depths = twins(models)
+    if not depths:
+        raise ResreproError("the degradation study needs plain/residual twins in `models` (e.g. plain20 and resnet20); see presets/degradation.yaml")
+    out = {"depths": depths, "seeds": seeds, "kinds": {}}
+    for kind in ("plain", "resnet"):
+        for d in depths:
+            model = f"{kind}{d}"
+            train_err, test_err, histories, grads = [], [], [], []
+            for s in seeds:
+                base = results / "train" / model / f"seed{s}"
+                h = pd.read_csv(base / "history.csv")
+                histories.append(h)
+                train_err.append(100 * (1 - h["train_acc"].iloc[-1]))
+                test_err.append(100 * (1 - io.read_json(results / "eval" / model / f"seed{s}" / "metrics.json")["accuracy"]))
+                g = io.read_json(base / "gradflow.json")["measurements"]
+                grads.append(g)
+            ratios = {}
+            for m in grads[0]:
+                per_seed = [next(x for x in g if x["epoch"] == m["epoch"]) for g in grads]
+                ratios[str(m["epoch"])] = _stats([x["activation_grad_norm"][0] / x["activation_grad_norm"][-1] for x in per_seed])
+            out["kinds"][model] = {
+                "depth": d, "kind": kind, "final_train_error": _stats(train_err), "test_error": _stats(test_err),
+                "grad_ratio_first_to_last_block": ratios,
+            }
+    out["evidence"] = evidence(out)
+    return out
+
+
+def _differs(a: dict, b: dict, floor: float) -> bool:
+    """``b`` is above ``a`` by more than the noise: 2 x the larger std over seeds, at least ``floor``."""
+    spread = max(a["std"] or 0.0, b["std"] or 0.0)
+    return b["mean"] - a["mean"] > max(2 * spread, floor)
+
+
+def evidence(summary: dict, floor: float = 1.0) -> dict:
+    """Degradation (deeper has higher *training* error) per kind, between the shallowest and each deeper depth.
+
+    A difference counts only if it exceeds twice the larger standard deviation over seeds and at
+    least ``floor`` percentage points (with one seed there is no spread, so only the floor applies).
+    """
+    depths = summary["depths"]
+    res = {}
+    for kind in ("plain", "resnet"):
+        shallow = summary["kinds"][f"{kind}{depths[0]}"]["final_train_error"]
+        res[kind] = {
+            str(d): {
+                "deeper_minus_shallower_train_error": summary["kinds"][f"{kind}{d}"]["final_train_error"]["mean"] - shallow["mean"],
+                "degraded": _differs(shallow, summary["kinds"][f"{kind}{d}"]["final_train_error"], floor),
+            }
+            for d in depths[1:]
+        }
+    deepest = depths[-1]
+    plain_deep, res_deep = summary["kinds"][f"plain{deepest}"], summary["kinds"][f"resnet{deepest}"]
+    return {
+        "rule": f"a deeper net is degraded when its final training error exceeds the {depths[0]}-layer net's by more than max(2 std over seeds, {floor} points)",
+        "degradation": res,
+        "plain_degrades": any(v["degraded"] for v in res["plain"].values()),
+        "residual_degrades": any(v["degraded"] for v in res["resnet"].values()),
+        "shortcut_lowers_train_error_at_depth": {str(deepest): _differs(res_deep["final_train_error"], plain_deep["final_train_error"], floor)},
+        "shortcut_lowers_test_error_at_depth": {str(deepest): _differs(res_deep["test_error"], plain_deep["test_error"], floor)},
+    }
+
+
+def table6(summary: dict) -> pd.DataFrame:
+    def f(s):
+        return f"{s['mean']:.2f}" + ("" if s["std"] is None else f" \u00b1 {s['std']:.2f}")
+
+    rows = []
+    for d in summary["depths"]:
+        p, r = summary["kinds"][f"plain{d}"], summary["kinds"][f"resnet{d}"]
+        rows.append({
+            "Depth": d, "He et al. ResNet test error (%)": HE_TABLE6.get(d, float("nan")),
+            "Ours ResNet test error (%)": f(r["test_error"]), "Ours plain test error (%)": f(p["test_error"]),
+            "Ours ResNet train error (%)": f(r["final_train_error"]), "Ours plain train error (%)": f(p["final_train_error"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
+    """The paper's identity on trained blocks of resnetD: one identity block per stage."""
+    import torch
+
+    from . import gradflow, models
+
+    model = models.create(f"resnet{depth}")
+    model.load_state_dict(torch.load(Path(results) / "train" / f"resnet{depth}" / f"seed{seed}" / "weights.pt", map_location="cpu", weights_only=True))
+    torch.manual_seed(0)
+    out = []
+    for stage, (layer, channels, size) in enumerate(((model.layer1, 16, 4), (model.layer2, 32, 4), (model.layer3, 64, 3)), 1):
+        block = layer[-1]
+        r = gradflow.jacobian_check(block, torch.randn(channels, size, size))
+        out.append({"model": f"resnet{depth}", "seed": seed, "stage": stage, "block": len(layer), **r})
+    return {"checks": out, "max_abs_deviation": max(max(c["max_abs_dev_pre"], c["max_abs_dev_out"]) for c in out)}
+
+
+def figures(results: str | Path, summary: dict, out_dir: Path, note: str | None) -> None:
+    from matplotlib.figure import Figure
+    import matplotlib
+
+    from .figures import _RC, _save, _stamp_note
+
+    results = Path(results)
+    depths, seeds = summary["depths"], summary["seeds"]
+    colors = dict(zip(depths, ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]))
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(8.0, 3.4))
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, kind, title in zip(axes, ("plain", "resnet"), ("plain networks", "residual networks")):
+            for d in depths:
+                hs = [pd.read_csv(results / "train" / f"{kind}{d}" / f"seed{s}" / "history.csv") for s in seeds]
+                ep = hs[0]["epoch"].to_numpy()
+                tr = np.mean([100 * (1 - h["train_acc"].to_numpy()) for h in hs], 0)
+                va = np.mean([100 * (1 - h["val_acc"].to_numpy()) for h in hs], 0)
+                ax.plot(ep, tr, "--", color=colors[d], lw=1.0)
+                ax.plot(ep, va, "-", color=colors[d], lw=2.0, label=f"{kind}-{d}")
+            ax.set_title(title)
+            ax.set_xlabel("epoch")
+            ax.legend(loc="upper right")
+        axes[0].set_ylabel("error (%)   dashed: training, bold: validation")
+        _stamp_note(fig, note)
+        fig.tight_layout(rect=(0, 0, 1, 0.92 if note else 1))
+        _save(fig, out_dir / "figure6.svg", out_dir / "figure6.png")
+
+        epochs = [m["epoch"] for m in io.read_json(results / "train" / f"plain{depths[0]}" / f"seed{seeds[0]}" / "gradflow.json")["measurements"]]
+        if not epochs:
+            raise ResreproError("no gradient-flow measurements in this run; set train.gradflow_epochs (see presets/degradation.yaml)")
+        fig = Figure(figsize=(2.6 * len(epochs) + 0.6, 3.2))
+        axes = np.atleast_1d(fig.subplots(1, len(epochs), sharey=True))
+        for ax, e in zip(axes, epochs):
+            for kind, style in (("plain", "--"), ("resnet", "-")):
+                for d in depths:
+                    g = io.read_json(results / "train" / f"{kind}{d}" / f"seed{seeds[0]}" / "gradflow.json")["measurements"]
+                    norms = next(x for x in g if x["epoch"] == e)["activation_grad_norm"]
+                    ax.semilogy(np.arange(1, len(norms) + 1), norms, style, color=colors[d], lw=1.4, label=f"{kind}-{d}")
+            ax.set_title("at initialisation" if e == 0 else f"after epoch {e}")
+            ax.set_xlabel("block (input \u2192 output)")
+        axes[0].set_ylabel("\u2016dL/d(block output)\u2016")
+        axes[-1].legend(loc="best", fontsize=6.5)
+        _stamp_note(fig, note)
+        fig.tight_layout(rect=(0, 0, 1, 0.9 if note else 1))
+        _save(fig, out_dir / "gradflow.svg", out_dir / "gradflow.png")
+
+
+def run(results: str | Path, models: list[str], seeds: list[int], out_dir: str | Path, note: str | None = None) -> dict:
+    out_dir = Path(out_dir)
+    summary = collect(results, models, seeds)
+    summary["he_table6"] = {"citation": HE_CITATION, "test_error": HE_TABLE6}
+    summary["jacobian"] = jacobian_on_trained(results, summary["depths"][0], seeds[0])
+    with io.atomic_path(out_dir / "table6.csv") as tmp:
+        table6(summary).to_csv(tmp, index=False)
+    figures(results, summary, out_dir, note)
+    io.write_json(out_dir / "summary.json", summary)
+    return summary
