@@ -6,8 +6,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORES  ?= all
 export PATH := $(abspath $(BIN)):$(PATH)
+# SLURM executor plugin, outside site-packages: only SLURM runs see it (tools/slurm/plugin-requirements.txt)
+SLURM_PLUGIN := $(VENV)/slurm-plugin
+SLURM_STAMP  := $(SLURM_PLUGIN)/.installed-stamp
 
-.PHONY: install demo full test lint bench clean-results
+.PHONY: install demo full test lint bench clean-results slurm-plugin slurm-up slurm-down test-slurm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +31,7 @@ lint: $(STAMP)  ## snakemake --lint and snakefmt --check
 	snakemake --lint
 	snakefmt --check Snakefile workflow
 
-test: lint  ## the test suite (lint, unit tests, end-to-end pipeline on tiny data, real CIFAR-10)
+test: lint $(SLURM_STAMP)  ## the test suite (lint, unit tests, end-to-end pipeline on tiny data, real CIFAR-10)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## training throughput: our engine vs. the DataLoader+PIL+fp32 loop (CPU here)
@@ -36,3 +39,19 @@ bench: $(STAMP)  ## training throughput: our engine vs. the DataLoader+PIL+fp32 
 
 clean-results:  ## remove results/ and the rendered reports (the data cache is kept)
 	rm -rf results reports/*/ .snakemake
+
+$(SLURM_STAMP): tools/slurm/plugin-requirements.txt $(STAMP)
+	rm -rf $(SLURM_PLUGIN)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(SLURM_PLUGIN) -r $<
+	@touch $@
+
+slurm-plugin: $(SLURM_STAMP)  ## the SLURM executor plugin for the tests and the local cluster
+
+slurm-up:  ## start a single-node SLURM cluster with 2 fake GPUs here (root; installs packages)
+	tools/slurm/start-local-slurm.sh
+
+slurm-down:  ## stop the daemons that slurm-up started
+	tools/slurm/stop-local-slurm.sh
+
+test-slurm: $(SLURM_STAMP)  ## only the SLURM tests (they start and stop the local cluster themselves)
+	$(BIN)/python -m pytest -m slurm tests/test_slurm.py

@@ -18,9 +18,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/degradation.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.report.output,
+        degradation_outputs(),

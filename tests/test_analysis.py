@@ -50,7 +50,34 @@ def test_tables_from_result_files(tmp_path):
     assert vgg[2] == "\u2014" and vgg[4] == "\u2014", "the paper's Table 1 has no VGG-16 numbers"
     params = next(r for r in t3["rows"] if r[0] == "ResNet-18" and r[1].startswith("Parameters"))
     assert params[2:] == ["11.7", "11.17", "\u22120.53"]
-    assert any(r[1] == "Device" and r[3] == "Test CPU" for r in t2["rows"])
+    assert any("ours: Test CPU" in n for n in t2["notes"])
+    total = next(r for r in t2["rows"] if r[0] == "ResNet-18" and r[1].startswith("Total"))
+    assert total[2] == "1.0", "paper values keep their printed decimals"
+    assert t1["align"] == ["left", "left", "right", "right", "right"]
     assert all(t["notes"][0] == "QUICK PRESET." for t in tables)
     analysis.write_tables(tables, tmp_path / "tables")
     assert pd.read_csv(tmp_path / "tables" / "table1.csv").shape == (8, 5)
+    assert "train_accuracy" not in measured["resnet18"]  # the fixture's histories have no train_acc column
+
+
+def test_train_accuracy_is_the_last_epochs(tmp_path):
+    make_run(tmp_path, models=("resnet18",), seeds=(0,))
+    h = tmp_path / "train" / "resnet18" / "seed0" / "history.csv"
+    pd.read_csv(h).assign(train_acc=[0.3, 0.6, 0.9]).to_csv(h, index=False)
+    measured = analysis.collect(tmp_path, ["resnet18"], [0], 0.01)
+    assert measured["resnet18"]["train_accuracy"]["mean"] == pytest.approx(90.0)
+
+
+def test_context_table():
+    measured = {"resnet18": {"test_error": analysis.summarise([6.0, 6.2])}, "resnet110": {"test_error": analysis.summarise([6.5, 6.7])}}
+    paper = analysis.load_paper(REPO / "reports" / "paper.yaml")
+    sources = analysis.load_context(REPO / "reports" / "context.yaml")
+    t = analysis.build_context_table(measured, paper, {"resnet110": {"test_error": (4.2, 1, "the text")}}, sources, stamp="quick preset")
+    assert t["columns"][:3] == ["Model", "Paper", "Ours"] and len(t["columns"]) == 3 + len(sources)
+    r18 = next(r for r in t["rows"] if r[0] == "ResNet-18")
+    assert r18[1] == "5.5" and r18[2] == "6.10 \u00b1 0.14"
+    assert r18[t["columns"].index("kuangliu")] == "6.98"  # 100 - 93.02
+    r110 = next(r for r in t["rows"] if r[0] == "ResNet-110")
+    assert r110[1] == "4.2 (text)" and r110[t["columns"].index("He et al. 2016")] == "6.43"
+    assert [r[0] for r in t["rows"]] == ["ResNet-18", "ResNet-110", "ResNet-34", "ResNet-50"]
+    assert any("TEST set" in n for n in t["notes"]) and t["notes"][0] == "QUICK PRESET."

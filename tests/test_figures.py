@@ -11,7 +11,16 @@ import pandas as pd
 import pytest
 
 from resrepro import ResreproError
-from resrepro.figures import HISTORY_COLUMNS, error_vs_params, load_histories, training_curves
+from resrepro.figures import (
+    HISTORY_COLUMNS,
+    confusion_matrices,
+    error_vs_flops,
+    error_vs_params,
+    load_histories,
+    per_class_f1,
+    time_vs_flops,
+    training_curves,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NOTE = "quick preset, not comparable with the paper"
@@ -200,3 +209,85 @@ def test_error_vs_params_bad_rows(tmp_path, rows, match):
     with pytest.raises(ResreproError, match=match):
         error_vs_params(rows, tmp_path / "e.svg", tmp_path / "e.png")
     assert not list(tmp_path.iterdir())
+
+
+FLOP_ROWS = [{**r, "macs": r["params"] * 40} for r in ROWS]
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _twice(tmp_path, draw, *args):
+    a, b = tmp_path / "a", tmp_path / "b"
+    draw(*args, a / "f.svg", a / "f.png", note=NOTE)
+    draw(*args, b / "f.svg", b / "f.png", note=NOTE)
+    svg = check_svg(a / "f.svg")
+    assert NOTE in svg
+    assert png_size((a / "f.png").read_bytes())[0] > 500
+    assert (a / "f.svg").read_bytes() == (b / "f.svg").read_bytes()
+    assert (a / "f.png").read_bytes() == (b / "f.png").read_bytes()
+    no_temp_files(a)
+    return svg
+
+
+def test_error_vs_flops(tmp_path):
+    svg = _twice(tmp_path, error_vs_flops, FLOP_ROWS)
+    assert "multiply-accumulates" in svg and "resnet18" in svg
+    with pytest.raises(ResreproError, match="macs"):
+        error_vs_flops([{**FLOP_ROWS[0], "macs": None}], tmp_path / "e.svg", tmp_path / "e.png")
+
+
+def test_time_vs_flops(tmp_path):
+    rows = [
+        {"model": "resnet18", "macs": 5.6e8, "seconds_mean": 12.0, "seconds_std": 0.5, "device": "GPU X", "paper_seconds": 1.2},
+        {"model": "resnet110", "macs": 2.5e8, "seconds_mean": 15.0, "seconds_std": None, "device": "GPU X", "paper_seconds": None},
+    ]
+    svg = _twice(tmp_path, time_vs_flops, rows)
+    assert "GPU X" in svg and "Table 2" in svg
+    with pytest.raises(ResreproError, match="positive"):
+        time_vs_flops([{**rows[0], "seconds_mean": 0}], tmp_path / "t.svg", tmp_path / "t.png")
+
+
+def test_per_class_f1(tmp_path):
+    rng = np.random.default_rng(0)
+    f1 = {"resnet18": rng.uniform(0.8, 1, (3, 10)).tolist(), "vgg16": rng.uniform(0.8, 1, (1, 10)).tolist()}
+    svg = _twice(tmp_path, per_class_f1, f1, CLASSES)
+    assert "truck" in svg and "vgg16" in svg
+    with pytest.raises(ResreproError, match="shape"):
+        per_class_f1({"resnet18": [[0.5] * 9]}, CLASSES, tmp_path / "p.svg", tmp_path / "p.png")
+    with pytest.raises(ResreproError, match="no per-class"):
+        per_class_f1({}, CLASSES, tmp_path / "p.svg", tmp_path / "p.png")
+
+
+def test_confusion_matrices(tmp_path):
+    rng = np.random.default_rng(1)
+    cms = {m: (np.eye(10) * 80 + rng.integers(0, 5, (10, 10))).tolist() for m in ("resnet18", "resnet34", "resnet50", "resnet110")}
+    cms["vgg16"] = np.zeros((10, 10)).tolist()  # a model that predicts nothing still draws
+    svg = _twice(tmp_path, confusion_matrices, cms, CLASSES)
+    assert "resnet110" in svg and "predicted class" in svg
+    with pytest.raises(ResreproError, match="shape"):
+        confusion_matrices({"resnet18": [[1, 2], [3, 4]]}, CLASSES, tmp_path / "c.svg", tmp_path / "c.png")
+
+
+def test_labels_do_not_overlap(tmp_path):
+    """Two models at almost the same cost: their labels go to different places."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from resrepro.figures import _place_labels
+
+    fig = Figure(figsize=(4, 3))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    _place_labels(ax, [(5, 5, "resnet34", "k"), (5.1, 5.05, "resnet50", "k")])
+    offsets = [t.get_position() for t in ax.texts]  # xytext, in offset points
+    assert offsets[0] != offsets[1]
+
+
+def test_training_curves_with_a_diverged_validation_loss(tmp_path):
+    h = history(2, 0)
+    h["val_loss"] = [9.8e6, 3.0e6]  # e.g. batch-norm statistics after one epoch on a tiny subset
+    training_curves({"resnet50": [h]}, tmp_path / "c.svg", tmp_path / "c.png")
+    svg = check_svg(tmp_path / "c.svg")
+    assert "<!-- $\\mathdefault{10^{6}}$ -->" in svg  # the loss axis went logarithmic
+    assert "1e6" not in svg  # and has no offset label to collide with the panel above

@@ -18,6 +18,7 @@ from resrepro import ResreproError, report
 from resrepro.figures import error_vs_params, training_curves
 from resrepro.report import render, table_to_csv, table_to_latex, typst_str
 
+REPO = Path(__file__).resolve().parents[1]
 STAMP = "quick preset, not comparable with the paper"
 INJECTIONS = [
     "#set page(fill: red)",
@@ -393,3 +394,163 @@ def test_table_to_latex_escapes_and_booktabs():
 def test_table_helpers_reject_ragged_rows():
     with pytest.raises(ResreproError, match="row 1"):
         table_to_csv({"id": "x", "columns": ["a", "b"], "rows": [["1"]]})
+
+
+# --------------------------------------------------------------------------------------------
+# the report of a run, from a fixture of result files (no training)
+
+RUN_MODELS, RUN_SEEDS = ("resnet18", "resnet110", "vgg16"), (0, 1)
+COUNTS = {
+    "resnet18": {"cifar10": 11_173_962, "imagenet": 11_689_512},
+    "resnet34": {"cifar10": 21_282_122, "imagenet": 21_797_672},
+    "resnet50": {"cifar10": 23_520_842, "imagenet": 25_557_032},
+    "resnet110": {"cifar10": 1_727_962, "imagenet": None},
+    "vgg16": {"cifar10": 14_728_266, "imagenet": None},
+}
+
+
+def _spec(stamp=STAMP):
+    return {
+        "run": "fixture", "stamp": stamp, "models": list(RUN_MODELS), "seeds": list(RUN_SEEDS), "tolerance": 0.01,
+        "data": {"cache_dir": "data", "val_size": 5000, "split_seed": 0, "train_subset": 1000, "val_subset": 500, "test_subset": 1000},
+        "train": {"epochs": 3, "batch_size": 128, "momentum": 0.9, "nesterov": False, "lr": 0.1, "schedule": "cosine", "milestones": [],
+                  "gamma": 0.1, "weight_decay": 5e-4, "label_smoothing": 0.0, "crop_padding": 4, "flip": True},
+        "overrides": {"resnet110": {"warmup_epochs": 1}},
+    }
+
+
+def make_run_results(root: Path, stamp=STAMP) -> dict:
+    """A complete results/<run>/ folder up to the report stage, from synthetic numbers."""
+    import yaml
+
+    from resrepro import analysis, claims, evaluate, figures
+    from resrepro.io import write_json
+
+    rng = np.random.default_rng(0)
+    spec = _spec(stamp)
+    write_json(root / "models.json", [{"model": m, "params": COUNTS[m]["cifar10"], "flops_per_image": 2 * (i + 1) * 10**8} for i, m in enumerate(RUN_MODELS)])
+    for m in RUN_MODELS:
+        for s in RUN_SEEDS:
+            y = np.repeat(np.arange(10), 100)
+            pred = np.where(rng.random(1000) < 0.6 + 0.05 * s, y, rng.integers(0, 10, 1000))
+            write_json(root / "eval" / m / f"seed{s}" / "metrics.json", {"model": m, **evaluate.metrics(y, pred)})
+            (root / "train" / m / f"seed{s}").mkdir(parents=True, exist_ok=True)
+            _history(3, s).to_csv(root / "train" / m / f"seed{s}" / "history.csv", index=False)
+            write_json(root / "train" / m / f"seed{s}" / "train.json", {
+                "images_per_second": 1000.0, "device_name": "Fixture GPU", "train_images": 1000, "val_images": 500, "precision": "bf16",
+                "job_wall_seconds": 12.5, "total_train_seconds": 9.0})
+    write_json(root / "provenance.json", {
+        "git": {"commit": "0" * 40, "dirty": False}, "config_digest": "f" * 64, "config": {"run": "fixture"}, "versions": {"python": "3.11"},
+        "platform": "Linux", "cpu": "Fixture CPU", "gpus": ["Fixture GPU"],
+        "data": {"source": {"kind": "path", "location": "/data/cifar.tar.gz", "sha256": "a" * 64}, "verified": {"full_size": True, "checked": ["counts"]},
+                 "prepared": {"sha256": "b" * 64}}})
+    paper = analysis.load_paper(REPO / "reports" / "paper.yaml")
+    text_claims = claims.load_claims(REPO / "reports" / "claims.yaml")
+    measured = analysis.collect(root, list(RUN_MODELS), list(RUN_SEEDS), 0.01)
+    tables = analysis.build_tables(measured, paper, list(RUN_SEEDS), 0.01, stamp)
+    tables.append(analysis.build_context_table(measured, paper, claims.text_values(text_claims), analysis.load_context(REPO / "reports" / "context.yaml"), stamp))
+    write_json(root / "tables" / "measured.json", measured)
+    analysis.write_tables(tables, root / "tables")
+    write_json(root / "claims.json", claims.audit(text_claims, yaml.safe_load((REPO / "reports" / "paper.yaml").read_text()), measured, COUNTS, spec))
+    figures.from_results(root, paper, claims.text_values(text_claims), spec, root / "figures")
+    # Snakemake's record of one job, as .snakemake/metadata holds it
+    import base64
+    import json
+
+    meta = root / ".snakemake" / "metadata"
+    meta.mkdir(parents=True)
+    key = base64.urlsafe_b64encode(f"{root}/claims.json".encode()).decode()
+    (meta / key).write_text(json.dumps({"rule": "claims", "starttime": 1_800_000_000.0, "endtime": 1_800_000_004.25, "incomplete": False}))
+    return spec
+
+
+@pytest.fixture(scope="module")
+def run_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results") / "fixture"
+    root.mkdir()
+    spec = make_run_results(root)
+    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake")
+    out = tmp_path_factory.mktemp("report")
+    render(ctx, out / "report.pdf", out / "report.html")
+    return root, spec, ctx, out
+
+
+def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report):
+    import json
+
+    root, _, ctx, out = run_report
+    text = " ".join(pdf_pages(out / "report.pdf"))
+    audit = json.loads((root / "claims.json").read_text())
+    assert len(audit["claims"]) == 67
+    for t in ctx["tables"]:
+        assert _norm(t["title"]) in text, t["title"]
+    for title in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "Table A1"):
+        assert title in text
+    for c in audit["claims"]:
+        assert f"{c['id']} {c['verdict']}" in text, c["id"]
+    for heading in ("Summary", "Scope of reproducibility", "Methodology", "Results", "Claims audit", "Figures",
+                    "Deviations from the paper", "Appendix: provenance"):
+        assert heading in text
+    for term in ("Epochs to convergence", "Precision, recall, F1 (macro)", "An ordering is reproduced", "95 % CI"):
+        assert term in text
+    assert "2027-01-15 08:00:00" in text and "4.2" in text  # the recorded job runtime
+    assert "TEST set" in text and "He et al. 2016" in text
+    assert text.count(STAMP) >= len(pdf_pages(out / "report.pdf"))
+    h = (out / "report.html").read_text(encoding="utf-8")
+    assert h.count("<svg") == 6 and 'id="claim-T1.resnet18.recall"' in h
+    assert "inconsistent as stated" in h and "class=\"verdict" in h
+
+
+def test_run_report_rerender_is_byte_identical(run_report, tmp_path):
+    root, spec, _, out = run_report
+    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake")
+    render(ctx, tmp_path / "again.pdf", tmp_path / "again.html")
+    assert (tmp_path / "again.pdf").read_bytes() == (out / "report.pdf").read_bytes()
+    assert (tmp_path / "again.html").read_bytes() == (out / "report.html").read_bytes()
+
+
+def test_run_report_table_files(run_report, tmp_path):
+    _, _, ctx, _ = run_report
+    written = report.write_table_files(ctx, tmp_path)
+    assert sorted(p.name for p in written) == sorted(f"{t}.{e}" for t in report.TABLE_FILES for e in ("tex", "csv"))
+    tex = (tmp_path / "claims.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "T1.resnet18.recall" in tex
+    rows = list(csv.reader(io.StringIO((tmp_path / "claims.csv").read_text())))
+    assert rows[0] == ["Claim", "The paper states", "Ours", "Verdict"] and len(rows) == 68
+
+
+def test_run_report_fails_loudly_on_a_missing_figure(run_report, tmp_path):
+    root, spec, _, _ = run_report
+    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake")
+    ctx["figures"][-1]["svg"] = str(root / "figures" / "gone.svg")
+    with pytest.raises(ResreproError, match="gone.svg"):
+        render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")
+    assert _outputs(tmp_path) == []
+
+
+def test_unknown_verdict_or_width_is_refused(figs, tmp_path):
+    ctx = make_context(figs)
+    ctx["claims"] = [{"id": "x", "verdict": "probably", "checks": []}]
+    with pytest.raises(ResreproError, match="probably"):
+        render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")
+    ctx = make_context(figs)
+    ctx["tables"][1]["widths"] = ["auto", "1fr); #set page(fill: red"]
+    with pytest.raises(ResreproError, match="widths"):
+        render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")
+    ctx = make_context(figs)
+    ctx["sections"].append({"title": "Bad", "tables": ["nope"]})
+    with pytest.raises(ResreproError, match="nope"):
+        render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")
+    assert _outputs(tmp_path) == []
+
+
+def test_claim_text_cannot_inject_markup(figs, tmp_path):
+    ctx = make_context(figs)
+    ctx["claims"] = [{"id": s, "verdict": "not testable", "quote": s, "paper": s, "ours": s, "location": s,
+                      "checks": [{"kind": s, "outcome": s, "reason": s}]} for s in INJECTIONS]
+    render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")
+    text = " ".join(pdf_pages(tmp_path / "r.pdf"))
+    for s in INJECTIONS:
+        assert _norm(s) in text
+    assert not _uses_typst_red((tmp_path / "r.pdf").read_bytes())
+    assert "<script>" not in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -51,9 +51,11 @@ def fmt(x: float | None, digits: int) -> str:
     return s.replace("-", MINUS)
 
 
-def fmt_paper(x: float | None) -> str:
-    """The paper's value exactly as printed (its own precision)."""
-    return "\u2014" if x is None else f"{x:g}"
+def fmt_paper(x: float | None, decimals: int | None = None) -> str:
+    """The paper's value exactly as printed (its own number of decimals, from reports/paper.yaml)."""
+    if x is None:
+        return "\u2014"
+    return f"{x:g}" if decimals is None else f"{x:.{decimals}f}"
 
 
 def fmt_ours(s: dict, digits: int) -> str:
@@ -73,7 +75,7 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
     info = {m["model"]: m for m in io.read_json(results / "models.json")}
     out = {}
     for model in models:
-        per_seed = {k: [] for k in ("accuracy", "precision", "recall", "f1", "epochs_to_convergence", "seconds_per_epoch", "total_hours", "images_per_second")}
+        per_seed = {k: [] for k in ("accuracy", "precision", "recall", "f1", "epochs_to_convergence", "seconds_per_epoch", "total_hours", "images_per_second", "train_accuracy")}
         devices = set()
         for seed in seeds:
             m = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
@@ -87,8 +89,10 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
             per_seed["seconds_per_epoch"].append(float(h["epoch_seconds"].mean()))
             per_seed["total_hours"].append(float(h["epoch_seconds"].sum()) / 3600)
             per_seed["images_per_second"].append(t["images_per_second"])
+            if "train_acc" in h:  # final epoch, on the augmented training batches
+                per_seed["train_accuracy"].append(100 * float(h["train_acc"].iloc[-1]))
             devices.add(t["device_name"])
-        out[model] = {k: summarise(v) for k, v in per_seed.items()}
+        out[model] = {k: summarise(v) for k, v in per_seed.items() if v}
         out[model]["test_error"] = summarise([100 - a for a in per_seed["accuracy"]])
         out[model]["params"] = info[model]["params"]
         out[model]["flops_per_image"] = info[model]["flops_per_image"]
@@ -96,18 +100,21 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
     return out
 
 
-def _rows(measured: dict, paper_rows: dict, quantities: list[tuple[str, str, int]]) -> tuple[list, list]:
+def _rows(measured: dict, paper_table: dict, quantities: list[tuple[str, str, int]]) -> tuple[list, list]:
     rows, records = [], []
+    paper_rows = paper_table["rows"]
+    decimals = {k: c.get("decimals") for k, c in (paper_table.get("columns") or {}).items()}
     for model, ours in measured.items():
         paper = paper_rows.get(model, {})
         for key, label, digits in quantities:
             p = paper.get(key)
-            rows.append([display_name(model), label, fmt_paper(p), fmt_ours(ours[key], digits), fmt_diff(ours[key], p, digits)])
+            rows.append([display_name(model), label, fmt_paper(p, decimals.get(key)), fmt_ours(ours[key], digits), fmt_diff(ours[key], p, digits)])
             records.append({"model": model, "quantity": key, "paper": p, **{k: ours[key][k] for k in ("mean", "std", "n", "values")}, "difference": None if p is None else ours[key]["mean"] - p})
     return rows, records
 
 
 COLUMNS = ["Model", "Quantity", "Paper", "Ours (mean \u00b1 std)", "Ours \u2212 paper"]
+ALIGN = ["left", "left", "right", "right", "right"]
 
 
 def build_tables(measured: dict, paper: dict, seeds: list[int], tolerance: float, stamp: str | None = None) -> list[dict]:
@@ -115,28 +122,71 @@ def build_tables(measured: dict, paper: dict, seeds: list[int], tolerance: float
     seed_note = f"Ours: mean \u00b1 sample standard deviation over {n} seeds ({', '.join(map(str, seeds))})." if n > 1 else f"Ours: a single seed ({seeds[0]}); no spread can be given."
     stamp_note = [f"{stamp.upper()}."] if stamp else []
     missing = "\u2014: the paper reports no value for this model."
-    t1_rows, t1_rec = _rows(measured, paper["table1"]["rows"], [("accuracy", "Accuracy (%)", 2), ("precision", "Precision, macro (%)", 2), ("recall", "Recall, macro (%)", 2), ("f1", "F1, macro (%)", 2)])
-    t2_rows, t2_rec = _rows(measured, paper["table2"]["rows"], [("epochs_to_convergence", "Epochs to convergence", 1), ("seconds_per_epoch", "Time per epoch (s)", 2), ("total_hours", "Total training time (h)", 3), ("images_per_second", "Training images per second", 0)])
-    for model, ours in measured.items():
-        t2_rows.append([display_name(model), "Device", "not stated", ", ".join(ours["devices"]), "\u2014"])
+    t1_rows, t1_rec = _rows(measured, paper["table1"], [("accuracy", "Accuracy (%)", 2), ("precision", "Precision, macro (%)", 2), ("recall", "Recall, macro (%)", 2), ("f1", "F1, macro (%)", 2)])
+    t2_rows, t2_rec = _rows(measured, paper["table2"], [("epochs_to_convergence", "Epochs to convergence", 1), ("seconds_per_epoch", "Time per epoch (s)", 2), ("total_hours", "Total training time (h)", 3), ("images_per_second", "Training images per second", 0)])
+    devices = sorted({d for ours in measured.values() for d in ours["devices"]})
     # Table 3: exact parameter counts and test error
     params = {m: {"mean": v["params"] / 1e6, "std": None, "n": 1, "values": [v["params"] / 1e6]} for m, v in measured.items()}
     t3_measured = {m: {"params_millions": params[m], "test_error": v["test_error"]} for m, v in measured.items()}
-    t3_rows, t3_rec = _rows(t3_measured, paper["table3"]["rows"], [("params_millions", "Parameters (millions)", 2), ("test_error", "Test error (%)", 2)])
+    t3_rows, t3_rec = _rows(t3_measured, paper["table3"], [("params_millions", "Parameters (millions)", 2), ("test_error", "Test error (%)", 2)])
     return [
         {
-            "id": "table1", "title": paper["table1"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "rows": t1_rows, "records": t1_rec,
+            "id": "table1", "title": paper["table1"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "align": ALIGN, "rows": t1_rows, "records": t1_rec,
             "notes": stamp_note + [seed_note, "Precision, recall and F1 are macro averages over the 10 classes of the test set; the model is selected on validation, never on the test set.", missing],
         },
         {
-            "id": "table2", "title": paper["table2"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "rows": t2_rows, "records": t2_rec,
-            "notes": stamp_note + [seed_note, f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} percentage points of the run's best validation accuracy.", "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, update), excluding validation. Total training time: the sum over epochs, in hours.", "The paper names no hardware; our device is listed per model.", missing],
+            "id": "table2", "title": paper["table2"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "align": ALIGN, "rows": t2_rows, "records": t2_rec,
+            "notes": stamp_note + [seed_note, f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} percentage points of the run's best validation accuracy.", "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, update), excluding validation. Total training time: the sum over epochs, in hours.", f"The paper names no hardware; ours: {', '.join(devices)}.", missing],
         },
         {
-            "id": "table3", "title": paper["table3"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "rows": t3_rows, "records": t3_rec,
+            "id": "table3", "title": paper["table3"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "align": ALIGN, "rows": t3_rows, "records": t3_rec,
             "notes": stamp_note + [seed_note, "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.", "Test error = 100 \u2212 test accuracy.", missing],
         },
     ]
+
+
+def load_context(path: str | Path) -> list[dict]:
+    """Published results of other work (reports/context.yaml), for the context table."""
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)["sources"]
+
+
+def build_context_table(measured: dict, paper: dict, text_values: dict, sources: list[dict], stamp: str | None = None) -> dict:
+    """Test error (%): the paper, ours and each published source, one row per model.
+
+    ``text_values``: numbers the paper prints only in its text ({model: {quantity: (value, decimals, where)}}).
+    Sources reporting accuracy are shown as 100 - accuracy.
+    """
+    t3 = paper["table3"]
+    dec = t3["columns"]["test_error"]["decimals"]
+    models = list(measured) + [m for m in list(t3["rows"]) + list(text_values) if m not in measured]
+    rows, records, from_text = [], [], []
+    for m in models:
+        p = t3["rows"].get(m, {}).get("test_error")
+        p_txt = fmt_paper(p, dec)
+        if p is None and "test_error" in text_values.get(m, {}):
+            value, d, _ = text_values[m]["test_error"]
+            p, p_txt = value, fmt_paper(value, d) + " (text)"
+            from_text.append(display_name(m))
+        ours = measured.get(m, {}).get("test_error")
+        row = [display_name(m), p_txt, fmt_ours(ours, 2) if ours else "\u2014"]
+        rec = {"model": m, "paper": p, "ours": ours["mean"] if ours else None}
+        for src in sources:
+            v = src["values"].get(m)
+            err = None if v is None else (v if src["metric"] == "test_error" else 100 - v)
+            row.append(fmt(err, src.get("decimals", 2)) if err is not None else "\u2014")
+            rec[src["id"]] = err
+        rows.append(row)
+        records.append(rec)
+    notes = [f"{stamp.upper()}."] if stamp else []
+    notes.append("All values are test error (%); sources that report accuracy are shown as 100 \u2212 accuracy. \u2014: not reported.")
+    notes.append("Paper: Table 3" + (f"; {', '.join(from_text)} only in the Conclusion's text" if from_text else "") + ". Ours: mean \u00b1 std over seeds, selected on validation.")
+    for src in sources:
+        notes.append(f"{src['label']}: {src['cite']}. Selection: {src['selection']}. {src.get('note', '')}".strip())
+    return {
+        "id": "context", "title": "Table 4: Test error (%) in context: the paper, ours and published CIFAR-10 results",
+        "columns": ["Model", "Paper", "Ours"] + [s["label"] for s in sources], "rows": rows, "records": records, "notes": notes,
+    }
 
 
 def write_tables(tables: list[dict], out_dir: str | Path) -> None:

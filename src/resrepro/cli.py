@@ -80,32 +80,30 @@ def cmd_tables(a) -> None:
     from . import analysis
 
     measured = analysis.collect(a.results, a.spec["models"], a.spec["seeds"], a.spec["tolerance"])
-    tables = analysis.build_tables(measured, analysis.load_paper(a.paper), a.spec["seeds"], a.spec["tolerance"], a.spec.get("stamp"))
+    paper = analysis.load_paper(a.paper)
+    tables = analysis.build_tables(measured, paper, a.spec["seeds"], a.spec["tolerance"], a.spec.get("stamp"))
+    if a.context:
+        from . import claims
+
+        text = claims.text_values(claims.load_claims(a.claims)) if a.claims else {}
+        tables.append(analysis.build_context_table(measured, paper, text, analysis.load_context(a.context), a.spec.get("stamp")))
     io.write_json(Path(a.out_dir) / "measured.json", measured)
     analysis.write_tables(tables, a.out_dir)
 
 
 def cmd_figures(a) -> None:
-    from . import analysis, figures
+    from . import analysis, claims, figures
 
-    spec = a.spec
-    results = Path(a.results)
-    histories = figures.load_histories(sorted(results.glob("train/*/seed*/history.csv")))
-    histories = {m: histories[m] for m in spec["models"] if m in histories}
-    out = Path(a.out_dir)
-    figures.training_curves(histories, out / "curves.svg", out / "curves.png", note=spec.get("stamp"))
-    measured = io.read_json(results / "tables" / "measured.json")
-    paper = analysis.load_paper(a.paper)["table3"]["rows"]
-    rows = [
-        {
-            "model": analysis.display_name(m), "params": v["params"],
-            "test_error_mean": v["test_error"]["mean"], "test_error_std": v["test_error"]["std"],
-            "paper_params": paper.get(m, {}).get("params_millions") and paper[m]["params_millions"] * 1e6,
-            "paper_test_error": paper.get(m, {}).get("test_error"),
-        }
-        for m, v in measured.items()
-    ]
-    figures.error_vs_params(rows, out / "error_vs_params.svg", out / "error_vs_params.png", note=spec.get("stamp"))
+    text = claims.text_values(claims.load_claims(a.claims)) if a.claims else {}
+    figures.from_results(a.results, analysis.load_paper(a.paper), text, a.spec, a.out_dir)
+
+
+def cmd_claims(a) -> None:
+    from . import claims
+
+    audit = claims.run_audit(a.results, a.paper, a.claims, a.spec)
+    io.write_json(a.out, audit)
+    print(f"{len(audit['claims'])} claims audited: " + ", ".join(f"{v} {k}" for k, v in audit["verdicts"].items()))
 
 
 def cmd_provenance(a) -> None:
@@ -120,7 +118,31 @@ def cmd_report(a) -> None:
 
     context = report.build_context(a.results, a.spec)
     report.render(context, a.pdf, a.html)
+    if a.tables_dir:
+        report.write_table_files(context, a.tables_dir)
     print(f"report written: {a.pdf}, {a.html}")
+
+
+def cmd_degradation(a) -> None:
+    from . import degradation
+
+    s = degradation.run(a.results, a.spec["models"], a.spec["seeds"], a.out_dir, a.spec.get("stamp"))
+    ev = s["evidence"]
+    print(f"degradation study: plain degrades: {ev['plain_degrades']}, residual degrades: {ev['residual_degrades']}")
+
+
+def cmd_bench(a) -> None:
+    from . import bench, config
+
+    cfg = config.load(*a.configfile)
+    recipe = dict(cfg["train"])  # by default, the engine exactly as the pipeline runs it
+    if a.compile is not None:
+        recipe["compile"] = a.compile
+    if a.compile_mode:
+        recipe["compile_mode"] = a.compile_mode
+    if a.threads:
+        recipe["threads"] = a.threads
+    bench.main(a.models.split(","), recipe, a.device, a.batch_size, a.warmup, a.steps, a.workers, a.rounds, a.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--paper", required=True, help="transcription of the paper's numbers (reports/paper.yaml)")
         s.add_argument("--spec", type=_json_arg, required=True, help='{"models", "seeds", "tolerance", "stamp"} as JSON')
         s.add_argument("--out-dir", required=True)
+        s.add_argument("--claims", default=None, help="the paper's text claims (reports/claims.yaml), for numbers printed only in the text")
+        if name == "tables":
+            s.add_argument("--context", default=None, help="published results of other work (reports/context.yaml): adds the context table")
         s.set_defaults(func=func)
+
+    s = sub.add_parser("claims", help="audit every claim of the paper against itself and a run's results")
+    s.add_argument("--results", required=True)
+    s.add_argument("--paper", required=True, help="the paper's tables (reports/paper.yaml)")
+    s.add_argument("--claims", required=True, help="the paper's text claims (reports/claims.yaml)")
+    s.add_argument("--spec", type=_json_arg, required=True, help='the run: {"run", "stamp", "models", "seeds", "data", "train"} as JSON')
+    s.add_argument("--out", required=True, help="results/<run>/claims.json")
+    s.set_defaults(func=cmd_claims)
 
     s = sub.add_parser("provenance", help="record code, config, software, hardware and data")
     s.add_argument("--config", type=_json_arg, required=True)
@@ -179,7 +212,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", type=_json_arg, required=True, help='{"run", "stamp", ...} as JSON')
     s.add_argument("--pdf", required=True)
     s.add_argument("--html", required=True)
+    s.add_argument("--tables-dir", default=None, help="also write every table as <id>.tex (booktabs) and <id>.csv here")
     s.set_defaults(func=cmd_report)
+    s = sub.add_parser("degradation", help="plain vs residual: Figure 6, Table 6, gradient flow (He et al.)")
+    s.add_argument("--results", required=True)
+    s.add_argument("--spec", type=_json_arg, required=True, help='{"models", "seeds", "stamp"} as JSON')
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=cmd_degradation)
+
+    s = sub.add_parser("bench", help="training throughput: our engine vs. the DataLoader+PIL+fp32 loop")
+    s.add_argument("--models", default="resnet20,resnet18", help="comma-separated registry names")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--steps", type=int, default=None, help="timed steps per model (default: 4 on CPU, 60 on CUDA)")
+    s.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 2 on CPU, 15 on CUDA)")
+    s.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference loop (kuangliu uses 2)")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads (default: train.threads of the config)")
+    s.add_argument("--rounds", type=int, default=2, help="alternating timings per model; the best of each counts")
+    s.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile our model or not (default: train.compile of the config: on CUDA only); warm-up time is reported")
+    s.add_argument("--compile-mode", default=None, choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"], help="default: train.compile_mode of the config (reduce-overhead captures CUDA graphs)")
+    s.add_argument("--configfile", nargs="+", default=["config.yaml"], help="recipe source (default: config.yaml)")
+    s.add_argument("--json", default=None, help="also write the figures as JSON here")
+    s.set_defaults(func=cmd_bench)
     return p
 
 

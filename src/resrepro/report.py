@@ -47,6 +47,15 @@ _TEXT_WIDTH_CM = 21.0 - 2 * 2.2
 _MAX_FIGURE_HEIGHT_CM = 19.5
 
 _ALIGNS = ("left", "center", "right")
+_WIDTH = re.compile(r"auto|\d+(\.\d+)?(fr|cm|mm|pt|em)")
+
+# Verdicts of the claims audit (resrepro.claims.VERDICTS) and their colours in both outputs.
+VERDICT_COLORS = {
+    "reproduced": "#1b7a3a",
+    "not reproduced": "#b00020",
+    "inconsistent as stated": "#a65400",
+    "not testable": "#5a5a5a",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,6 +351,15 @@ def _prepare(context: Mapping, root: str | os.PathLike | None) -> dict:
             {
                 "title": _req_str(s, "title", f"section {i + 1}"),
                 "paragraphs": _str_list(s.get("paragraphs"), f"section {i + 1} 'paragraphs'"),
+                "terms": [
+                    {"term": _req_str(d, "term", f"section {i + 1} term {j + 1}"), "text": str(d.get("text") or "")}
+                    for j, d in enumerate(_dict_list(s.get("terms"), f"section {i + 1} 'terms'"))
+                ],
+                "tables": _str_list(s.get("tables"), f"section {i + 1} 'tables'"),
+                "figures": _str_list(s.get("figures"), f"section {i + 1} 'figures'"),
+                "claims": bool(s.get("claims")),
+                "provenance": bool(s.get("provenance")),
+                "after": _str_list(s.get("after"), f"section {i + 1} 'after'"),
             }
         )
     ctx["sections"] = sections
@@ -364,6 +382,31 @@ def _prepare(context: Mapping, root: str | os.PathLike | None) -> dict:
         ]
         est = sum(widths) + 3 * len(cols)
         font = 10 if est <= 80 else 9 if est <= 95 else 8 if est <= 115 else 7
+        given_widths = t.get("widths")
+        if given_widths is not None:
+            if (
+                isinstance(given_widths, str)
+                or not isinstance(given_widths, Sequence)
+                or len(given_widths) != len(cols)
+                or not all(isinstance(w, str) and _WIDTH.fullmatch(w) for w in given_widths)
+            ):
+                raise ResreproError(
+                    f"table {tid!r}: 'widths' must give one of auto, <n>fr or <n>cm/mm/pt/em per "
+                    f"column ({len(cols)} columns); fix the report context"
+                )
+            typst_columns = TypstCode("(" + ", ".join(given_widths) + ",)")
+            font = min(font, 8) if any("fr" in w for w in given_widths) else font
+        else:
+            typst_columns = TypstCode(str(len(cols)))
+        vcol = t.get("verdict_column")
+        if vcol is not None:
+            if not isinstance(vcol, int) or not 0 <= vcol < len(cols):
+                raise ResreproError(f"table {tid!r}: 'verdict_column' must be a column index")
+            for r in rows:
+                if r[vcol] not in VERDICT_COLORS:
+                    raise ResreproError(
+                        f"table {tid!r}: {r[vcol]!r} is not a verdict ({', '.join(VERDICT_COLORS)})"
+                    )
         tables.append(
             {
                 "id": tid,
@@ -374,6 +417,8 @@ def _prepare(context: Mapping, root: str | os.PathLike | None) -> dict:
                 "align": aligns,
                 "typst_align": TypstCode("(" + ", ".join(aligns) + ",)"),
                 "typst_font": TypstCode(f"{font}pt"),
+                "typst_columns": typst_columns,
+                "verdict_column": -1 if vcol is None else vcol,
             }
         )
     ctx["tables"] = tables
@@ -408,7 +453,7 @@ def _prepare(context: Mapping, root: str | os.PathLike | None) -> dict:
         if h_pt / w_pt * _TEXT_WIDTH_CM > _MAX_FIGURE_HEIGHT_CM:
             size = TypstCode(f"height: {_MAX_FIGURE_HEIGHT_CM}cm")
         else:
-            size = TypstCode("width: 100%")
+            size = TypstCode("width: 88%")  # two of the 6.6 x 4.5 in plots fit on a page
         figures.append(
             {
                 "id": fid,
@@ -427,7 +472,89 @@ def _prepare(context: Mapping, root: str | os.PathLike | None) -> dict:
         key = _req_str(p, "key", f"provenance item {i + 1}")
         value = "" if p.get("value") is None else str(p.get("value"))
         ctx["provenance"].append({"key": key, "value": value, "value_wrapped": _soft_breaks(value)})
+
+    ctx["claims"] = []
+    for i, c in enumerate(_dict_list(context.get("claims"), "'claims'")):
+        where = f"claim {i + 1}"
+        verdict = _req_str(c, "verdict", where)
+        if verdict not in VERDICT_COLORS:
+            raise ResreproError(
+                f"{where} ({c.get('id')!r}) has the verdict {verdict!r}; known: {', '.join(VERDICT_COLORS)}"
+            )
+        checks = []
+        for j, ch in enumerate(_dict_list(c.get("checks"), f"{where} 'checks'")):
+            checks.append(
+                {
+                    "kind": _req_str(ch, "kind", f"{where} check {j + 1}"),
+                    "outcome": _req_str(ch, "outcome", f"{where} check {j + 1}"),
+                    "reason": str(ch.get("reason") or ""),
+                }
+            )
+        ctx["claims"].append(
+            {
+                "id": _req_str(c, "id", where),
+                "verdict": verdict,
+                "css": "v-" + verdict.replace(" ", "-"),
+                "location": str(c.get("location") or ""),
+                "quote": str(c.get("quote") or ""),
+                "paper": str(c.get("paper") or ""),
+                "ours": str(c.get("ours") or ""),
+                "reason": str(c.get("reason") or ""),
+                "checks": checks,
+            }
+        )
+    ctx["verdict_colors"] = VERDICT_COLORS
+    ctx["blocks"] = _blocks(ctx)
     return ctx
+
+
+def _blocks(ctx: Mapping) -> list[dict]:
+    """The document body in order: each section's heading, paragraphs, terms, tables, figures,
+    claims and provenance; then, as before sections could hold them, any tables (Results),
+    figures (Figures) and provenance that no section placed."""
+    tables = {t["id"]: t for t in ctx["tables"]}
+    figures = {f["id"]: f for f in ctx["figures"]}
+    used_t, used_f, placed = set(), set(), {"claims": False, "provenance": False}
+    out: list[dict] = []
+
+    def section(title, paragraphs=(), terms=(), tids=(), fids=(), claims=False, prov=False, after=()):
+        out.append({"kind": "heading", "title": title})
+        out.extend({"kind": "paragraph", "text": p} for p in paragraphs)
+        if terms:
+            out.append({"kind": "terms", "items": list(terms)})
+        if prov and ctx["provenance"]:
+            placed["provenance"] = True
+            out.append({"kind": "provenance", "items": ctx["provenance"]})
+        for tid in tids:
+            if tid not in tables:
+                raise ResreproError(f"section {title!r} refers to table {tid!r}, which the context lacks")
+            used_t.add(tid)
+            out.append({"kind": "table", "table": tables[tid]})
+        for fid in fids:
+            if fid not in figures:
+                raise ResreproError(f"section {title!r} refers to figure {fid!r}, which the context lacks")
+            used_f.add(fid)
+            out.append({"kind": "figure", "figure": figures[fid]})
+        if claims and ctx["claims"]:
+            placed["claims"] = True
+            out.append({"kind": "claims", "claims": ctx["claims"]})
+        out.extend({"kind": "paragraph", "text": p} for p in after)
+
+    for s in ctx["sections"]:
+        section(s["title"], s["paragraphs"], s["terms"], s["tables"], s["figures"], s["claims"], s["provenance"], s["after"])
+    if ctx["definitions"]:
+        section("Definitions", terms=ctx["definitions"])
+    rest_t = [t["id"] for t in ctx["tables"] if t["id"] not in used_t]
+    if rest_t:
+        section("Results", tids=rest_t)
+    rest_f = [f["id"] for f in ctx["figures"] if f["id"] not in used_f]
+    if rest_f:
+        section("Figures", fids=rest_f)
+    if ctx["claims"] and not placed["claims"]:
+        section("Claims", claims=True)
+    if ctx["provenance"] and not placed["provenance"]:
+        section("Provenance", prov=True)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -566,6 +693,8 @@ RECIPE_CITATION = (
     "and horizontal flip; ResNet-110 warms up at a lower learning rate as in He et al. (2016, Sec. 4.2)."
 )
 
+TABLE_FILES = ("table1", "table2", "table3", "context", "claims", "runtimes")
+
 
 def _recipe_text(train: dict, overrides: dict) -> str:
     t = train
@@ -578,29 +707,112 @@ def _recipe_text(train: dict, overrides: dict) -> str:
         f"{milestones}, "
         f"weight decay {t['weight_decay']:g}, label smoothing {t['label_smoothing']:g}; augmentation: "
         f"{'pad-' + str(t['crop_padding']) + ' random crop' if t['crop_padding'] else 'no crop'}"
-        f"{' and horizontal flip' if t['flip'] else ''}."
+        f"{' and horizontal flip' if t['flip'] else ''}; loss: cross-entropy."
     )
     for model, o in sorted(overrides.items()):
         text += f" {model}: " + ", ".join(f"{k} = {v}" for k, v in sorted(o.items())) + "."
     return text
 
 
-def build_context(results: str | Path, spec: dict) -> dict:
+def snakemake_metadata(path: str, root: str | os.PathLike = ".snakemake") -> dict | None:
+    """Snakemake's record of the job that wrote ``path`` (rule, start and end time), if any.
+
+    Read from Snakemake's file-based metadata store (``.snakemake/metadata``: one JSON record per
+    output, named by the url-safe base64 of its path); None when absent or unreadable.
+    """
+    import base64
+    import json
+
+    b64 = base64.urlsafe_b64encode(path.encode()).decode()
+    parts = [b64[i : i + 254] for i in range(0, len(b64), 254)]
+    parts = ["@" + x for x in parts[:-1]] + [parts[-1]]
+    f = Path(root, "metadata", *parts)
+    try:
+        rec = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("incomplete"):
+        return None
+    return rec
+
+
+def _runtimes(results: Path, spec: dict, summaries: dict, snakemake_dir) -> dict:
+    """One row per job of the run: rule, start (UTC) and wall time, from Snakemake's metadata;
+    training jobs also give their own measured wall and training times (train.json)."""
+    import datetime as dt
+
+    r = str(results)
+    jobs = [("prepare_data", f"{spec['data']['cache_dir']}/cifar10.npz"), ("model_info", f"{r}/models.json")]
+    for m in spec["models"]:
+        for sd in spec["seeds"]:
+            jobs.append((f"train {m} seed {sd}", f"{r}/train/{m}/seed{sd}/history.csv"))
+    for m in spec["models"]:
+        for sd in spec["seeds"]:
+            jobs.append((f"evaluate {m} seed {sd}", f"{r}/eval/{m}/seed{sd}/metrics.json"))
+    jobs += [("tables", f"{r}/tables/tables.json"), ("provenance", f"{r}/provenance.json"),
+             ("figures", f"{r}/figures/curves.svg"), ("claims", f"{r}/claims.json")]
+    rows, missing = [], 0
+    for name, out in jobs:
+        rec = snakemake_metadata(out, snakemake_dir)
+        if rec and rec.get("starttime") and rec.get("endtime"):
+            start = dt.datetime.fromtimestamp(rec["starttime"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            wall = f"{rec['endtime'] - rec['starttime']:,.1f}"
+        else:
+            start, wall = "not recorded", "\u2014"
+            missing += 1
+        own = "\u2014"
+        if name.startswith("train "):
+            _, m, _, sd = name.split()
+            t = summaries.get((m, int(sd)))
+            if t:
+                own = f"{t['job_wall_seconds']:,.1f} (training {t['total_train_seconds']:,.1f}) on {t['device_name']}"
+        rows.append([name, out, start, wall, own])
+    notes = ["Start and wall time: Snakemake's record of each job (.snakemake/metadata); the report job itself is not listed.",
+             "Own measurement: the training job's wall time and the time spent in training epochs, measured by resrepro.train."]
+    if missing:
+        notes.append(f"{missing} job(s) not recorded: run through Snakemake in this folder to record them.")
+    return {"id": "runtimes", "title": "Table A1: Runtime of each job", "columns": ["Job", "Output", "Started (UTC)", "Wall (s)", "Own measurement (s)"],
+            "rows": rows, "notes": notes, "widths": ["auto", "1fr", "auto", "auto", "auto"]}
+
+
+def _claims_table(audit: dict, stamp: str | None) -> dict:
+    rows = [[c["id"], c["statement"], c["ours"], c["verdict"]] for c in audit["claims"]]
+    n = len(rows)
+    counts = "; ".join(f"{k}: {v}" for k, v in audit["verdicts"].items())
+    notes = [f"{stamp.upper()}."] if stamp else []
+    notes += [
+        f"{n} claims: every cell of Tables 1-3 (T<table>.<model>.<quantity>) and every statement of the text (reports/claims.yaml). {counts}.",
+        "Ours: mean \u00b1 std over seeds with the 95 % t-interval, or the outcome of the ordering tests; \u2014 where nothing of ours applies. "
+        "The evidence and the rule behind each verdict follow in the list below and in claims.json.",
+    ]
+    return {"id": "claims", "title": "Table 5: Claims audit (every claim of the paper, with its verdict)",
+            "columns": ["Claim", "The paper states", "Ours", "Verdict"], "rows": rows, "notes": notes,
+            "widths": ["auto", "1fr", "1fr", "auto"], "verdict_column": 3}
+
+
+def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathLike = ".snakemake") -> dict:
     """Everything the templates show, from ``results/<run>/`` files and the run's spec."""
+    import json
+
     from .analysis import display_name
 
     results = Path(results)
     tables = read_json(results / "tables" / "tables.json")
     measured = read_json(results / "tables" / "measured.json")
     prov = read_json(results / "provenance.json")
+    audit = read_json(results / "claims.json")
     data_manifest = prov.get("data") or {}
     models, seeds = spec["models"], spec["seeds"]
     summaries = {(m, s): read_json(results / "train" / m / f"seed{s}" / "train.json") for m in models for s in seeds}
     first = next(iter(summaries.values()))
     devices = sorted({v["device_name"] for v in summaries.values()})
+    stamp = spec.get("stamp")
 
     n_test = read_json(results / "eval" / models[0] / f"seed{seeds[0]}" / "metrics.json")["n"]
     ranking = sorted(models, key=lambda m: -measured[m]["accuracy"]["mean"])
+    verdicts = audit["verdicts"]
+    n_claims = len(audit["claims"])
+    n_cells = sum(c["form"]["type"] == "table_cell" for c in audit["claims"])
     summary = [
         f"We trained {len(models)} architectures ({', '.join(display_name(m) for m in models)}) with "
         f"{len(seeds)} seed(s) each on CIFAR-10 ({first['train_images']:,} training and {first['val_images']:,} validation images), "
@@ -608,11 +820,17 @@ def build_context(results: str | Path, spec: dict) -> dict:
         f"{n_test:,} test images.",
         "Measured test accuracy, highest first: "
         + "; ".join(f"{display_name(m)} {measured[m]['accuracy']['mean']:.2f} %" for m in ranking) + ".",
-        "Tables 1-3 below set the paper's printed values beside ours and their difference. "
-        "Our numbers come from result files written by the pipeline; none are typed in.",
+        f"Claims audit: {n_claims} claims of the paper ({n_cells} table cells, {n_claims - n_cells} statements of its text), each "
+        "decided by a rule in code: " + ", ".join(f"{v} {k}" for k, v in verdicts.items()) + ". "
+        f"{verdicts['inconsistent as stated']} claims cannot hold as printed: they contradict the paper's own numbers, the structure "
+        "of CIFAR-10's test set, the parameter counts of the models named, or mathematics.",
     ]
-    if spec.get("stamp"):
-        summary.insert(0, f"This is the {spec['stamp']}: a short run on a small subset that tests the pipeline, not the paper.")
+    if not audit["comparable"]:
+        summary.insert(0, ("This is the " + stamp + ": a short run on a small subset that tests the pipeline, not the paper. " if stamp else "")
+                       + "No measurement of this run is compared with the paper's numbers ("
+                       + "; ".join(audit["not_comparable_because"]) + "): only the paper's self-consistency checks decide verdicts.")
+    elif stamp:
+        summary.insert(0, f"This run is marked: {stamp}.")
 
     d = spec["data"]
     src = data_manifest.get("source", {})
@@ -623,51 +841,94 @@ def build_context(results: str | Path, spec: dict) -> dict:
         if ver.get("full_size") else f"not the full dataset, so only {', '.join(ver.get('checked', [])) or 'basic'} checks apply"
     )
     data_text = (
-        f"CIFAR-10 (50,000 training and 10,000 test images, 10 classes). Source: {source_text}; "
-        f"{verified_text}. "
+        f"Data: CIFAR-10 (50,000 training and 10,000 test images, 10 classes; the test set has exactly 1,000 images per class). "
+        f"Source: {source_text}; {verified_text}. "
         f"A stratified {50000 - d['val_size']:,}/{d['val_size']:,} train/validation split of the official training set is drawn with seed {d['split_seed']}"
         + (f"; this run uses stratified subsets of {d['train_subset']} training, {d['val_subset']} validation and {d['test_subset']} test images" if d.get("train_subset") or d.get("test_subset") else "")
         + "."
     )
+    rules = audit["rules"]
+    scope_locations: dict[str, int] = {}
+    for c in audit["claims"]:
+        key = c["location"].split(",")[0]
+        scope_locations[key] = scope_locations.get(key, 0) + 1
     sections = [
-        {"title": "Scope", "paragraphs": [
+        {"title": "Scope of reproducibility", "paragraphs": [
             "Arslan, Zhang and Hossein (2025) claim that deeper ResNets (18, 34, 50, 110 layers) classify CIFAR-10 better than shallower ones and than VGG-16 "
             "(their Table 1), report epochs and time to convergence (Table 2) and test error against parameter count (Table 3), and argue that shortcut "
             "connections cure the degradation and vanishing-gradient problems of deep plain networks.",
-            "This report re-runs those experiments from raw data and sets our measurements beside every number in the three tables.",
+            f"We transcribed every claim once (reports/paper.yaml: the tables; reports/claims.yaml: the text, with quotes and locations): {n_claims} claims, "
+            + ", ".join(f"{v} from {k}" for k, v in scope_locations.items()) + ". "
+            "Each is checked against our measurements and against the paper itself; The claims-audit section lists every claim with its verdict and evidence.",
         ]},
         {"title": "Methodology", "paragraphs": [
             data_text,
             RECIPE_CITATION,
             "Recipe: " + _recipe_text(spec["train"], spec.get("overrides", {})),
-            f"Seeds: {', '.join(map(str, seeds))}. Hardware: {', '.join(devices)}; precision {first['precision']}.",
+            f"Seeds: {', '.join(map(str, seeds))} (one training job per model and seed). Hardware: {', '.join(devices)}; precision {first['precision']}.",
             "Model selection: the weights of the epoch with the best validation accuracy are kept; the test set is used once, for the final evaluation.",
+            "Definitions used throughout:",
+        ], "terms": [
+            {"term": "Accuracy", "text": "share of test images whose predicted class is the true class."},
+            {"term": "Precision, recall, F1 (macro)", "text": "computed per class (precision TP/(TP+FP), recall TP/(TP+FN), F1 their harmonic mean), then averaged with equal weight over the 10 classes; the per-class values are in metrics.json and the per-class F1 figure. On a test set with equally many images per class, macro recall equals accuracy."},
+            {"term": "Test error", "text": "100 % minus test accuracy."},
+            {"term": "Epochs to convergence", "text": f"the first epoch whose validation accuracy is within {100 * spec['tolerance']:g} percentage points of the run's best validation accuracy (the paper gives no definition)."},
+            {"term": "Time per epoch", "text": "mean wall time of the training part of an epoch (augmentation, forward, backward, update), without validation."},
+            {"term": "Total training time", "text": "sum of the epoch times, in hours."},
+            {"term": "Mean \u00b1 std", "text": "mean and sample standard deviation over seeds; with one seed no spread exists and none is shown."},
+            {"term": "95 % CI", "text": "Student-t confidence interval of the mean over seeds (t quantile with n \u2212 1 degrees of freedom)."},
+            {"term": "A value is reproduced", "text": f"iff |mean \u2212 printed value| \u2264 the printed rounding half-unit + max({rules['margin_pp']:g} percentage points, 95 % CI half-width). The margin is about 3 x the seed-to-seed std of a CIFAR-10 ResNet (He et al. 2016: \u00b10.16 %)."},
+            {"term": "An ordering is reproduced", "text": f"iff a one-sided Welch t-test over seeds rejects \u201cnot better\u201d at alpha = {rules['alpha']:g} for every pair the claim names (an intersection-union test, so no multiplicity correction is needed). A difference inside the seed-to-seed noise is not reproduced; with one seed an ordering is not testable."},
+            {"term": "Comparable run", "text": "the full dataset, at least as many epochs as the paper's longest convergence (90), and no stamp; otherwise measurements are shown but decide no verdict."},
+            {"term": "Verdicts", "text": "reproduced; not reproduced; inconsistent as stated (contradicts the paper's own numbers, CIFAR-10's test set, the exact parameter count of the model named, or mathematics); not testable (with the reason). A claim's checks combine as: " + rules["combination"] + "."},
         ]},
+        {"title": "Results", "paragraphs": [
+            "Tables 1-3 set the paper's printed values beside ours and their difference; Table 4 adds what the original ResNet paper and well-known public "
+            "implementations report. Our numbers come from result files written by the pipeline; none are typed in."
+            + ("" if audit["comparable"] else " This run is not comparable with the paper: the differences below measure the run, not the paper."),
+        ], "tables": [t["id"] for t in tables]},
+        {"title": "Claims audit", "paragraphs": [
+            "Every claim, with the paper's statement, our measurement and the verdict. Below the table each claim is listed with its quote, location and "
+            "every check that was applied: [paper] the paper's own numbers, [dataset] what CIFAR-10's test set allows, [model] exact parameter counts, "
+            "[mathematics] the theory section checked numerically, [measurement] our runs, [scope] what no run here can decide.",
+        ], "tables": ["claims"], "claims": True},
+        {"title": "Figures", "figures": ["curves", "error_vs_params", "error_vs_flops", "time_vs_flops", "per_class_f1", "confusion"]},
         {"title": "Deviations from the paper", "paragraphs": [
-            "The paper gives no recipe, split, seeds or hardware; ours are stated above.",
-            "The paper's tables omit VGG-16 (Tables 1-3) and ResNet-110 (Tables 2-3) although its text compares them; those cells show \u2014.",
-            "Our ResNet-18/34/50 are the CIFAR variants (3x3 stem, no max-pool, 10 classes). The paper's parameter counts (11.7, 21.8, 25.6 M) equal those of the ImageNet models with 1,000 classes.",
+            "The paper gives no recipe, split, seeds, hardware or definition of convergence; ours are stated under Methodology.",
+            "The paper's tables omit VGG-16 (Tables 1-3) and ResNet-110 (Tables 2-3) although its text compares them; those cells show \u2014, and the "
+            "claims that rest on them are audited against our runs only.",
+            "Our ResNet-18/34/50 are the CIFAR variants (3x3 stem, no max-pool, 10 classes); the paper's parameter counts (11.7, 21.8, 25.6 M) equal those "
+            "of the ImageNet models with 1,000 classes. Our ResNet-110 is He et al.'s CIFAR network (1.7 M parameters, option-A shortcuts), the only "
+            "published ResNet-110; the paper does not define its own.",
+            "Our VGG-16 has batch normalisation and one linear classifier layer (512 to 10), as is usual on CIFAR-10; the paper does not describe its VGG-16.",
+            "The paper's theory section writes a squared-error loss; we train with cross-entropy, the standard loss for classification (the paper does not say which loss its experiments used).",
+            "No plain (shortcut-free) networks are trained in this run, so the degradation and residual-versus-plain claims are not testable here.",
         ]},
+        {"title": "Appendix: provenance", "paragraphs": [
+            "What produced this report: code, configuration, software, hardware, data and the runtime of every job.",
+        ], "provenance": True, "tables": ["runtimes"]},
     ]
-    definitions = [
-        {"term": "Accuracy", "text": "share of test images whose predicted class is the true class."},
-        {"term": "Precision, recall, F1 (macro)", "text": "computed per class, then averaged with equal weight over the 10 classes; per-class values are in metrics.json."},
-        {"term": "Epochs to convergence", "text": f"the first epoch whose validation accuracy is within {100 * spec['tolerance']:g} percentage points of the run's best validation accuracy."},
-        {"term": "Time per epoch", "text": "mean wall time of the training part of an epoch (augmentation, forward, backward, update), without validation."},
-        {"term": "Total training time", "text": "sum of the epoch times, in hours."},
-        {"term": "Test error", "text": "100 % minus test accuracy."},
-        {"term": "Mean \u00b1 std", "text": "mean and sample standard deviation over seeds."},
-    ]
+    if stamp:
+        sections[5]["paragraphs"].insert(0, f"This run ({stamp}) trains on small subsets for few epochs: its numbers are not comparable with the paper's.")
+
+    fig_dir = results / "figures"
     figures = [
-        {"id": "curves", "svg": str(results / "figures" / "curves.svg"), "png": str(results / "figures" / "curves.png"),
-         "caption": "Training and validation accuracy per epoch for each model (mean over seeds; band: min-max)."},
-        {"id": "error_vs_params", "svg": str(results / "figures" / "error_vs_params.svg"), "png": str(results / "figures" / "error_vs_params.png"),
-         "caption": "Test error against parameter count: ours (filled, mean \u00b1 std) and the paper's Table 3 (hollow)."},
+        {"id": "curves", "caption": "Training (solid) and validation (dashed) accuracy and loss per epoch for each model; line: mean over seeds, band: min-max over seeds."},
+        {"id": "error_vs_params", "caption": "Test error against parameter count: ours (filled, mean \u00b1 std over seeds) and the paper (hollow): Table 3 at its printed counts (the ImageNet ones), ResNet-110's 4.2 % from its Conclusion at our count, since the paper prints none."},
+        {"id": "error_vs_flops", "caption": "Test error against forward multiply-accumulates per image. The paper prints no FLOPs: its points (hollow; Table 3 and the Conclusion's 4.2 % for ResNet-110) sit at the cost of our model of the same name."},
+        {"id": "time_vs_flops", "caption": "Training time per epoch against forward multiply-accumulates per image (log-log): ours on our hardware, the paper's Table 2 (hollow) on hardware it does not name, at the cost of our model of the same name."},
+        {"id": "per_class_f1", "caption": "Test F1 per class and model (mean over seeds; whisker: \u00b11 std when there are several seeds)."},
+        {"id": "confusion", "caption": "Test confusion matrices, summed over seeds; each row (true class) is normalised to 100 %, and every cell shows its percentage."},
     ]
+    for f in figures:
+        f["svg"] = str(fig_dir / f"{f['id']}.svg")
+        f["png"] = str(fig_dir / f"{f['id']}.png")
+
     git = prov.get("git", {})
     provenance = [
         {"key": "Commit", "value": f"{git.get('commit') or 'unknown'}{' (uncommitted changes)' if git.get('dirty') else ''}"},
         {"key": "Config digest (sha256)", "value": prov.get("config_digest", "")},
+        {"key": "Config", "value": json.dumps(prov.get("config", {}), sort_keys=True, separators=(", ", ": "))},
         {"key": "Platform", "value": prov.get("platform", "")},
         {"key": "CPU", "value": prov.get("cpu", "")},
         {"key": "GPUs", "value": ", ".join(prov.get("gpus") or []) or "none"},
@@ -675,17 +936,36 @@ def build_context(results: str | Path, spec: dict) -> dict:
         {"key": "Data source", "value": f"{src.get('kind', '')}: {src.get('location', '')}"},
         {"key": "Data checksum (sha256)", "value": f"{src.get('sha256', 'n/a')} ({(src.get('checksum_verified') or {}).get('by', 'not verified before reading')})"},
         {"key": "Prepared data sha256", "value": str(data_manifest.get("prepared", {}).get("sha256", ""))},
+        {"key": "Paper transcription", "value": "reports/paper.yaml (Tables 1-3), reports/claims.yaml (text claims); context: reports/context.yaml"},
     ]
-    for (m, s), t in sorted(summaries.items()):
-        provenance.append({"key": f"Job train {m} seed {s}", "value": f"{t['job_wall_seconds']:.1f} s wall, {t['total_train_seconds']:.1f} s training, {t['device_name']}"})
+    all_tables = [{k: t[k] for k in ("id", "title", "columns", "rows", "notes", "align") if k in t} for t in tables]
+    all_tables.append(_claims_table(audit, stamp))
+    all_tables.append(_runtimes(results, spec, summaries, snakemake_dir))
+    claims = [{k: c[k] for k in ("id", "verdict", "location", "quote", "ours")} | {
+        "paper": c["statement"], "reason": c["reason"],
+        "checks": [{k: ch[k] for k in ("kind", "outcome", "reason")} for ch in c["checks"]]} for c in audit["claims"]]
     return {
         "title": "Reproduction of Arslan, Zhang & Hossein (2025) on CIFAR-10",
         "run": spec["run"],
-        "stamp": spec.get("stamp"),
+        "stamp": stamp,
         "summary": summary,
         "sections": sections,
-        "definitions": definitions,
-        "tables": [{k: t[k] for k in ("id", "title", "columns", "rows", "notes")} for t in tables],
+        "tables": all_tables,
         "figures": figures,
+        "claims": claims,
         "provenance": provenance,
     }
+
+
+def write_table_files(context: Mapping, out_dir: str | os.PathLike) -> list[Path]:
+    """Each table of the report as a LaTeX booktabs fragment (<id>.tex) and as CSV (<id>.csv)."""
+    out = Path(out_dir)
+    written = []
+    for t in context.get("tables") or []:
+        tid = str(t.get("id"))
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", tid):
+            raise ResreproError(f"table id {tid!r} cannot be a file name; use letters, digits, _ . -")
+        for suffix, text in ((".tex", table_to_latex(t)), (".csv", table_to_csv(t))):
+            write_text(out / f"{tid}{suffix}", text)
+            written.append(out / f"{tid}{suffix}")
+    return written

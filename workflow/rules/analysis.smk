@@ -1,4 +1,5 @@
-# Analysis stage: Tables 1-3 (paper | ours | difference) and the run's provenance.
+# Analysis stage: Tables 1-3 (paper | ours | difference) with the context table, the claims audit,
+# and the run's provenance.
 
 
 rule tables:
@@ -8,10 +9,20 @@ rule tables:
         summaries=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/train.json"),
         histories=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/history.csv"),
         paper=PAPER,
+        claims=CLAIMS,
+        context=CONTEXT,
+        code=str(REPO / "src" / "resrepro" / "analysis.py"),
     output:
         tables=f"{RESULTS}/tables/tables.json",
         measured=f"{RESULTS}/tables/measured.json",
-        csv=expand(f"{RESULTS}/tables/table{{n}}.csv", n=[1, 2, 3]),
+        csv=report(
+            expand(
+                f"{RESULTS}/tables/{{name}}.csv",
+                name=["table1", "table2", "table3", "context"],
+            ),
+            category="Tables",
+            labels=lambda wildcards: {"run": RUN},
+        ),
     log:
         f"{LOGS}/tables.log",
     conda:
@@ -21,8 +32,33 @@ rule tables:
         spec=lambda wildcards: analysis_spec(),
         out_dir=subpath(output.tables, parent=True),
     shell:
-        "resrepro tables --results {params.results:q} --paper {input.paper:q} --spec {params.spec:q}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "resrepro tables --results {params.results:q} --paper {input.paper:q} --claims {input.claims:q}"
+        " --context {input.context:q} --spec {params.spec:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule claims:
+    input:
+        models=rules.model_info.output.info,
+        measured=rules.tables.output.measured,
+        paper=PAPER,
+        claims=CLAIMS,
+        code=str(REPO / "src" / "resrepro" / "claims.py"),
+    output:
+        report(
+            f"{RESULTS}/claims.json",
+            category="Claims audit",
+            labels={"file": "claims.json"},
+        ),
+    log:
+        f"{LOGS}/claims.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        results=lambda wildcards, input: results_dir(input),
+        spec=lambda wildcards: report_spec(),
+    shell:
+        "resrepro claims --results {params.results:q} --paper {input.paper:q} --claims {input.claims:q}"
+        " --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule provenance:
@@ -30,7 +66,11 @@ rule provenance:
         manifest=rules.prepare_data.output.manifest,
         summaries=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/train.json"),
     output:
-        f"{RESULTS}/provenance.json",
+        report(
+            f"{RESULTS}/provenance.json",
+            category="Provenance",
+            labels={"file": "provenance.json"},
+        ),
     log:
         f"{LOGS}/provenance.log",
     conda:

@@ -73,5 +73,71 @@ def results_dir(input):
     return str(Path(input.models).parent)
 
 
+def degradation_outputs():
+    """The degradation study's summary when the run has plain/residual twins, else nothing."""
+    twins = [m for m in MODELS if m.startswith("plain") and f"resnet{m[5:]}" in MODELS]
+    return [f"{RESULTS}/degradation/summary.json"] if twins else []
+
+
 def per_job(pattern):
     return expand(pattern, model=MODELS, seed=SEEDS)
+
+
+# --- SLURM time limits (profiles/slurm) ----------------------------------------------------------
+# Forward FLOPs per 32x32 image (1 MAC = 2 FLOPs) as counted by resrepro.models.count_flops; pinned
+# by tests/test_slurm.py. A model missing here is sized like the most expensive one.
+GFLOPS_PER_IMAGE = {
+    "plain20": 0.081,
+    "plain32": 0.138,
+    "plain44": 0.194,
+    "plain56": 0.251,
+    "plain110": 0.506,
+    "resnet18": 1.111,
+    "resnet20": 0.081,
+    "resnet32": 0.138,
+    "resnet34": 2.319,
+    "resnet44": 0.194,
+    "resnet50": 2.596,
+    "resnet56": 0.251,
+    "resnet110": 0.506,
+    "vgg16": 0.626,
+}
+# Assumed speed of one A100-class GPU for this training loop (bf16, data on the GPU): compute at
+# GPU_TFLOPS, plus a latency per layer and step that dominates thin deep nets (ResNet-110). An H200
+# measured 37-78 TFLOP/s and 0.28 ms (tools/slurm/gpu_epoch_time.py): this is about half as fast.
+GPU_TFLOPS = 30.0
+LAYER_STEP_MS = 0.5
+# minutes for the queue-side start, imports, data to the GPU and first-epoch autotuning
+STARTUP_MINUTES = 10
+HEADROOM = 1.5
+
+
+def train_minutes(model, attempt=1):
+    """SLURM time limit (minutes) of one training job, from its counted cost; x attempt on retries.
+
+    Cost: epochs x (3 x training images + validation images) x FLOPs per image, plus a latency
+    per layer (the number in the model's name) and step. A retry (timeout, node failure) resumes
+    from the checkpoint of the last completed epoch and gets attempt times the first limit.
+    """
+    recipe = recipe_for(config, model)
+    data_cfg = config["data"]
+    n_val = data_cfg["val_subset"] or data_cfg["val_size"]
+    n_train = data_cfg["train_subset"] or 50000 - data_cfg["val_size"]
+    steps = -(-n_train // recipe["batch_size"])
+    gflops = GFLOPS_PER_IMAGE.get(model, max(GFLOPS_PER_IMAGE.values()))
+    depth = int("".join(c for c in model if c.isdigit()) or 110)
+    epoch_s = (3 * n_train + n_val) * gflops / (GPU_TFLOPS * 1e3)
+    epoch_s += steps * depth * LAYER_STEP_MS / 1e3
+    minutes = STARTUP_MINUTES + HEADROOM * recipe["epochs"] * epoch_s / 60
+    return int(-(-minutes // 1)) * attempt
+
+
+def train_runtime(wildcards, attempt):
+    return train_minutes(wildcards.model, attempt)
+
+
+# --- The paper's claims and published context (report stage) -------------------------------------
+# reports/paper.yaml (PAPER) holds the paper's tables; reports/claims.yaml the statements of its
+# text (resrepro.claims); reports/context.yaml what other work reports (the context table).
+CLAIMS = str(REPO / "reports" / "claims.yaml")
+CONTEXT = str(REPO / "reports" / "context.yaml")

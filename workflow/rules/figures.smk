@@ -1,4 +1,14 @@
-# Figures stage: training curves and test error against parameters, as SVG (report) and PNG.
+# Figures stage: training curves, test error against parameters and FLOPs, time per epoch against
+# FLOPs, per-class F1 and confusion matrices, as SVG (report) and PNG.
+
+FIGURES = [
+    "curves",
+    "error_vs_params",
+    "error_vs_flops",
+    "time_vs_flops",
+    "per_class_f1",
+    "confusion",
+]
 
 
 rule figures:
@@ -6,12 +16,17 @@ rule figures:
         models=rules.model_info.output.info,
         measured=rules.tables.output.measured,
         histories=rules.tables.input.histories,
+        metrics=rules.tables.input.metrics,
         paper=PAPER,
+        claims=CLAIMS,
+        code=str(REPO / "src" / "resrepro" / "figures.py"),
     output:
-        curves=f"{RESULTS}/figures/curves.svg",
-        curves_png=f"{RESULTS}/figures/curves.png",
-        params=f"{RESULTS}/figures/error_vs_params.svg",
-        params_png=f"{RESULTS}/figures/error_vs_params.png",
+        svg=report(
+            expand(f"{RESULTS}/figures/{{name}}.svg", name=FIGURES),
+            category="Figures",
+            labels=lambda wildcards: {"run": RUN},
+        ),
+        png=expand(f"{RESULTS}/figures/{{name}}.png", name=FIGURES),
     log:
         f"{LOGS}/figures.log",
     conda:
@@ -19,7 +34,7 @@ rule figures:
     params:
         results=lambda wildcards, input: results_dir(input),
         spec=lambda wildcards: analysis_spec(),
-        out_dir=subpath(output.curves, parent=True),
+        out_dir=lambda wildcards, output: str(Path(output.svg[0]).parent),
     shell:
-        "resrepro figures --results {params.results:q} --paper {input.paper:q} --spec {params.spec:q}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "resrepro figures --results {params.results:q} --paper {input.paper:q} --claims {input.claims:q}"
+        " --spec {params.spec:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -1,4 +1,8 @@
-# Report stage: one set of result files, rendered through Jinja templates to PDF (Typst) and HTML.
+# Report stage: one set of result files, rendered through Jinja templates to PDF (Typst) and HTML,
+# and every table as a LaTeX booktabs fragment and CSV. Only this rule reads the templates, so
+# editing one re-runs nothing upstream (tests/test_pipeline.py).
+
+TABLE_FILES = ["table1", "table2", "table3", "context", "claims", "runtimes"]
 
 
 localrules:
@@ -8,13 +12,20 @@ localrules:
 rule report:
     input:
         tables=rules.tables.output.tables,
-        figures=rules.figures.output,
+        figures=rules.figures.output.svg,
+        claims=rules.claims.output,
         provenance=rules.provenance.output,
         models=rules.model_info.output.info,
         templates=TEMPLATES,
+        code=str(REPO / "src" / "resrepro" / "report.py"),
     output:
-        pdf=f"{REPORTS}/report.pdf",
-        html=f"{REPORTS}/report.html",
+        pdf=report(f"{REPORTS}/report.pdf", category="Report", labels={"file": "PDF"}),
+        html=report(
+            f"{REPORTS}/report.html", category="Report", labels={"file": "HTML"}
+        ),
+        tables=expand(
+            f"{REPORTS}/tables/{{name}}.{{ext}}", name=TABLE_FILES, ext=["tex", "csv"]
+        ),
     log:
         f"{LOGS}/report.log",
     conda:
@@ -22,6 +33,7 @@ rule report:
     params:
         results=lambda wildcards, input: results_dir(input),
         spec=lambda wildcards: report_spec(),
+        tables_dir=lambda wildcards, output: str(Path(output.tables[0]).parent),
     shell:
         "resrepro report --results {params.results:q} --spec {params.spec:q}"
-        " --pdf {output.pdf:q} --html {output.html:q} > {log:q} 2>&1"
+        " --pdf {output.pdf:q} --html {output.html:q} --tables-dir {params.tables_dir:q} > {log:q} 2>&1"

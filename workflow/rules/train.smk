@@ -9,6 +9,7 @@ rule train:
         history=f"{RESULTS}/train/{{model}}/seed{{seed}}/history.csv",
         weights=f"{RESULTS}/train/{{model}}/seed{{seed}}/weights.pt",
         summary=f"{RESULTS}/train/{{model}}/seed{{seed}}/train.json",
+        gradflow=f"{RESULTS}/train/{{model}}/seed{{seed}}/gradflow.json",
     log:
         f"{LOGS}/train/{{model}}-seed{{seed}}.log",
     conda:
@@ -16,6 +17,9 @@ rule train:
     threads: config["train"]["threads"]
     resources:
         gpu=1,
+        cpus_per_gpu=lambda wildcards, threads: threads,
+        mem_mb=10000,
+        runtime=train_runtime,
     params:
         cache=subpath(input.data, parent=True),
         recipe=train_recipe,

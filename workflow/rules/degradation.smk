@@ -1,0 +1,31 @@
+# Degradation study (He et al. Fig. 6 / Table 6, gradient flow): runs when `models` holds
+# plain/residual twins (presets/degradation.yaml, presets/degradation-quick.yaml).
+
+
+rule degradation:
+    input:
+        models=rules.model_info.output.info,
+        metrics=per_job(f"{RESULTS}/eval/{{model}}/seed{{seed}}/metrics.json"),
+        histories=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/history.csv"),
+        gradflow=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/gradflow.json"),
+        weights=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/weights.pt"),
+    output:
+        summary=f"{RESULTS}/degradation/summary.json",
+        table=f"{RESULTS}/degradation/table6.csv",
+        figure6=f"{RESULTS}/degradation/figure6.svg",
+        figure6_png=f"{RESULTS}/degradation/figure6.png",
+        gradflow=f"{RESULTS}/degradation/gradflow.svg",
+        gradflow_png=f"{RESULTS}/degradation/gradflow.png",
+    log:
+        f"{LOGS}/degradation.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        results=lambda wildcards, input: results_dir(input),
+        spec=lambda wildcards: as_json(
+            {"models": MODELS, "seeds": SEEDS, "stamp": config["stamp"]}
+        ),
+        out_dir=subpath(output.summary, parent=True),
+    shell:
+        "resrepro degradation --results {params.results:q} --spec {params.spec:q}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
