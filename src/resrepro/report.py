@@ -790,6 +790,56 @@ def _claims_table(audit: dict, stamp: str | None) -> dict:
             "widths": ["auto", "1fr", "1fr", "auto"], "verdict_column": 3}
 
 
+def _degradation(results: Path, sections: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The degradation study's section, table and figures, when the run has one (resrepro.degradation)."""
+    path = results / "degradation" / "summary.json"
+    if not path.exists():
+        return [], []
+    import csv as _csv
+
+    s = read_json(path)
+    ev = s["evidence"]
+    depths = s["depths"]
+    deep = str(depths[-1])
+
+    def err(m, key):
+        v = s["kinds"][m][key]
+        return f"{v['mean']:.2f} %" + ("" if v["std"] is None else f" ± {v['std']:.2f}")
+
+    init = {m: s["kinds"][m]["grad_ratio_first_to_last_block"].get("0") for m in s["kinds"]}
+    grad_text = "; ".join(f"{m} {v['mean']:.3g}" for m, v in init.items() if v) or "not measured at initialisation"
+    jac = s["jacobian"]
+    paragraphs = [
+        f"Plain networks (no shortcuts, same layers and parameters) against their residual twins at depths {', '.join(map(str, depths))}, "
+        f"seeds {', '.join(map(str, s['seeds']))}, as in He et al. (2016), Fig. 6 and Table 6. Rule: {ev['rule']}.",
+        f"Final training error: " + "; ".join(f"plain-{d} {err(f'plain{d}', 'final_train_error')}, ResNet-{d} {err(f'resnet{d}', 'final_train_error')}" for d in depths) + ". "
+        f"Plain networks degrade: {'yes' if ev['plain_degrades'] else 'no'}; residual networks degrade: {'yes' if ev['residual_degrades'] else 'no'}; "
+        f"at depth {deep} the shortcut lowers training error beyond the noise: {'yes' if ev['shortcut_lowers_train_error_at_depth'][deep] else 'no'}, "
+        f"test error: {'yes' if ev['shortcut_lowers_test_error_at_depth'][deep] else 'no'}.",
+        "Gradient flow: ratio of the gradient norm reaching the first block to that reaching the last block, at initialisation (values far below 1 mean "
+        f"the gradient shrinks on its way back to the input): {grad_text}.",
+        f"The paper's identity dy/dx = dF/dx + I, checked with autograd on trained blocks of {jac['checks'][0]['model']} (one per stage): largest deviation "
+        f"{jac['max_abs_deviation']:.1e}.",
+    ]
+    sections.insert(5, {"title": "Degradation and gradient flow", "paragraphs": paragraphs, "tables": ["table6"], "figures": ["figure6", "gradflow"]})
+    for sec in sections:  # the deviation about missing plain networks no longer applies
+        if sec["title"] == "Deviations from the paper":
+            sec["paragraphs"] = [p for p in sec["paragraphs"] if not p.startswith("No plain (shortcut-free) networks")]
+    with open(results / "degradation" / "table6.csv", encoding="utf-8", newline="") as f:
+        rows = list(_csv.reader(f))
+    table = {"id": "table6", "title": "Table 6: Plain and residual networks by depth, beside He et al. (2016), Table 6",
+             "columns": rows[0], "rows": rows[1:],
+             "notes": [s["he_table6"]["citation"] + ": their ResNet test errors (full data, 164 epochs); ours: mean ± std over seeds of this run."]}
+    fig_dir = results / "degradation"
+    figures = [
+        {"id": "figure6", "caption": "Training error (dashed) and validation error (bold) per epoch: plain networks (left) and residual networks (right), as in He et al. (2016), Fig. 6.",
+         "svg": str(fig_dir / "figure6.svg"), "png": str(fig_dir / "figure6.png")},
+        {"id": "gradflow", "caption": "Norm of the loss gradient reaching each block (input to output), on fixed training images: plain (dashed) and residual (solid), at initialisation and after training epochs.",
+         "svg": str(fig_dir / "gradflow.svg"), "png": str(fig_dir / "gradflow.png")},
+    ]
+    return [table], figures
+
+
 def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathLike = ".snakemake") -> dict:
     """Everything the templates show, from ``results/<run>/`` files and the run's spec."""
     import json
@@ -910,6 +960,7 @@ def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathL
     ]
     if stamp:
         sections[5]["paragraphs"].insert(0, f"This run ({stamp}) trains on small subsets for few epochs: its numbers are not comparable with the paper's.")
+    degradation_tables, degradation_figures = _degradation(results, sections)
 
     fig_dir = results / "figures"
     figures = [
@@ -939,6 +990,8 @@ def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathL
         {"key": "Paper transcription", "value": "reports/paper.yaml (Tables 1-3), reports/claims.yaml (text claims); context: reports/context.yaml"},
     ]
     all_tables = [{k: t[k] for k in ("id", "title", "columns", "rows", "notes", "align") if k in t} for t in tables]
+    all_tables += degradation_tables
+    figures += degradation_figures
     all_tables.append(_claims_table(audit, stamp))
     all_tables.append(_runtimes(results, spec, summaries, snakemake_dir))
     claims = [{k: c[k] for k in ("id", "verdict", "location", "quote", "ours")} | {

@@ -15,6 +15,7 @@ rule report:
         figures=rules.figures.output.svg,
         claims=rules.claims.output,
         provenance=rules.provenance.output,
+        degradation=degradation_outputs(),
         models=rules.model_info.output.info,
         templates=TEMPLATES,
         code=str(REPO / "src" / "resrepro" / "report.py"),
