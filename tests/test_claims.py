@@ -421,3 +421,23 @@ def test_parameter_counts_from_models_json_and_torchvision():
     counts = claims.parameter_counts(["resnet18", "resnet110"], [{"model": "resnet110", "params": 1_727_962, "flops_per_image": 2}])
     assert counts["resnet18"] == {"cifar10": 11_173_962, "imagenet": 11_689_512, "flops_per_image": None}
     assert counts["resnet110"]["cifar10"] == 1_727_962 and counts["resnet110"]["imagenet"] is None
+
+
+def _grads(plain20, plain56, res56):
+    def k(values):
+        return {"grad_ratio_first_to_last_block": {"0": {"mean": sum(values) / len(values), "values": values}}}
+
+    return {"depths": [20, 56], "kinds": {"plain20": k(plain20), "plain56": k(plain56), "resnet20": k([0.9]), "resnet56": k(res56)}}
+
+
+def test_gradient_flow_rules_decide_both_ways():
+    x = inputs()
+    assert claims.rules_gradient_flow({"claim": "shrinks_with_depth"}, x)[0]["outcome"] == "not testable"
+    x.gradients = _grads([0.5, 0.6], [0.01, 0.02], [0.8, 0.9])
+    assert claims.rules_gradient_flow({"claim": "shrinks_with_depth"}, x)[0]["outcome"] == "reproduced"
+    assert claims.rules_gradient_flow({"claim": "shortcut_mitigates"}, x)[0]["outcome"] == "reproduced"
+    x.gradients = _grads([0.5, 0.6], [0.4, 0.5], [0.5, 0.6])
+    assert claims.rules_gradient_flow({"claim": "shrinks_with_depth"}, x)[0]["outcome"] == "not reproduced"
+    assert claims.rules_gradient_flow({"claim": "shortcut_mitigates"}, x)[0]["outcome"] == "not reproduced"
+    x.gradients = _grads([0.5, 0.6], [0.01, 0.5], [0.8, 0.9])  # one seed breaks the factor
+    assert claims.rules_gradient_flow({"claim": "shrinks_with_depth"}, x)[0]["outcome"] == "not reproduced"

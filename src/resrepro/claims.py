@@ -237,6 +237,7 @@ class Inputs:
         self.comparable = comparable
         self.not_comparable = list(not_comparable)
         self.text_values = text_values or {}
+        self.gradients: Mapping | None = None  # results/<run>/degradation/summary.json, when the run has one
 
     # paper side -------------------------------------------------------------------------
     def table_of(self, quantity: str) -> str | None:
@@ -707,6 +708,38 @@ def rules_unmeasured(form: Mapping, x: Inputs) -> list[dict]:
     return [check("unmeasured", "scope", "not testable", UNMEASURED[q])]
 
 
+GRADIENT_FACTOR = 2.0
+
+
+def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
+    """Gradient norms measured at initialisation (resrepro.degradation): the ratio r of the gradient
+    reaching the first block to that reaching the last, per seed. ``shrinks_with_depth``: the deepest
+    plain net's r is below the shallowest's by at least GRADIENT_FACTOR for every seed.
+    ``shortcut_mitigates``: the deepest residual net's r exceeds its plain twin's by at least
+    GRADIENT_FACTOR for every seed. At initialisation these depend only on the architecture and the
+    initialisation, not on data or training length, so any run with plain/residual twins can decide them."""
+    g = x.gradients
+    if not g:
+        return [check("gradient_flow", "scope", "not testable", UNMEASURED["gradient_norms"] + " (run presets/degradation.yaml)")]
+    depths = g["depths"]
+    r = {m: v["grad_ratio_first_to_last_block"].get("0") for m, v in g["kinds"].items()}
+    if any(v is None for v in r.values()):
+        return [check("gradient_flow", "measurement", "not testable", "no gradient measurement at initialisation (train.gradflow_epochs must include 0)")]
+    if form["claim"] == "shrinks_with_depth":
+        if len(depths) < 2:
+            return [check("gradient_flow", "measurement", "not testable", "needs plain networks of two depths")]
+        lo, hi = f"plain{depths[0]}", f"plain{depths[-1]}"
+        holds = all(a / b >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
+        what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
+    else:
+        d = depths[-1]
+        lo, hi = f"plain{d}", f"resnet{d}"
+        holds = all(b / a >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
+        what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
+    return [check("gradient_flow", "measurement", "reproduced" if holds else "not reproduced",
+                  f"{what} (rule: a factor of at least {GRADIENT_FACTOR:g} for every seed)", ratios={lo: r[lo], hi: r[hi]})]
+
+
 def rules_background(form: Mapping, x: Inputs) -> list[dict]:
     return [check("background", "scope", "not testable",
                   f"a statement about {form['about']}, not a result of the paper's experiments; outside what a CIFAR-10 reproduction tests")]
@@ -843,6 +876,7 @@ FORM_RULES: dict[str, Callable[[Mapping, Inputs], list[dict]]] = {
     "table_covers": rules_table_covers,
     "datasets_reported": rules_datasets_reported,
     "unmeasured": rules_unmeasured,
+    "gradient_flow": rules_gradient_flow,
     "background": rules_background,
     "method": rules_method,
     "residual_notation": rules_residual_notation,
@@ -964,10 +998,11 @@ def parameter_counts(models: Sequence[str], models_json: Sequence[Mapping] = ())
     return out
 
 
-def audit(claims: Sequence[Mapping], paper: Mapping, measured: Mapping, counts: Mapping, spec: Mapping) -> dict:
+def audit(claims: Sequence[Mapping], paper: Mapping, measured: Mapping, counts: Mapping, spec: Mapping, gradients: Mapping | None = None) -> dict:
     """Every claim (table cells first, then the text) with its checks and verdict."""
     ok, reasons = comparability(spec, paper)
     x = Inputs(paper, measured, counts, ok, reasons, text_values(claims))
+    x.gradients = gradients
     entries = []
     for c in list(table_cell_claims(paper)) + list(claims):
         form = c["form"]
@@ -1030,7 +1065,8 @@ def run_audit(results: str | Path, paper_path: str | Path, claims_path: str | Pa
     models_json = io.read_json(results / "models.json")
     names = sorted({m for c in table_cell_claims(paper) + claims for m in _models_named(c["form"])} | set(measured))
     counts = parameter_counts(names, models_json)
-    return audit(claims, paper, measured, counts, spec)
+    study = results / "degradation" / "summary.json"
+    return audit(claims, paper, measured, counts, spec, io.read_json(study) if study.exists() else None)
 
 
 def _models_named(form: Mapping) -> list[str]:

@@ -42,6 +42,7 @@ rule claims:
         measured=rules.tables.output.measured,
         paper=PAPER,
         claims=CLAIMS,
+        degradation=degradation_outputs(),
         code=str(REPO / "src" / "resrepro" / "claims.py"),
     output:
         report(
