@@ -36,7 +36,7 @@ def block_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
             h.remove()
         model.train(was_training)
     out = {
-        "loss": float(loss),
+        "loss": float(loss.detach()),
         "activation_grad_norm": [float(o.grad.norm()) for o in outputs],
         "weight_grad_norm": [float(b.conv1.weight.grad.norm()) for b in model.blocks()],
     }
