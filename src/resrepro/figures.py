@@ -94,6 +94,7 @@ def _stamp_note(fig: Figure, note: str | None) -> None:
             va="top",
             fontsize=9,
             fontweight="bold",
+            wrap=True,  # long stamps wrap instead of running off the figure
             color=_NOTE_COLOR,
             bbox={"boxstyle": "round,pad=0.3", "fc": "#fff3f3", "ec": _NOTE_COLOR, "lw": 0.8},
         )
