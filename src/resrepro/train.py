@@ -26,9 +26,8 @@ import torch.nn.functional as F
 
 from . import ResreproError, io, models
 from .config import digest
+from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
 
-MEAN = (0.4914, 0.4822, 0.4465)  # CIFAR-10 train per-channel statistics (0..1 scale)
-STD = (0.2470, 0.2435, 0.2616)
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second"]
 
 
