@@ -18,14 +18,9 @@ import numpy as np
 import torch
 
 from . import io, models, reference
-from .train import augment, build_model, compiles, build_optimizer, select_device, to_device, to_input, train_step
+from .train import augment, build_model, compiles, build_optimizer, select_device, synchronize, to_device, to_input, train_step
 
 EPOCH_IMAGES = 50_000
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure_peak(device: torch.device, seconds: float = 1.0) -> float:
@@ -34,14 +29,14 @@ def measure_peak(device: torch.device, seconds: float = 1.0) -> float:
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
-    _sync(device)
+    synchronize(device)
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or reps < 3:
         a @ b
         reps += 1
         if device.type == "cuda" and reps % 10 == 0:
-            _sync(device)
-    _sync(device)
+            synchronize(device)
+    synchronize(device)
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
@@ -66,10 +61,10 @@ def time_ours(name: str, recipe: dict, device: torch.device, batch: int, warmup:
 
     t0 = time.perf_counter()
     run(0, warmup)
-    _sync(device)
+    synchronize(device)
     t1 = time.perf_counter()
     run(warmup, warmup + steps)
-    _sync(device)
+    synchronize(device)
     return batch * steps / (time.perf_counter() - t1), t1 - t0
 
 
@@ -80,11 +75,11 @@ def time_reference(name: str, recipe: dict, device: torch.device, batch: int, wa
     it = iter(reference.loader(x, y, batch, True, workers))
     for _ in range(warmup):
         reference.step(model, optimizer, *next(it), device)
-    _sync(device)
+    synchronize(device)
     t0 = time.perf_counter()
     for _ in range(steps):
         reference.step(model, optimizer, *next(it), device)
-    _sync(device)
+    synchronize(device)
     return batch * steps / (time.perf_counter() - t0)
 
 

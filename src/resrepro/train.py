@@ -149,7 +149,8 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int, precision:
     return torch.cat(out)
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work (timings); a no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -251,7 +252,7 @@ def train(
                 t_compile = time.perf_counter()
             loss, logits = train_step(model, optimizer, x, y, recipe)
             if compile_seconds is None and compiles(recipe, device):
-                _sync(device)  # the first step compiles: timed on its own, reported separately
+                synchronize(device)  # the first step compiles: timed on its own, reported separately
                 compile_seconds = time.perf_counter() - t_compile
             # metrics stay on the device: no host synchronisation per step
             bad = ~torch.isfinite(loss)
@@ -260,7 +261,7 @@ def train(
             correct += (logits.argmax(1) == y).sum()
             bar.update()
         bar.close()
-        _sync(device)
+        synchronize(device)
         train_seconds = time.perf_counter() - t0
         if (bad_step := int(first_bad_step)) >= 0:
             raise NonFiniteLoss(
