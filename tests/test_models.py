@@ -74,3 +74,20 @@ def test_cifar_stem_has_no_maxpool():
 def test_model_info_record():
     info = models.model_info("resnet20")
     assert info["params"] == PARAMS["resnet20"] and info["macs_per_image"] * 2 == info["flops_per_image"]
+
+
+@pytest.mark.parametrize("name", ["resnet56", "plain56"])
+def test_he_networks_start_near_chance_loss(name):
+    """Reference init (fb.resnet.torch / torchvision): He-normal convs, default classifier with zero bias.
+
+    The initial loss on random images stays near ln(10) = 2.30; a He-normal classifier made ResNet-56 start at ~5.5.
+    """
+    torch.manual_seed(0)
+    m = models.create(name).train()
+    fan_in = m.fc.in_features
+    assert m.fc.weight.abs().max() <= fan_in**-0.5 and not m.fc.bias.any()
+    conv = m.layer2[0].conv1.weight
+    assert conv.std().item() == pytest.approx((2 / (conv.shape[0] * 9)) ** 0.5, rel=0.05)  # He-normal, fan_out
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(m(torch.randn(64, 3, 32, 32)), torch.randint(0, 10, (64,)))
+    assert loss.item() < 3.3

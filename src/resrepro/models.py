@@ -150,9 +150,13 @@ class CifarResNet(nn.Module):
         self.layer1, self.layer2, self.layer3 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], num_classes)
+        # Initialisation as in the reference code (fb.resnet.torch, which He et al. point to, and torchvision):
+        # He-normal convolutions (fan_out), the classifier keeps the framework default U(+-1/sqrt(fan_in)) with a zero bias.
+        # A He-normal classifier (as in some ports) makes the initial loss of ResNet-56 about 5.5 instead of about 2.8.
         for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out" if isinstance(m, nn.Conv2d) else "fan_in", nonlinearity="relu")
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
