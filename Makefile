@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SLURM_PLUGIN := $(VENV)/slurm-plugin
 SLURM_STAMP  := $(SLURM_PLUGIN)/.installed-stamp
 
-.PHONY: install demo full test lint bench clean-results slurm-plugin slurm-up slurm-down test-slurm
+.PHONY: install demo full degradation degradation-quick test lint bench clean-results slurm-plugin slurm-up slurm-down test-slurm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ demo: $(STAMP)  ## the whole pipeline on the quick preset (CPU, minutes) -> repo
 
 full: $(STAMP)  ## the full reproduction (config.yaml; needs a GPU)
 	snakemake --cores $(CORES)
+
+degradation-quick: $(STAMP)  ## plain vs residual, depths 20 and 56, on a real subset (CPU, ~30 min) -> reports/degradation-quick/
+	@start=$$(date +%s); \
+	snakemake --cores $(CORES) --configfile presets/degradation.yaml presets/degradation-quick.yaml --printshellcmds && \
+	echo "degradation-quick finished in $$(( $$(date +%s) - start )) s: reports/degradation-quick/report.pdf"
+
+degradation: $(STAMP)  ## the full degradation study, depths 20-110 x 3 seeds, He et al.'s recipe (needs GPUs)
+	snakemake --cores $(CORES) --configfile presets/degradation.yaml
 
 lint: $(STAMP)  ## snakemake --lint and snakefmt --check
 	snakemake --lint

@@ -125,3 +125,30 @@ def test_device_selection():
     if not torch.cuda.is_available():
         with pytest.raises(Exception, match="CUDA is not available"):
             train.select_device("cuda")
+
+
+def test_compile_warm_up_leaves_training_unchanged(tmp_path, monkeypatch):
+    """The compile warm-up (every batch shape, before epoch 1) restores weights, buffers and optimizer state.
+
+    torch.compile is replaced by the identity here (compiling on the CPU takes minutes), so the warm-up
+    runs its steps on the eager model: a run with it must end bit-identical to a run without it.
+    """
+    data, val = tiny(72), tiny(20, 1)  # 72 = 2 x 32 + 8: two batch shapes per epoch
+    plain = train.train("resnet20", RECIPE, data, val, seed=0, out_dir=tmp_path / "a", checkpoint=tmp_path / "a.pt", progress=False)
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: model)
+    warmed = train.train("resnet20", dict(RECIPE, compile=True), data, val, seed=0, out_dir=tmp_path / "b", checkpoint=tmp_path / "b.pt", progress=False)
+    assert plain["compile_seconds"] is None and warmed["compile_seconds"] > 0
+    a, b = (torch.load(tmp_path / d / "weights.pt", weights_only=True) for d in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ha, hb = (pd.read_csv(tmp_path / d / "history.csv") for d in ("a", "b"))
+    assert ha[["train_loss", "train_acc", "val_loss", "val_acc"]].equals(hb[["train_loss", "train_acc", "val_loss", "val_acc"]])
+
+
+def test_warm_up_restores_the_optimizer_state():
+    model = train.build_model("resnet20", torch.device("cpu"), RECIPE)
+    opt = train.build_optimizer(model, RECIPE, torch.device("cpu"))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = train.to_input(train.to_device(*tiny(8), torch.device("cpu"))[0])
+    seconds = train.warm_up(model, opt, x, torch.arange(8) % 10, RECIPE, [8, 3])
+    assert seconds > 0 and not opt.state_dict()["state"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import io, models, reference
-from .train import augment, build_model, compiles, build_optimizer, select_device, synchronize, to_device, to_input, train_step
+from .train import augment, build_model, build_optimizer, compiles, mark_step, select_device, synchronize, to_device, to_input, train_step
 
 EPOCH_IMAGES = 50_000
 
@@ -57,6 +57,7 @@ def time_ours(name: str, recipe: dict, device: torch.device, batch: int, warmup:
     def run(lo, hi):
         for i in range(lo, hi):
             xb = to_input(augment(x[i * batch : (i + 1) * batch], recipe["crop_padding"], recipe["flip"], gen))
+            mark_step(recipe, device)
             train_step(model, optimizer, xb, y[i * batch : (i + 1) * batch], recipe)
 
     t0 = time.perf_counter()

@@ -38,10 +38,13 @@ class NonFiniteLoss(ResreproError):
 def select_device(spec: str = "auto") -> torch.device:
     """``auto``: CUDA if present, otherwise the CPU; or an explicit ``cpu``/``cuda``/``cuda:N``."""
     if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda") and not torch.cuda.is_available():
         raise ResreproError(f"device {spec!r} requested but CUDA is not available here; set train.device to auto or cpu")
-    return torch.device(spec)
+    device = torch.device(spec)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its algorithms once per shape
+    return device
 
 
 def lr_at(step: int, steps_per_epoch: int, recipe: dict) -> float:
@@ -109,8 +112,40 @@ def build_model(name: str, device: torch.device, recipe: dict) -> torch.nn.Modul
     """The registry model on ``device``, channels_last, optionally ``torch.compile``d (config)."""
     model = models.create(name).to(device, memory_format=torch.channels_last)
     if compiles(recipe, device):
-        model = torch.compile(model, mode=None if recipe["compile_mode"] == "default" else recipe["compile_mode"])
+        # static shapes: the last, smaller batch of an epoch gets its own graph instead of turning every step dynamic
+        model = torch.compile(model, mode=None if recipe["compile_mode"] == "default" else recipe["compile_mode"], dynamic=False)
     return model
+
+
+def warm_up(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, recipe: dict, batch_sizes: list[int]) -> float:
+    """Compile (and record the CUDA graphs of) every batch shape of an epoch before training starts.
+
+    Runs three steps per shape on the given (already augmented, normalised) batch, then restores
+    the weights, buffers and optimizer state, so training is exactly as without the warm-up.
+    Returns the seconds spent: the compile time, reported apart from the epochs' times.
+    """
+    import copy
+
+    weights_of = getattr(model, "_orig_mod", model)
+    saved_model, saved_optimizer = copy.deepcopy(weights_of.state_dict()), copy.deepcopy(optimizer.state_dict())
+    synchronize(x.device)
+    t0 = time.perf_counter()
+    model.train()
+    for n in batch_sizes:
+        for _ in range(3):  # CUDA graph trees: a warm-up run, the recording, a first replay
+            mark_step(recipe, x.device)
+            train_step(model, optimizer, x[:n], y[:n], recipe)
+    synchronize(x.device)
+    seconds = time.perf_counter() - t0
+    weights_of.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+    return seconds
+
+
+def mark_step(recipe: dict, device: torch.device) -> None:
+    """Tell CUDA graph trees that a new training iteration begins (a no-op unless compiled with CUDA graphs)."""
+    if compiles(recipe, device) and device.type == "cuda" and recipe["compile_mode"] in ("reduce-overhead", "max-autotune"):
+        torch.compiler.cudagraph_mark_step_begin()
 
 
 def build_optimizer(model: torch.nn.Module, recipe: dict, device: torch.device) -> torch.optim.Optimizer:
@@ -231,6 +266,11 @@ def train(
     from tqdm import tqdm
 
     compile_seconds = None
+    if compiles(recipe, device) and start_epoch < recipe["epochs"]:
+        sizes = sorted({min(batch, n_train), n_train % batch} - {0}, reverse=True)
+        sample = to_input(augment(x_train[:batch], recipe["crop_padding"], recipe["flip"], torch.Generator(device=device).manual_seed(0)))
+        compile_seconds = warm_up(model, optimizer, sample, y_train[:batch], recipe, sizes)
+        print(f"[resrepro] {model_name}: compiled for batch sizes {sizes} in {compile_seconds:.1f}s", file=sys.stderr)
     for epoch in range(start_epoch, recipe["epochs"]):
         # --- one epoch of training -------------------------------------------------------------
         model.train()
@@ -248,12 +288,8 @@ def train(
             lr = lr_at(epoch * steps_per_epoch + step, steps_per_epoch, recipe)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            if compile_seconds is None and compiles(recipe, device):
-                t_compile = time.perf_counter()
+            mark_step(recipe, device)
             loss, logits = train_step(model, optimizer, x, y, recipe)
-            if compile_seconds is None and compiles(recipe, device):
-                synchronize(device)  # the first step compiles: timed on its own, reported separately
-                compile_seconds = time.perf_counter() - t_compile
             # metrics stay on the device: no host synchronisation per step
             bad = ~torch.isfinite(loss)
             first_bad_step = torch.where((first_bad_step < 0) & bad, torch.full_like(first_bad_step, step + 1), first_bad_step)
