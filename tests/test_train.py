@@ -152,3 +152,13 @@ def test_warm_up_restores_the_optimizer_state():
     seconds = train.warm_up(model, opt, x, torch.arange(8) % 10, RECIPE, [8, 3])
     assert seconds > 0 and not opt.state_dict()["state"]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_cpu_threads_never_exceed_the_cores(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(train.os, "sched_getaffinity", lambda pid: {0, 1})
+        assert train.set_cpu_threads(8) == 2 and torch.get_num_threads() == 2
+        assert train.set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import io, models, reference
-from .train import augment, build_model, build_optimizer, compiles, mark_step, select_device, synchronize, to_device, to_input, train_step
+from .train import augment, build_model, build_optimizer, compiles, mark_step, select_device, set_cpu_threads, synchronize, to_device, to_input, train_step
 
 EPOCH_IMAGES = 50_000
 
@@ -89,7 +89,7 @@ def run(model_names: list[str], recipe: dict, device: str = "auto", batch: int =
     (on a shared machine, background load only ever slows a timing down)."""
     dev = select_device(device)
     if dev.type == "cpu":
-        torch.set_num_threads(recipe["threads"])
+        set_cpu_threads(recipe["threads"])
     warmup = warmup if warmup is not None else (2 if dev.type == "cpu" else 15)
     steps = steps if steps is not None else (4 if dev.type == "cpu" else 60)
     from .train import device_name
@@ -107,7 +107,7 @@ def run(model_names: list[str], recipe: dict, device: str = "auto", batch: int =
         ours, ref = max(ours_runs), max(ref_runs)
         rec = {
             "model": name, "device": device_name(dev), "batch_size": batch, "precision": "bf16-autocast" if dev.type == "cuda" else "fp32",
-            "compiled": compiles(recipe, dev), "warmup_seconds": warm_s,
+            "compiled": compiles(recipe, dev), "warmup_seconds": warm_s, "threads": torch.get_num_threads() if dev.type == "cpu" else None,
             "ours_img_s": ours, "reference_img_s": ref, "ratio": ours / ref, "epoch_s": EPOCH_IMAGES / ours,
             "reference_epoch_s": EPOCH_IMAGES / ref, "train_flops_per_image": 3 * flops, "peak_flops": peak,
             "share_of_peak": 3 * flops * ours / peak, "steps": steps, "warmup_steps": warmup, "reference_workers": workers, "rounds": rounds,

@@ -47,6 +47,18 @@ def select_device(spec: str = "auto") -> torch.device:
     return device
 
 
+def set_cpu_threads(requested: int) -> int:
+    """Use ``train.threads`` CPU threads, but never more than the cores this process may run on:
+    oversubscribed oneDNN convolutions run far slower than at one thread per core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    threads = max(1, min(requested, cores))
+    torch.set_num_threads(threads)
+    return threads
+
+
 def lr_at(step: int, steps_per_epoch: int, recipe: dict) -> float:
     """Learning rate for global step ``step`` (0-based): constant warm-up, then the schedule."""
     warmup_steps = round(recipe["warmup_epochs"] * steps_per_epoch)
@@ -228,7 +240,7 @@ def train(
     out_dir, checkpoint = Path(out_dir), Path(checkpoint)
     device = select_device(recipe["device"])
     if device.type == "cpu":
-        torch.set_num_threads(recipe["threads"])
+        set_cpu_threads(recipe["threads"])
     torch.manual_seed(seed)
     np.random.seed(seed)
 
