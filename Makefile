@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SLURM_PLUGIN := $(VENV)/slurm-plugin
 SLURM_STAMP  := $(SLURM_PLUGIN)/.installed-stamp
 
-.PHONY: install demo full degradation degradation-quick test lint bench clean-results slurm-plugin slurm-up slurm-down test-slurm
+.PHONY: install demo full degradation degradation-quick degradation-quick-warmup test lint bench clean-results slurm-plugin slurm-up slurm-down test-slurm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ degradation-quick: $(STAMP)  ## plain vs residual, depths 20 and 56, on a real s
 	@start=$$(date +%s); \
 	snakemake --cores $(CORES) --configfile presets/degradation.yaml presets/degradation-quick.yaml --printshellcmds && \
 	echo "degradation-quick finished in $$(( $$(date +%s) - start )) s: reports/degradation-quick/report.pdf"
+
+degradation-quick-warmup: $(STAMP)  ## the same with 1 warm-up epoch at lr 0.01 for all four nets (sensitivity run, ~30 min)
+	snakemake --cores $(CORES) --configfile presets/degradation.yaml presets/degradation-quick.yaml presets/degradation-quick-warmup.yaml --printshellcmds
 
 degradation: $(STAMP)  ## the full degradation study, depths 20-110 x 3 seeds, He et al.'s recipe (needs GPUs)
 	snakemake --cores $(CORES) --configfile presets/degradation.yaml

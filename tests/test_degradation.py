@@ -67,3 +67,11 @@ def test_study_outputs_from_result_files(tmp_path):
 def test_study_needs_twins(tmp_path):
     with pytest.raises(degradation.ResreproError, match="plain/residual twins"):
         degradation.collect(tmp_path, ["resnet20", "vgg16"], [0])
+
+
+def test_nets_that_never_started_converging_make_the_shortcut_comparison_untestable():
+    ev = degradation.evidence(summary([50.0, 89.0], [45.0, 88.0]))
+    assert ev["not_started"] == ["plain56", "resnet56"]
+    assert ev["shortcut_lowers_train_error_at_depth"]["56"] is None and ev["shortcut_lowers_test_error_at_depth"]["56"] is None
+    ev = degradation.evidence(summary([50.0, 89.0], [45.0, 40.0]))  # only the plain net failed: a real difference
+    assert ev["not_started"] == ["plain56"] and ev["shortcut_lowers_train_error_at_depth"]["56"] is True

@@ -71,6 +71,11 @@ def _differs(a: dict, b: dict, floor: float) -> bool:
     return b["mean"] - a["mean"] > max(2 * spread, floor)
 
 
+# He et al. (2016, Sec. 4.2) call a net started once its training error is below 80 %: a net above it at the end
+# never began to converge (an optimisation failure at this learning rate and length, not a measured depth effect).
+STARTED_BELOW = 80.0
+
+
 def evidence(summary: dict, floor: float = 1.0) -> dict:
     """Degradation (deeper has higher *training* error) per kind, between the shallowest and each deeper depth.
 
@@ -90,13 +95,18 @@ def evidence(summary: dict, floor: float = 1.0) -> dict:
         }
     deepest = depths[-1]
     plain_deep, res_deep = summary["kinds"][f"plain{deepest}"], summary["kinds"][f"resnet{deepest}"]
+    not_started = sorted((m for m, k in summary["kinds"].items() if k["final_train_error"]["mean"] >= STARTED_BELOW), key=lambda m: (re.sub(r"\d", "", m), int(re.sub(r"\D", "", m))))
+    # when neither twin at the deepest depth started converging, comparing them says nothing about the shortcut
+    comparable = f"plain{deepest}" not in not_started or f"resnet{deepest}" not in not_started
     return {
         "rule": f"a deeper net is degraded when its final training error exceeds the {depths[0]}-layer net's by more than max(2 std over seeds, {floor} points)",
+        "started_rule": f"a net started converging when its final training error is below {STARTED_BELOW:g} % (He et al., Sec. 4.2)",
+        "not_started": not_started,
         "degradation": res,
         "plain_degrades": any(v["degraded"] for v in res["plain"].values()),
         "residual_degrades": any(v["degraded"] for v in res["resnet"].values()),
-        "shortcut_lowers_train_error_at_depth": {str(deepest): _differs(res_deep["final_train_error"], plain_deep["final_train_error"], floor)},
-        "shortcut_lowers_test_error_at_depth": {str(deepest): _differs(res_deep["test_error"], plain_deep["test_error"], floor)},
+        "shortcut_lowers_train_error_at_depth": {str(deepest): _differs(res_deep["final_train_error"], plain_deep["final_train_error"], floor) if comparable else None},
+        "shortcut_lowers_test_error_at_depth": {str(deepest): _differs(res_deep["test_error"], plain_deep["test_error"], floor) if comparable else None},
     }
 
 

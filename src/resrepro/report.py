@@ -806,6 +806,14 @@ def _degradation(results: Path, sections: list[dict]) -> tuple[list[dict], list[
         v = s["kinds"][m][key]
         return f"{v['mean']:.2f} %" + ("" if v["std"] is None else f" ± {v['std']:.2f}")
 
+    def yes_no(v):
+        return "not testable (neither net started converging)" if v is None else ("yes" if v else "no")
+
+    not_started = ev.get("not_started", [])
+    started_text = (
+        f" Did not start converging ({ev['started_rule']}): {', '.join(not_started)}; their training error says how the run failed at this "
+        "learning rate and length, not how depth acts on a network that trains." if not_started else ""
+    )
     init = {m: s["kinds"][m]["grad_ratio_first_to_last_block"].get("0") for m in s["kinds"]}
     grad_text = "; ".join(f"{m} {v['mean']:.3g}" for m, v in init.items() if v) or "not measured at initialisation"
     jac = s["jacobian"]
@@ -814,8 +822,8 @@ def _degradation(results: Path, sections: list[dict]) -> tuple[list[dict], list[
         f"seeds {', '.join(map(str, s['seeds']))}, as in He et al. (2016), Fig. 6 and Table 6. Rule: {ev['rule']}.",
         f"Final training error: " + "; ".join(f"plain-{d} {err(f'plain{d}', 'final_train_error')}, ResNet-{d} {err(f'resnet{d}', 'final_train_error')}" for d in depths) + ". "
         f"Plain networks degrade: {'yes' if ev['plain_degrades'] else 'no'}; residual networks degrade: {'yes' if ev['residual_degrades'] else 'no'}; "
-        f"at depth {deep} the shortcut lowers training error beyond the noise: {'yes' if ev['shortcut_lowers_train_error_at_depth'][deep] else 'no'}, "
-        f"test error: {'yes' if ev['shortcut_lowers_test_error_at_depth'][deep] else 'no'}.",
+        f"at depth {deep} the shortcut lowers training error beyond the noise: {yes_no(ev['shortcut_lowers_train_error_at_depth'][deep])}, "
+        f"test error: {yes_no(ev['shortcut_lowers_test_error_at_depth'][deep])}." + started_text,
         "Gradient flow: ratio of the gradient norm reaching the first block to that reaching the last block, at initialisation (values far below 1 mean "
         f"the gradient shrinks on its way back to the input): {grad_text}.",
         f"The paper's identity dy/dx = dF/dx + I, on trained blocks of {jac['checks'][0]['model']} (one identity block per stage, autograd): "
