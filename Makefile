@@ -24,8 +24,9 @@ demo: $(STAMP)  ## the whole pipeline on the quick preset (CPU, minutes) -> repo
 	snakemake --cores $(CORES) --configfile presets/quick.yaml --printshellcmds && \
 	echo "demo finished in $$(( $$(date +%s) - start )) s: reports/quick/report.pdf, reports/quick/report.html"
 
-full: $(STAMP)  ## the full reproduction (config.yaml; needs a GPU)
+full: $(STAMP)  ## the full reproduction: config.yaml, then the degradation study (presets/degradation.yaml); needs GPUs
 	snakemake --cores $(CORES)
+	snakemake --cores $(CORES) --configfile presets/degradation.yaml
 
 degradation-quick: $(STAMP)  ## plain vs residual, depths 20 and 56, on a real subset (CPU, ~30 min) -> reports/degradation-quick/
 	@start=$$(date +%s); \

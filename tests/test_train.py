@@ -162,3 +162,17 @@ def test_cpu_threads_never_exceed_the_cores(monkeypatch):
         assert train.set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_failing_compiler_gives_a_clear_error(tmp_path, monkeypatch):
+    class Broken(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self._orig_mod = model
+
+        def forward(self, x):
+            raise RuntimeError("InductorError: no working C++ compiler found")
+
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: Broken(model))
+    with pytest.raises(train.ResreproError, match="torch.compile .* failed: RuntimeError: InductorError.*train.compile: false"):
+        train.train("resnet20", dict(RECIPE, compile=True), tiny(40), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt", progress=False)

@@ -143,10 +143,18 @@ def warm_up(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.T
     synchronize(x.device)
     t0 = time.perf_counter()
     model.train()
-    for n in batch_sizes:
-        for _ in range(3):  # CUDA graph trees: a warm-up run, the recording, a first replay
-            mark_step(recipe, x.device)
-            train_step(model, optimizer, x[:n], y[:n], recipe)
+    try:
+        for n in batch_sizes:
+            for _ in range(3):  # CUDA graph trees: a warm-up run, the recording, a first replay
+                mark_step(recipe, x.device)
+                train_step(model, optimizer, x[:n], y[:n], recipe)
+    except Exception as e:  # inductor needs a C compiler and Triton: say how to train without them
+        if not hasattr(model, "_orig_mod"):
+            raise
+        raise ResreproError(
+            f"torch.compile (mode {recipe['compile_mode']}) failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}. "
+            "Set train.compile: false in the config to train without compilation (about 2.4x slower on a GPU)."
+        ) from e
     synchronize(x.device)
     seconds = time.perf_counter() - t0
     weights_of.load_state_dict(saved_model)
