@@ -33,7 +33,7 @@ degradation-quick: $(STAMP)  ## plain vs residual, depths 20 and 56, on a real s
 	snakemake --cores $(CORES) --configfile presets/degradation.yaml presets/degradation-quick.yaml --printshellcmds && \
 	echo "degradation-quick finished in $$(( $$(date +%s) - start )) s: reports/degradation-quick/report.pdf"
 
-degradation-quick-warmup: $(STAMP)  ## the same with 1 warm-up epoch at lr 0.01 for all four nets (sensitivity run, ~30 min)
+degradation-quick-warmup: $(STAMP)  ## the same with He et al.'s warm-up rule (lr 0.01 until training error < 80 %) for all four nets (sensitivity run)
 	snakemake --cores $(CORES) --configfile presets/degradation.yaml presets/degradation-quick.yaml presets/degradation-quick-warmup.yaml --printshellcmds
 
 degradation: $(STAMP)  ## the full degradation study, depths 20-110 x 3 seeds, He et al.'s recipe (needs GPUs)

@@ -176,3 +176,14 @@ def test_a_failing_compiler_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda model, **kw: Broken(model))
     with pytest.raises(train.ResreproError, match="torch.compile .* failed: RuntimeError: InductorError.*train.compile: false"):
         train.train("resnet20", dict(RECIPE, compile=True), tiny(40), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt", progress=False)
+
+
+def test_he_warm_up_rule_holds_the_low_lr_until_training_error_falls_below_the_limit(tmp_path):
+    r = dict(RECIPE, warmup_until_train_error=80.0, warmup_lr=0.01, lr=0.1, schedule="constant")
+    assert train.still_warming([], r), "the first epoch always warms up"
+    assert train.still_warming([{"train_acc": 0.15}], r) and not train.still_warming([{"train_acc": 0.15}, {"train_acc": 0.25}], r)
+    assert not train.still_warming([], dict(r, warmup_until_train_error=None))
+    assert train.lr_at(500, 10, r, warming=True) == 0.01 and train.lr_at(500, 10, r) == 0.1
+    # in the loop: a limit no net reaches keeps every epoch at warmup_lr (the history's lr column)
+    train.train("resnet20", dict(r, warmup_until_train_error=1e-9), tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt", progress=False)
+    assert (pd.read_csv(tmp_path / "history.csv")["lr"] == 0.01).all()

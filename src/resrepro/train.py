@@ -59,10 +59,13 @@ def set_cpu_threads(requested: int) -> int:
     return threads
 
 
-def lr_at(step: int, steps_per_epoch: int, recipe: dict) -> float:
-    """Learning rate for global step ``step`` (0-based): constant warm-up, then the schedule."""
+def lr_at(step: int, steps_per_epoch: int, recipe: dict, warming: bool = False) -> float:
+    """Learning rate for global step ``step`` (0-based): constant warm-up, then the schedule.
+
+    ``warming``: still in He et al.'s warm-up by the training-error rule (:func:`still_warming`).
+    """
     warmup_steps = round(recipe["warmup_epochs"] * steps_per_epoch)
-    if step < warmup_steps:
+    if step < warmup_steps or warming:
         return recipe["warmup_lr"]
     total = recipe["epochs"] * steps_per_epoch
     base = recipe["lr"]
@@ -73,6 +76,17 @@ def lr_at(step: int, steps_per_epoch: int, recipe: dict) -> float:
         epoch = step / steps_per_epoch
         return base * recipe["gamma"] ** sum(epoch >= m for m in recipe["milestones"])
     return base
+
+
+def still_warming(history: list[dict], recipe: dict) -> bool:
+    """He et al. (2016, Sec. 4.2): lr ``warmup_lr`` "until the training error is below 80 %", then the schedule.
+
+    With ``train.warmup_until_train_error`` set (percent), the warm-up lasts until the first epoch
+    that ends with a training error below it, decided from the completed epochs' history (so a
+    resumed job decides exactly as an uninterrupted one).
+    """
+    limit = recipe.get("warmup_until_train_error")
+    return limit is not None and all(100 * (1 - h["train_acc"]) >= limit for h in history)
 
 
 def augment(x: torch.Tensor, padding: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
@@ -294,6 +308,7 @@ def train(
     for epoch in range(start_epoch, recipe["epochs"]):
         # --- one epoch of training -------------------------------------------------------------
         model.train()
+        warming = still_warming(history, recipe)
         gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
         order = torch.randperm(n_train, device=device, generator=gen)
         loss_sum = torch.zeros((), device=device)
@@ -305,7 +320,7 @@ def train(
             idx = order[step * batch : (step + 1) * batch]
             x = to_input(augment(x_train[idx], recipe["crop_padding"], recipe["flip"], gen))
             y = y_train[idx]
-            lr = lr_at(epoch * steps_per_epoch + step, steps_per_epoch, recipe)
+            lr = lr_at(epoch * steps_per_epoch + step, steps_per_epoch, recipe, warming)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             mark_step(recipe, device)
@@ -322,7 +337,7 @@ def train(
         if (bad_step := int(first_bad_step)) >= 0:
             raise NonFiniteLoss(
                 f"{model_name} seed {seed}: the training loss became NaN or infinite at epoch {epoch + 1}, "
-                f"step {bad_step} of {steps_per_epoch} (lr {lr_at(epoch * steps_per_epoch + bad_step - 1, steps_per_epoch, recipe):g}). "
+                f"step {bad_step} of {steps_per_epoch} (lr {lr_at(epoch * steps_per_epoch + bad_step - 1, steps_per_epoch, recipe, warming):g}). "
                 "Lower train.lr or add warm-up (train.warmup_epochs) for this model in config.yaml."
             )
 
