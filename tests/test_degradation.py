@@ -1,13 +1,14 @@
 """The degradation study from result files: the evidence rule (both ways) and the outputs."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from resrepro import degradation, io, models
+from resrepro import analysis, degradation, io, models
 
 
 def stats(mean, std=None):
@@ -53,7 +54,8 @@ def make_run(root, depths=(20, 32), seeds=(0,)):
 
 def test_study_outputs_from_result_files(tmp_path):
     make_run(tmp_path)
-    s = degradation.run(tmp_path, ["plain20", "resnet20", "plain32", "resnet32"], [0], tmp_path / "out", note="fixture")
+    context = analysis.load_context(Path(__file__).resolve().parents[1] / "reports" / "context.yaml")
+    s = degradation.run(tmp_path, ["plain20", "resnet20", "plain32", "resnet32"], [0], tmp_path / "out", context, note="fixture")
     assert s["depths"] == [20, 32] and s["evidence"]["plain_degrades"] and not s["evidence"]["residual_degrades"]
     assert s["kinds"]["plain20"]["grad_ratio_first_to_last_block"]["0"]["mean"] == pytest.approx(1e-3)
     assert s["jacobian"]["max_abs_deviation"] < 1e-9 and len(s["jacobian"]["checks"]) == 3
@@ -66,7 +68,13 @@ def test_study_outputs_from_result_files(tmp_path):
 
 def test_study_needs_twins(tmp_path):
     with pytest.raises(degradation.ResreproError, match="plain/residual twins"):
-        degradation.collect(tmp_path, ["resnet20", "vgg16"], [0])
+        degradation.read_runs(tmp_path, ["resnet20", "vgg16"], [0])
+
+
+def test_he_table6_comes_from_the_context_file():
+    assert degradation.he_table6([{"id": "he2016", "cite": "He", "values": {"resnet56": 6.97, "vgg16": 9.0}}]) == {"citation": "He", "test_error": {56: 6.97}}
+    with pytest.raises(degradation.ResreproError, match="no source 'he2016'"):
+        degradation.he_table6([{"id": "kuangliu", "cite": "k", "values": {}}])
 
 
 def test_nets_that_never_started_converging_make_the_shortcut_comparison_untestable():

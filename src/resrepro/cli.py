@@ -126,7 +126,9 @@ def cmd_report(a) -> None:
 def cmd_degradation(a) -> None:
     from . import degradation
 
-    s = degradation.run(a.results, a.spec["models"], a.spec["seeds"], a.out_dir, a.spec.get("stamp"))
+    from .analysis import load_context
+
+    s = degradation.run(a.results, a.spec["models"], a.spec["seeds"], a.out_dir, load_context(a.context), a.spec.get("stamp"))
     ev = s["evidence"]
     print(f"degradation study: plain degrades: {ev['plain_degrades']}, residual degrades: {ev['residual_degrades']}")
 
@@ -217,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("degradation", help="plain vs residual: Figure 6, Table 6, gradient flow (He et al.)")
     s.add_argument("--results", required=True)
     s.add_argument("--spec", type=_json_arg, required=True, help='{"models", "seeds", "stamp"} as JSON')
+    s.add_argument("--context", required=True, help="published results (reports/context.yaml): He et al.'s Table 6")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_degradation)
 

@@ -5,8 +5,9 @@ histories, test metrics and gradient-flow measurements (``train.gradflow_epochs`
 ``results/<run>/degradation/``: ``summary.json`` (per depth and kind: final training and test
 error, mean +- std over seeds; the gradient ratio first/last block; the degradation evidence),
 ``table6.csv``, ``figure6.svg/png`` (training and validation error per epoch, plain left, residual
-right), ``gradflow.svg/png`` (gradient norm reaching each block, plain against residual) and
-``jacobian.json`` (the paper's dy/dx = dF/dx + I checked on trained blocks).
+right) and ``gradflow.svg/png`` (gradient norm reaching each block, plain against residual); the
+summary also holds He et al.'s Table 6 (from reports/context.yaml) and the paper's dy/dx = dF/dx + I
+checked on trained blocks.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ import pandas as pd
 
 from . import ResreproError, io
 
-# He et al. (2016), Table 6: CIFAR-10 test error (%) of their ResNets (facts.md).
-HE_TABLE6 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
-HE_CITATION = "He, Zhang, Ren & Sun (2016), Deep Residual Learning for Image Recognition, Table 6 (arXiv 1512.03385)"
+# He et al.'s Table 6 comes from reports/context.yaml (source ``he2016``), the one transcription of it.
+HE_SOURCE = "he2016"
+
+
+def he_table6(sources: list[dict]) -> dict:
+    """He et al.'s CIFAR-10 test errors (%) by depth, with the citation, from the context sources."""
+    he = next((src for src in sources if src["id"] == HE_SOURCE), None)
+    if he is None:
+        raise ResreproError(f"the context file has no source {HE_SOURCE!r} (He et al. 2016, Table 6); see reports/context.yaml")
+    return {"citation": he["cite"], "test_error": {int(re.sub(r"\D", "", m)): v for m, v in he["values"].items() if m.startswith("resnet")}}
 
 
 def twins(models: list[str]) -> list[int]:
@@ -35,32 +43,39 @@ def _stats(values: list[float]) -> dict:
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None, "n": len(v), "values": v.tolist()}
 
 
-def collect(results: str | Path, models: list[str], seeds: list[int]) -> dict:
+def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple[list[int], dict]:
+    """The twins' depths and each twin's result files, read once: {model: [per seed: history, test accuracy, gradflow]}."""
     results = Path(results)
     depths = twins(models)
     if not depths:
         raise ResreproError("the degradation study needs plain/residual twins in `models` (e.g. plain20 and resnet20); see presets/degradation.yaml")
-    out = {"depths": depths, "seeds": seeds, "kinds": {}}
-    for kind in ("plain", "resnet"):
-        for d in depths:
-            model = f"{kind}{d}"
-            train_err, test_err, histories, grads = [], [], [], []
-            for s in seeds:
-                base = results / "train" / model / f"seed{s}"
-                h = pd.read_csv(base / "history.csv")
-                histories.append(h)
-                train_err.append(100 * (1 - h["train_acc"].iloc[-1]))
-                test_err.append(100 * (1 - io.read_json(results / "eval" / model / f"seed{s}" / "metrics.json")["accuracy"]))
-                g = io.read_json(base / "gradflow.json")["measurements"]
-                grads.append(g)
-            ratios = {}
-            for m in grads[0]:
-                per_seed = [next(x for x in g if x["epoch"] == m["epoch"]) for g in grads]
-                ratios[str(m["epoch"])] = _stats([x["activation_grad_norm"][0] / x["activation_grad_norm"][-1] for x in per_seed])
-            out["kinds"][model] = {
-                "depth": d, "kind": kind, "final_train_error": _stats(train_err), "test_error": _stats(test_err),
-                "grad_ratio_first_to_last_block": ratios,
+    runs = {}
+    for model in (f"{kind}{d}" for kind in ("plain", "resnet") for d in depths):
+        runs[model] = [
+            {
+                "history": pd.read_csv(results / "train" / model / f"seed{s}" / "history.csv"),
+                "test_accuracy": io.read_json(results / "eval" / model / f"seed{s}" / "metrics.json")["accuracy"],
+                "gradflow": io.read_json(results / "train" / model / f"seed{s}" / "gradflow.json")["measurements"],
             }
+            for s in seeds
+        ]
+    return depths, runs
+
+
+def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
+    """Per twin: final training and test error (mean +- std over seeds), gradient ratio first/last block; the evidence."""
+    out = {"depths": depths, "seeds": seeds, "kinds": {}}
+    for model, per_seed in runs.items():
+        ratios = {}
+        for m in per_seed[0]["gradflow"]:
+            at_epoch = [next(x for x in r["gradflow"] if x["epoch"] == m["epoch"]) for r in per_seed]
+            ratios[str(m["epoch"])] = _stats([x["activation_grad_norm"][0] / x["activation_grad_norm"][-1] for x in at_epoch])
+        out["kinds"][model] = {
+            "depth": int(re.sub(r"\D", "", model)), "kind": re.sub(r"\d", "", model),
+            "final_train_error": _stats([100 * (1 - r["history"]["train_acc"].iloc[-1]) for r in per_seed]),
+            "test_error": _stats([100 * (1 - r["test_accuracy"]) for r in per_seed]),
+            "grad_ratio_first_to_last_block": ratios,
+        }
     out["evidence"] = evidence(out)
     return out
 
@@ -118,7 +133,7 @@ def table6(summary: dict) -> pd.DataFrame:
     for d in summary["depths"]:
         p, r = summary["kinds"][f"plain{d}"], summary["kinds"][f"resnet{d}"]
         rows.append({
-            "Depth": d, "He et al. ResNet test error (%)": HE_TABLE6.get(d, float("nan")),
+            "Depth": d, "He et al. ResNet test error (%)": summary["he_table6"]["test_error"].get(d, float("nan")),
             "Ours ResNet test error (%)": f(r["test_error"]), "Ours plain test error (%)": f(p["test_error"]),
             "Ours ResNet train error (%)": f(r["final_train_error"]), "Ours plain train error (%)": f(p["final_train_error"]),
         })
@@ -142,21 +157,20 @@ def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
     return {"checks": out, "max_abs_deviation": max(max(c["max_abs_dev_pre"], c["max_abs_dev_out"]) for c in out)}
 
 
-def figures(results: str | Path, summary: dict, out_dir: Path, note: str | None) -> None:
+def figures(runs: dict, summary: dict, out_dir: Path, note: str | None) -> None:
     from matplotlib.figure import Figure
     import matplotlib
 
     from .figures import _RC, _save, _stamp_note
 
-    results = Path(results)
-    depths, seeds = summary["depths"], summary["seeds"]
+    depths = summary["depths"]
     colors = dict(zip(depths, ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]))
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(8.0, 3.4))
         axes = fig.subplots(1, 2, sharey=True)
         for ax, kind, title in zip(axes, ("plain", "resnet"), ("plain networks", "residual networks")):
             for d in depths:
-                hs = [pd.read_csv(results / "train" / f"{kind}{d}" / f"seed{s}" / "history.csv") for s in seeds]
+                hs = [r["history"] for r in runs[f"{kind}{d}"]]
                 ep = hs[0]["epoch"].to_numpy()
                 tr = np.mean([100 * (1 - h["train_acc"].to_numpy()) for h in hs], 0)
                 va = np.mean([100 * (1 - h["val_acc"].to_numpy()) for h in hs], 0)
@@ -170,7 +184,7 @@ def figures(results: str | Path, summary: dict, out_dir: Path, note: str | None)
         fig.tight_layout(rect=(0, 0, 1, 0.92 if note else 1))
         _save(fig, out_dir / "figure6.svg", out_dir / "figure6.png")
 
-        epochs = [m["epoch"] for m in io.read_json(results / "train" / f"plain{depths[0]}" / f"seed{seeds[0]}" / "gradflow.json")["measurements"]]
+        epochs = [m["epoch"] for m in runs[f"plain{depths[0]}"][0]["gradflow"]]
         if not epochs:
             raise ResreproError("no gradient-flow measurements in this run; set train.gradflow_epochs (see presets/degradation.yaml)")
         fig = Figure(figsize=(2.6 * len(epochs) + 0.6, 3.2))
@@ -178,8 +192,7 @@ def figures(results: str | Path, summary: dict, out_dir: Path, note: str | None)
         for ax, e in zip(axes, epochs):
             for kind, style in (("plain", "--"), ("resnet", "-")):
                 for d in depths:
-                    g = io.read_json(results / "train" / f"{kind}{d}" / f"seed{seeds[0]}" / "gradflow.json")["measurements"]
-                    norms = next(x for x in g if x["epoch"] == e)["activation_grad_norm"]
+                    norms = next(x for x in runs[f"{kind}{d}"][0]["gradflow"] if x["epoch"] == e)["activation_grad_norm"]
                     ax.semilogy(np.arange(1, len(norms) + 1), norms, style, color=colors[d], lw=1.4, label=f"{kind}-{d}")
             ax.set_title("at initialisation" if e == 0 else f"after epoch {e}")
             ax.set_xlabel("block (input \u2192 output)")
@@ -190,13 +203,15 @@ def figures(results: str | Path, summary: dict, out_dir: Path, note: str | None)
         _save(fig, out_dir / "gradflow.svg", out_dir / "gradflow.png")
 
 
-def run(results: str | Path, models: list[str], seeds: list[int], out_dir: str | Path, note: str | None = None) -> dict:
+def run(results: str | Path, models: list[str], seeds: list[int], out_dir: str | Path, context: list[dict], note: str | None = None) -> dict:
+    """The study from a run's result files; ``context``: the published sources (reports/context.yaml)."""
     out_dir = Path(out_dir)
-    summary = collect(results, models, seeds)
-    summary["he_table6"] = {"citation": HE_CITATION, "test_error": HE_TABLE6}
-    summary["jacobian"] = jacobian_on_trained(results, summary["depths"][0], seeds[0])
+    depths, runs = read_runs(results, models, seeds)
+    summary = collect(depths, seeds, runs)
+    summary["he_table6"] = he_table6(context)
+    summary["jacobian"] = jacobian_on_trained(results, depths[0], seeds[0])
     with io.atomic_path(out_dir / "table6.csv") as tmp:
         table6(summary).to_csv(tmp, index=False)
-    figures(results, summary, out_dir, note)
+    figures(runs, summary, out_dir, note)
     io.write_json(out_dir / "summary.json", summary)
     return summary

@@ -6,8 +6,8 @@ Runs resrepro.train.train on random CIFAR-sized data (45,000 training and 5,000 
 images, batch 128, the recipe of config.yaml): the time per epoch does not depend on the pixel
 values. Prints one JSON line per model with the steady-state epoch time (the last epoch), the first
 epoch (cuDNN autotuning included) and the job's wall time, and the effective training throughput
-in TFLOP/s (3 x forward FLOPs per training image, 1 x per validation image). These figures are
-the ones behind GPU_TFLOPS and EPOCH_OVERHEAD_S in workflow/rules/common.smk.
+in TFLOP/s (3 x forward FLOPs per training image, 1 x per validation image): the figures to set
+GPU_TFLOPS and LAYER_STEP_MS in workflow/rules/common.smk from, for a given cluster's GPUs.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-import yaml
 
-from resrepro import models, train
+from resrepro import bench, config, models, train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,13 +34,9 @@ def main() -> None:
     ap.add_argument("--n-val", type=int, default=5000)
     args = ap.parse_args()
 
-    recipe = yaml.safe_load((REPO / "config.yaml").read_text())["train"]
-    recipe.update(epochs=args.epochs, device="auto")
-    rng = np.random.default_rng(0)
-    x_tr = rng.integers(0, 256, (args.n_train, 32, 32, 3), dtype=np.uint8)
-    y_tr = rng.integers(0, 10, args.n_train)
-    x_va = rng.integers(0, 256, (args.n_val, 32, 32, 3), dtype=np.uint8)
-    y_va = rng.integers(0, 10, args.n_val)
+    recipe = dict(config.load(REPO / "config.yaml")["train"], epochs=args.epochs, device="auto")  # validated, defaults filled
+    x_tr, y_tr = bench.synthetic(args.n_train)
+    x_va, y_va = bench.synthetic(args.n_val, seed=1)
     device = train.select_device("auto")
     print(json.dumps({"device": train.device_name(device), "torch": torch.__version__}), flush=True)
     for name in args.models.split(","):

@@ -103,8 +103,8 @@ GFLOPS_PER_IMAGE = {
     "vgg16": 0.626,
 }
 # Assumed speed of one A100-class GPU for this training loop (bf16, data on the GPU): compute at
-# GPU_TFLOPS, plus a latency per layer and step that dominates thin deep nets (ResNet-110). An H200
-# measured 37-78 TFLOP/s and 0.28 ms (tools/slurm/gpu_epoch_time.py): this is about half as fast.
+# GPU_TFLOPS, plus a latency per layer and step that dominates thin deep nets (ResNet-110). These are
+# cautious assumptions, not measurements: tools/slurm/gpu_epoch_time.py measures both on a given GPU.
 GPU_TFLOPS = 30.0
 LAYER_STEP_MS = 0.5
 # minutes for the queue-side start, imports, data to the GPU and first-epoch autotuning

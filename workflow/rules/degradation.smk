@@ -9,6 +9,7 @@ rule degradation:
         histories=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/history.csv"),
         gradflow=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/gradflow.json"),
         weights=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/weights.pt"),
+        context=CONTEXT,
     output:
         summary=f"{RESULTS}/degradation/summary.json",
         table=f"{RESULTS}/degradation/table6.csv",
@@ -28,4 +29,4 @@ rule degradation:
         out_dir=subpath(output.summary, parent=True),
     shell:
         "resrepro degradation --results {params.results:q} --spec {params.spec:q}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --context {input.context:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
