@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -390,8 +391,7 @@ def test_audit_gives_every_claim_a_verdict():
     a = claims.audit(CLAIMS, PAPER, _full_measurement(), COUNTS, FULL_SPEC)
     assert a["comparable"] and len(a["claims"]) == 67
     v = {c["id"]: c["verdict"] for c in a["claims"]}
-    assert set(v.values()) <= set(claims.VERDICTS)
-    assert sum(a["verdicts"].values()) == 67
+    assert a["verdicts"] == {k: n for k, n in Counter(v.values()).items()}, "the summary counts the claims' verdicts"
     # the paper's self-contradictions hold whatever we measure
     for cid in ("T1.resnet18.recall", "T2.resnet18.total_hours", "T2.resnet34.total_hours", "T2.resnet50.total_hours",
                 "T3.resnet18.params_millions", "T3.resnet34.test_error", "t1.text-rows", "theory.residual-notation",

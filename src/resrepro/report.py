@@ -36,6 +36,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import ResreproError
+from .claims import VERDICTS
 from .io import read_json, write_bytes, write_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -50,12 +51,7 @@ _ALIGNS = ("left", "center", "right")
 _WIDTH = re.compile(r"auto|\d+(\.\d+)?(fr|cm|mm|pt|em)")
 
 # Verdicts of the claims audit (resrepro.claims.VERDICTS) and their colours in both outputs.
-VERDICT_COLORS = {
-    "reproduced": "#1b7a3a",
-    "not reproduced": "#b00020",
-    "inconsistent as stated": "#a65400",
-    "not testable": "#5a5a5a",
-}
+VERDICT_COLORS = dict(zip(VERDICTS, ("#1b7a3a", "#b00020", "#a65400", "#5a5a5a"), strict=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -790,13 +786,11 @@ def _claims_table(audit: dict, stamp: str | None) -> dict:
             "widths": ["auto", "1fr", "1fr", "auto"], "verdict_column": 3}
 
 
-def _degradation(results: Path, sections: list[dict]) -> tuple[list[dict], list[dict]]:
+def _degradation(results: Path) -> tuple[dict | None, list[dict], list[dict]]:
     """The degradation study's section, table and figures, when the run has one (resrepro.degradation)."""
     path = results / "degradation" / "summary.json"
     if not path.exists():
-        return [], []
-    import csv as _csv
-
+        return None, [], []
     s = read_json(path)
     ev = s["evidence"]
     depths = s["depths"]
@@ -831,12 +825,9 @@ def _degradation(results: Path, sections: list[dict]) -> tuple[list[dict], list[
         f"block's ReLU its Jacobian is dF/dx + I; after the ReLU it is diag(relu')(dF/dx + I) (largest deviation "
         f"{max(c['max_abs_dev_out'] for c in jac['checks']):.1e}): the identity term reaches the input only through active units.",
     ]
-    sections.insert(5, {"title": "Degradation and gradient flow", "paragraphs": paragraphs, "tables": ["table6"], "figures": ["figure6", "gradflow"]})
-    for sec in sections:  # the deviation about missing plain networks no longer applies
-        if sec["title"] == "Deviations from the paper":
-            sec["paragraphs"] = [p for p in sec["paragraphs"] if not p.startswith("No plain (shortcut-free) networks")]
+    section = {"title": "Degradation and gradient flow", "paragraphs": paragraphs, "tables": ["table6"], "figures": ["figure6", "gradflow"]}
     with open(results / "degradation" / "table6.csv", encoding="utf-8", newline="") as f:
-        rows = list(_csv.reader(f))
+        rows = list(csv.reader(f))
     table = {"id": "table6", "title": "Table 6: Plain and residual networks by depth, beside He et al. (2016), Table 6",
              "columns": rows[0], "rows": rows[1:],
              "notes": [s["he_table6"]["citation"] + ": their ResNet test errors (full data, 164 epochs); ours: mean ± std over seeds of this run."]}
@@ -847,7 +838,7 @@ def _degradation(results: Path, sections: list[dict]) -> tuple[list[dict], list[
         {"id": "gradflow", "caption": "Norm of the loss gradient reaching each block (input to output), on fixed training images: plain (dashed) and residual (solid), at initialisation and after training epochs.",
          "svg": str(fig_dir / "gradflow.svg"), "png": str(fig_dir / "gradflow.png")},
     ]
-    return [table], figures
+    return section, [table], figures
 
 
 def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathLike = ".snakemake") -> dict:
@@ -912,6 +903,7 @@ def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathL
     for c in audit["claims"]:
         key = c["location"].split(",")[0]
         scope_locations[key] = scope_locations.get(key, 0) + 1
+    study, degradation_tables, degradation_figures = _degradation(results)
     sections = [
         {"title": "Scope of reproducibility", "paragraphs": [
             "Arslan, Zhang and Hossein (2025) claim that deeper ResNets (18, 34, 50, 110 layers) classify CIFAR-10 better than shallower ones and than VGG-16 "
@@ -962,15 +954,18 @@ def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathL
             "published ResNet-110; the paper does not define its own.",
             "Our VGG-16 has batch normalisation and one linear classifier layer (512 to 10), as is usual on CIFAR-10; the paper does not describe its VGG-16.",
             "The paper's theory section writes a squared-error loss; we train with cross-entropy, the standard loss for classification (the paper does not say which loss its experiments used).",
+        ] + ([] if study else [
             "No plain (shortcut-free) networks are trained in this run, so the degradation and residual-versus-plain claims are not testable here.",
-        ]},
+        ])},
         {"title": "Appendix: provenance", "paragraphs": [
             "What produced this report: code, configuration, software, hardware, data and the runtime of every job.",
         ], "provenance": True, "tables": ["runtimes"]},
     ]
+    deviations = next(sec for sec in sections if sec["title"] == "Deviations from the paper")
     if stamp:
-        sections[5]["paragraphs"].insert(0, f"This run ({stamp}) trains on small subsets for few epochs: its numbers are not comparable with the paper's.")
-    degradation_tables, degradation_figures = _degradation(results, sections)
+        deviations["paragraphs"].insert(0, f"This run ({stamp}) trains on small subsets for few epochs: its numbers are not comparable with the paper's.")
+    if study:  # the study's own section, before the deviations
+        sections.insert(sections.index(deviations), study)
 
     fig_dir = results / "figures"
     figures = [
