@@ -43,7 +43,7 @@ lint: $(STAMP)  ## snakemake --lint and snakefmt --check
 	snakemake --lint
 	snakefmt --check Snakefile workflow
 
-test: lint $(SLURM_STAMP)  ## the test suite (lint, unit tests, end-to-end pipeline on tiny data, real CIFAR-10)
+test: lint  ## the test suite (lint, unit tests, end-to-end pipeline on tiny data, real CIFAR-10)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## training throughput: our engine vs. the DataLoader+PIL+fp32 loop (CPU here)

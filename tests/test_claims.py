@@ -17,7 +17,8 @@ from resrepro.claims import Inputs
 REPO = Path(__file__).resolve().parents[1]
 PAPER = yaml.safe_load((REPO / "reports" / "paper.yaml").read_text())
 CLAIMS = claims.load_claims(REPO / "reports" / "claims.yaml")
-PAPER_TEXT = next(iter(sorted(Path("/work/shared/paper").glob("*.txt"))), None) if Path("/work/shared/paper").is_dir() else None
+SHARED_PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper"  # ../shared beside the checkout, when present
+PAPER_TEXT = next(iter(sorted(SHARED_PAPER.glob("*.txt"))), None) if SHARED_PAPER.is_dir() else None
 
 # exact parameter counts (shared/reference/facts.md)
 COUNTS = {

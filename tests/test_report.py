@@ -399,14 +399,9 @@ def test_table_helpers_reject_ragged_rows():
 # --------------------------------------------------------------------------------------------
 # the report of a run, from a fixture of result files (no training)
 
+from test_claims import COUNTS  # noqa: E402  (exact parameter counts, facts.md)
+
 RUN_MODELS, RUN_SEEDS = ("resnet18", "resnet110", "vgg16"), (0, 1)
-COUNTS = {
-    "resnet18": {"cifar10": 11_173_962, "imagenet": 11_689_512},
-    "resnet34": {"cifar10": 21_282_122, "imagenet": 21_797_672},
-    "resnet50": {"cifar10": 23_520_842, "imagenet": 25_557_032},
-    "resnet110": {"cifar10": 1_727_962, "imagenet": None},
-    "vgg16": {"cifar10": 14_728_266, "imagenet": None},
-}
 
 
 def _spec(stamp=STAMP):

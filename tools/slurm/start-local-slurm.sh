@@ -37,24 +37,7 @@ log() { printf '[start-local-slurm %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit "${2:-1}"; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (installs packages, starts munged/slurmctld/slurmd)" 2
 
-# alive PIDFILE COMM: the pid in PIDFILE is alive and its command name starts with COMM
-alive() {
-  local pf=$1 comm=$2 pid
-  [[ -s $pf ]] || return 1
-  pid=$(<"$pf")
-  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/comm ]] || return 1
-  [[ $(</proc/"$pid"/comm) == "$comm"* ]]
-}
-# stop_ours PIDFILE COMM: TERM (KILL after 30 s) a daemon started by this script
-stop_ours() {
-  local pf=$1 comm=$2 pid i
-  alive "$pf" "$comm" || { rm -f "$pf"; return 0; }
-  pid=$(<"$pf"); log "stopping $comm (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 60); do alive "$pf" "$comm" || break; sleep 0.5; done
-  if alive "$pf" "$comm"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -f "$pf"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/pidfile.sh"  # alive, stop_ours
 # wait_for SECONDS WHAT CMD...: poll CMD every 0.5 s
 wait_for() {
   local t=$1 what=$2 i; shift 2

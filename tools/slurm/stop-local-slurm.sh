@@ -12,22 +12,7 @@ BASE=${RESREPRO_SLURM_BASE:-/tmp/resrepro-slurm}
 RUN=$BASE/run DB_RUN=$BASE/mysql-run
 
 log() { printf '[stop-local-slurm %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-alive() {
-  local pf=$1 comm=$2 pid
-  [[ -s $pf ]] || return 1
-  pid=$(<"$pf")
-  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/comm ]] || return 1
-  [[ $(</proc/"$pid"/comm) == "$comm"* ]]
-}
-stop_ours() {
-  local pf=$1 comm=$2 pid i
-  if ! alive "$pf" "$comm"; then rm -f "$pf"; log "$comm: not running (no live pid in $pf)"; return 0; fi
-  pid=$(<"$pf"); log "stopping $comm (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 60); do alive "$pf" "$comm" || break; sleep 0.5; done
-  if alive "$pf" "$comm"; then log "$comm did not exit after 30 s, sending KILL"; kill -KILL "$pid" 2>/dev/null; fi
-  rm -f "$pf"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/pidfile.sh"  # alive, stop_ours
 SELECTED=("$@")
 want() { # no names given: every daemon of ours
   ((${#SELECTED[@]} == 0)) && return 0

@@ -85,7 +85,7 @@ def per_job(pattern):
 
 # --- SLURM time limits (profiles/slurm) ----------------------------------------------------------
 # Forward FLOPs per 32x32 image (1 MAC = 2 FLOPs) as counted by resrepro.models.count_flops; pinned
-# by tests/test_slurm.py. A model missing here is sized like the most expensive one.
+# by tests/test_slurm.py, which also checks that every registry model is listed.
 GFLOPS_PER_IMAGE = {
     "plain20": 0.081,
     "plain32": 0.138,
@@ -124,8 +124,8 @@ def train_minutes(model, attempt=1):
     n_val = data_cfg["val_subset"] or data_cfg["val_size"]
     n_train = data_cfg["train_subset"] or 50000 - data_cfg["val_size"]
     steps = -(-n_train // recipe["batch_size"])
-    gflops = GFLOPS_PER_IMAGE.get(model, max(GFLOPS_PER_IMAGE.values()))
-    depth = int("".join(c for c in model if c.isdigit()) or 110)
+    gflops = GFLOPS_PER_IMAGE[model]  # every registry model (tests/test_slurm.py)
+    depth = int("".join(c for c in model if c.isdigit()))
     epoch_s = (3 * n_train + n_val) * gflops / (GPU_TFLOPS * 1e3)
     epoch_s += steps * depth * LAYER_STEP_MS / 1e3
     minutes = STARTUP_MINUTES + HEADROOM * recipe["epochs"] * epoch_s / 60
