@@ -730,12 +730,11 @@ def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
             return [check("gradient_flow", "measurement", "not testable", "needs plain networks of two depths")]
         lo, hi = f"plain{depths[0]}", f"plain{depths[-1]}"
         holds = all(a / b >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
-        what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
     else:
         d = depths[-1]
         lo, hi = f"plain{d}", f"resnet{d}"
         holds = all(b / a >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
-        what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
+    what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
     return [check("gradient_flow", "measurement", "reproduced" if holds else "not reproduced",
                   f"{what} (rule: a factor of at least {GRADIENT_FACTOR:g} for every seed)", ratios={lo: r[lo], hi: r[hi]})]
 

@@ -212,7 +212,6 @@ def _place_labels(ax, labels: Sequence[tuple[float, float, str, str]], fontsize:
             dx, dy, ha = choice
             x0 = px + dx
             placed.append((x0, py + dy, x0 + w, py + dy + h))
-        dx, dy, ha = choice
         ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, color=color, ha=ha)
 
 
