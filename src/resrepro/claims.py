@@ -980,17 +980,16 @@ def parameter_counts(models: Sequence[str], models_json: Sequence[Mapping] = ())
         if name in known:
             entry["cifar10"] = int(known[name]["params"])
             entry["flops_per_image"] = known[name].get("flops_per_image")
-        else:
-            from . import models as registry
+        from . import models as registry
 
-            if name in registry.available():
-                entry["cifar10"] = registry.count_parameters(registry.create(name))
+        if name not in known and name in registry.available():
+            entry["cifar10"] = registry.count_parameters(registry.create(name))
         try:
             import torchvision
 
             ctor = getattr(torchvision.models, name, None)
             if ctor is not None and name.startswith("resnet"):
-                entry["imagenet"] = sum(p.numel() for p in ctor(weights=None, num_classes=1000).parameters())
+                entry["imagenet"] = registry.count_parameters(ctor(weights=None, num_classes=1000))
         except ImportError:
             pass
         out[name] = entry
@@ -1056,9 +1055,10 @@ def _ours_text(checks: Sequence[Mapping]) -> str:
 
 def run_audit(results: str | Path, paper_path: str | Path, claims_path: str | Path, spec: Mapping) -> dict:
     """The audit of one run, from its result files."""
+    from .analysis import load_paper
+
     results = Path(results)
-    with open(paper_path, encoding="utf-8") as f:
-        paper = yaml.safe_load(f)
+    paper = load_paper(paper_path)
     claims = load_claims(claims_path)
     measured = io.read_json(results / "tables" / "measured.json")
     models_json = io.read_json(results / "models.json")
