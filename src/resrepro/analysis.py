@@ -7,25 +7,16 @@ eval/*/metrics.json) and the transcription of the paper's numbers (reports/paper
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from . import io
+from . import fmt, io, outputs
+from .fmt import display_name
+from .stats import summarise
 
-DISPLAY = {
-    "resnet18": "ResNet-18", "resnet20": "ResNet-20", "resnet32": "ResNet-32", "resnet34": "ResNet-34",
-    "resnet44": "ResNet-44", "resnet50": "ResNet-50", "resnet56": "ResNet-56", "resnet110": "ResNet-110",
-    "vgg16": "VGG-16",
-}
-MINUS = "\u2212"
-
-
-def display_name(model: str) -> str:
-    return DISPLAY.get(model, model)
+MINUS = fmt.MINUS
 
 
 def load_paper(path: str | Path) -> dict:
@@ -39,34 +30,19 @@ def epochs_to_convergence(val_acc: list[float], tolerance: float) -> int:
     return next(i + 1 for i, a in enumerate(val_acc) if a >= best - tolerance)
 
 
-def summarise(values: list[float]) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None, "n": int(len(v)), "values": v.tolist()}
-
-
-def fmt(x: float | None, digits: int) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "\u2014"
-    s = f"{x:.{digits}f}"
-    return s.replace("-", MINUS)
-
-
 def fmt_paper(x: float | None, decimals: int | None = None) -> str:
     """The paper's value exactly as printed (its own number of decimals, from reports/paper.yaml)."""
     if x is None:
-        return "\u2014"
-    return f"{x:g}" if decimals is None else f"{x:.{decimals}f}"
+        return fmt.DASH
+    return f"{x:g}" if decimals is None else fmt.printed(x, decimals)
 
 
 def fmt_ours(s: dict, digits: int) -> str:
-    return fmt(s["mean"], digits) + ("" if s["std"] is None else f" \u00b1 {fmt(s['std'], digits)}")
+    return fmt.mean_std(s, digits)
 
 
 def fmt_diff(ours: dict, paper: float | None, digits: int) -> str:
-    if paper is None:
-        return "\u2014"
-    d = ours["mean"] - paper
-    return ("+" if d > 0 else "") + fmt(d, digits)
+    return fmt.DASH if paper is None else fmt.signed(ours["mean"] - paper, digits)
 
 
 def collect(results: str | Path, models: list[str], seeds: list[int], tolerance: float) -> dict[str, dict]:
@@ -174,7 +150,7 @@ def build_context_table(measured: dict, paper: dict, text_values: dict, sources:
         for src in sources:
             v = src["values"].get(m)
             err = None if v is None else (v if src["metric"] == "test_error" else 100 - v)
-            row.append(fmt(err, src.get("decimals", 2)) if err is not None else "\u2014")
+            row.append(fmt.number(err, src.get("decimals", 2)))
             rec[src["id"]] = err
         rows.append(row)
         records.append(rec)
@@ -184,7 +160,7 @@ def build_context_table(measured: dict, paper: dict, text_values: dict, sources:
     for src in sources:
         notes.append(f"{src['label']}: {src['cite']}. Selection: {src['selection']}. {src.get('note', '')}".strip())
     return {
-        "id": "context", "title": "Table 4: Test error (%) in context: the paper, ours and published CIFAR-10 results",
+        "id": "context", "title": outputs.table("context").title,
         "columns": ["Model", "Paper", "Ours"] + [s["label"] for s in sources], "rows": rows, "records": records, "notes": notes,
     }
 

@@ -11,7 +11,6 @@ matrix product (bf16 on CUDA, fp32 on the CPU), and "share of peak" is the count
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np

@@ -38,7 +38,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import yaml
 
-from . import ResreproError, io
+from . import ResreproError, fmt, io
+from .fmt import printed
+from .stats import CONFIDENCE, betainc, mean_ci, t_ppf, t_sf, welch  # noqa: F401  (re-exported)
 
 VERDICTS = ("reproduced", "not reproduced", "inconsistent as stated", "not testable")
 # outcomes of a single check: the verdicts, plus these two (they never decide a claim)
@@ -47,7 +49,6 @@ NO_PAPER_DATA = "no paper data"
 OUTCOMES = VERDICTS + (CONSISTENT, NO_PAPER_DATA)
 
 ALPHA = 0.05
-CONFIDENCE = 0.95
 # Practical margin (percentage points) within which a measured mean "reproduces" a printed value,
 # on top of the printed rounding and our 95 % CI: about 3x the seed-to-seed standard deviation of a
 # CIFAR-10 ResNet (He et al. 2016 report 6.61 +- 0.16 % for ResNet-110 over 5 runs).
@@ -75,112 +76,11 @@ OUR_LOSS = "cross-entropy (softmax), optionally with label smoothing (resrepro.t
 
 
 # ============================================================================================
-# statistics: Student t distribution without scipy
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (Lentz; Numerical Recipes 6.4)."""
-    tiny, eps = 1e-300, 1e-15
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 400):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta function I_x(a, b)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1) / (a + b + 2):
-        return math.exp(lbt) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(lbt) * _betacf(b, a, 1 - x) / b
-
-
-def t_sf(t: float, df: float) -> float:
-    """P(T > t) for Student's t with ``df`` degrees of freedom."""
-    if math.isinf(t):
-        return 0.0 if t > 0 else 1.0
-    tail = 0.5 * betainc(df / 2, 0.5, df / (df + t * t))
-    return tail if t >= 0 else 1.0 - tail
-
-
-def t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t (bisection on t_sf)."""
-    lo, hi = -1e4, 1e4
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if 1 - t_sf(mid, df) < q:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
-def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
-    """Mean, sample std and the Student-t confidence interval of the mean (None with one value)."""
-    v = np.asarray(values, dtype=float)
-    n = len(v)
-    mean = float(v.mean())
-    if n < 2:
-        return {"mean": mean, "std": None, "n": n, "ci": None, "half_width": None, "values": v.tolist()}
-    std = float(v.std(ddof=1))
-    half = t_ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
-    return {"mean": mean, "std": std, "n": n, "ci": [mean - half, mean + half], "half_width": half, "values": v.tolist()}
-
-
-def welch(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> dict:
-    """One-sided Welch t-test of H1: mean(a) - mean(b) > -shift (shift = 0: "a is larger").
-
-    Returns the difference of means, its 95 % Welch confidence interval, t, df and the one-sided p.
-    Both samples need two or more values. If both have zero spread the difference is exact: p is 0
-    when it favours H1 and 1 otherwise.
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2 or len(b) < 2:
-        raise ResreproError("a Welch test needs at least two seeds per model")
-    va, vb = float(a.var(ddof=1)) / len(a), float(b.var(ddof=1)) / len(b)
-    diff = float(a.mean() - b.mean())
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return {"diff": diff, "se": 0.0, "df": None, "t": None, "p": 0.0 if diff + shift > 0 else 1.0, "ci": [diff, diff]}
-    df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))
-    t = (diff + shift) / se
-    half = t_ppf(0.5 + CONFIDENCE / 2, df) * se
-    return {"diff": diff, "se": se, "df": df, "t": t, "p": t_sf(t, df), "ci": [diff - half, diff + half]}
-
-
-# ============================================================================================
 # formatting helpers (numbers in reasons)
 
 
 def _f(x: float | None, d: int = 2) -> str:
-    return "n/a" if x is None else f"{x:,.{d}f}"
-
-
-def printed(value: float, decimals: int) -> str:
-    """A paper value as printed, with its own number of decimals."""
-    return f"{value:.{decimals}f}"
+    return fmt.number(x, d, table=False)
 
 
 def _interval(value: float, decimals: int) -> tuple[float, float]:
@@ -193,20 +93,14 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] + 1e-12 and b[0] <= a[1] + 1e-12
 
 
-def _display(model: str) -> str:
-    from .analysis import display_name
-
-    return display_name(model)
-
-
-def _names(models: Sequence[str]) -> str:
-    return ", ".join(_display(m) for m in models)
+_display = fmt.display_name
+_names = fmt.names
 
 
 def _summary_text(s: dict, d: int = 2) -> str:
     if s["std"] is None:
         return f"{_f(s['mean'], d)} (1 seed)"
-    return f"{_f(s['mean'], d)} \u00b1 {_f(s['std'], d)} (n = {s['n']}, 95 % CI {_f(s['ci'][0], d)} to {_f(s['ci'][1], d)})"
+    return f"{fmt.mean_std(s, d, table=False)} (n = {s['n']}, 95 % CI {_f(s['ci'][0], d)} to {_f(s['ci'][1], d)})"
 
 
 def check(rule: str, kind: str, outcome: str, reason: str, **evidence: Any) -> dict:
@@ -679,7 +573,7 @@ def rules_params_trend(form: Mapping, x: Inputs) -> list[dict]:
     if broken:
         return [check("params_trend", "model", "inconsistent as stated",
                       "parameters do not grow with depth: " + "; ".join(f"{_display(b)} {counts[b]:,} <= {_display(a)} {counts[a]:,}" for a, b in broken)
-                      + f" (He et al.'s ResNet-110 is the only published one; the paper defines none)", counts=counts)]
+                      + " (He et al.'s ResNet-110 is the only published one; the paper defines none)", counts=counts)]
     return [check("params_trend", "model", "reproduced", f"parameters grow with depth: {text}", counts=counts)]
 
 

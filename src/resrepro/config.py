@@ -27,8 +27,13 @@ class ConfigError(ResreproError):
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
+    """The config schema, with the allowed model names filled in from :mod:`resrepro.catalog`."""
+    from . import catalog
+
     with open(SCHEMA_PATH, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        sch = yaml.safe_load(f)
+    sch["$defs"]["model"]["enum"] = catalog.available()
+    return sch
 
 
 def _key(path) -> str:

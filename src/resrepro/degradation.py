@@ -12,13 +12,13 @@ checked on trained blocks.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import ResreproError, io
+from . import ResreproError, catalog, fmt, io
+from .stats import summarise
 
 # He et al.'s Table 6 comes from reports/context.yaml (source ``he2016``), the one transcription of it.
 HE_SOURCE = "he2016"
@@ -29,18 +29,29 @@ def he_table6(sources: list[dict]) -> dict:
     he = next((src for src in sources if src["id"] == HE_SOURCE), None)
     if he is None:
         raise ResreproError(f"the context file has no source {HE_SOURCE!r} (He et al. 2016, Table 6); see reports/context.yaml")
-    return {"citation": he["cite"], "test_error": {int(re.sub(r"\D", "", m)): v for m, v in he["values"].items() if m.startswith("resnet")}}
+    he_nets = {m: catalog.get(m) for m in he["values"] if m in catalog.available()}
+    errors = {spec.depth: he["values"][m] for m, spec in he_nets.items() if spec.family == "cifar-resnet"}
+    return {"citation": he["cite"], "test_error": errors}
 
 
 def twins(models: list[str]) -> list[int]:
-    """Depths for which the run has both plainD and resnetD."""
-    depth = {m: int(re.sub(r"\D", "", m)) for m in models if re.fullmatch(r"(plain|resnet)\d+", m)}
-    return sorted({d for m, d in depth.items() if m.startswith("plain") and f"resnet{d}" in models})
+    """Depths for which the run has both a plain net and its residual twin (resrepro.catalog)."""
+    return [catalog.get(plain).depth for plain, _ in catalog.twins(models)]
 
 
-def _stats(values: list[float]) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None, "n": len(v), "values": v.tolist()}
+KINDS = ("plain", "resnet")  # the two members of a pair, as keyed in summary.json
+
+
+def _model(kind: str, depth: int) -> str:
+    return pair(depth)[KINDS.index(kind)]
+
+
+def pair(depth: int) -> tuple[str, str]:
+    """The registry names of the plain net and its residual twin at ``depth``."""
+    for plain, residual in catalog.twins(catalog.available()):
+        if catalog.get(plain).depth == depth:
+            return plain, residual
+    raise ResreproError(f"the catalog has no plain/residual twins of depth {depth}")
 
 
 def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple[list[int], dict]:
@@ -50,7 +61,7 @@ def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple
     if not depths:
         raise ResreproError("the degradation study needs plain/residual twins in `models` (e.g. plain20 and resnet20); see presets/degradation.yaml")
     runs = {}
-    for model in (f"{kind}{d}" for kind in ("plain", "resnet") for d in depths):
+    for model in (_model(kind, d) for kind in KINDS for d in depths):
         runs[model] = [
             {
                 "history": pd.read_csv(results / "train" / model / f"seed{s}" / "history.csv"),
@@ -69,11 +80,11 @@ def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
         ratios = {}
         for m in per_seed[0]["gradflow"]:
             at_epoch = [next(x for x in r["gradflow"] if x["epoch"] == m["epoch"]) for r in per_seed]
-            ratios[str(m["epoch"])] = _stats([x["activation_grad_norm"][0] / x["activation_grad_norm"][-1] for x in at_epoch])
+            ratios[str(m["epoch"])] = summarise([x["activation_grad_norm"][0] / x["activation_grad_norm"][-1] for x in at_epoch])
         out["kinds"][model] = {
-            "depth": int(re.sub(r"\D", "", model)), "kind": re.sub(r"\d", "", model),
-            "final_train_error": _stats([100 * (1 - r["history"]["train_acc"].iloc[-1]) for r in per_seed]),
-            "test_error": _stats([100 * (1 - r["test_accuracy"]) for r in per_seed]),
+            "depth": catalog.get(model).depth, "kind": "resnet" if catalog.get(model).residual else "plain",
+            "final_train_error": summarise([100 * (1 - r["history"]["train_acc"].iloc[-1]) for r in per_seed]),
+            "test_error": summarise([100 * (1 - r["test_accuracy"]) for r in per_seed]),
             "grad_ratio_first_to_last_block": ratios,
         }
     out["evidence"] = evidence(out)
@@ -100,19 +111,19 @@ def evidence(summary: dict, floor: float = 1.0) -> dict:
     depths = summary["depths"]
     res = {}
     for kind in ("plain", "resnet"):
-        shallow = summary["kinds"][f"{kind}{depths[0]}"]["final_train_error"]
+        shallow = summary["kinds"][_model(kind, depths[0])]["final_train_error"]
         res[kind] = {
             str(d): {
-                "deeper_minus_shallower_train_error": summary["kinds"][f"{kind}{d}"]["final_train_error"]["mean"] - shallow["mean"],
-                "degraded": _differs(shallow, summary["kinds"][f"{kind}{d}"]["final_train_error"], floor),
+                "deeper_minus_shallower_train_error": summary["kinds"][_model(kind, d)]["final_train_error"]["mean"] - shallow["mean"],
+                "degraded": _differs(shallow, summary["kinds"][_model(kind, d)]["final_train_error"], floor),
             }
             for d in depths[1:]
         }
     deepest = depths[-1]
-    plain_deep, res_deep = summary["kinds"][f"plain{deepest}"], summary["kinds"][f"resnet{deepest}"]
-    not_started = sorted((m for m, k in summary["kinds"].items() if k["final_train_error"]["mean"] >= STARTED_BELOW), key=lambda m: (re.sub(r"\d", "", m), int(re.sub(r"\D", "", m))))
+    plain_deep, res_deep = (summary["kinds"][m] for m in pair(deepest))
+    not_started = sorted((m for m, k in summary["kinds"].items() if k["final_train_error"]["mean"] >= STARTED_BELOW), key=lambda m: (catalog.get(m).residual, catalog.get(m).depth))
     # when neither twin at the deepest depth started converging, comparing them says nothing about the shortcut
-    comparable = f"plain{deepest}" not in not_started or f"resnet{deepest}" not in not_started
+    comparable = any(m not in not_started for m in pair(deepest))
     return {
         "rule": f"a deeper net is degraded when its final training error exceeds the {depths[0]}-layer net's by more than max(2 std over seeds, {floor} points)",
         "started_rule": f"a net started converging when its final training error is below {STARTED_BELOW:g} % (He et al., Sec. 4.2)",
@@ -127,11 +138,11 @@ def evidence(summary: dict, floor: float = 1.0) -> dict:
 
 def table6(summary: dict) -> pd.DataFrame:
     def f(s):
-        return f"{s['mean']:.2f}" + ("" if s["std"] is None else f" \u00b1 {s['std']:.2f}")
+        return fmt.mean_std(s, 2, table=False)
 
     rows = []
     for d in summary["depths"]:
-        p, r = summary["kinds"][f"plain{d}"], summary["kinds"][f"resnet{d}"]
+        p, r = (summary["kinds"][m] for m in pair(d))
         rows.append({
             "Depth": d, "He et al. ResNet test error (%)": summary["he_table6"]["test_error"].get(d, float("nan")),
             "Ours ResNet test error (%)": f(r["test_error"]), "Ours plain test error (%)": f(p["test_error"]),
@@ -146,14 +157,16 @@ def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
 
     from . import gradflow, models
 
-    model = models.create(f"resnet{depth}")
-    model.load_state_dict(torch.load(Path(results) / "train" / f"resnet{depth}" / f"seed{seed}" / "weights.pt", map_location="cpu", weights_only=True))
+    name = pair(depth)[1]
+    model = models.create(name)
+    weights = Path(results) / "train" / name / f"seed{seed}" / "weights.pt"
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     torch.manual_seed(0)
     out = []
     for stage, (layer, channels, size) in enumerate(((model.layer1, 16, 4), (model.layer2, 32, 4), (model.layer3, 64, 3)), 1):
         block = layer[-1]
         r = gradflow.jacobian_check(block, torch.randn(channels, size, size))
-        out.append({"model": f"resnet{depth}", "seed": seed, "stage": stage, "block": len(layer), **r})
+        out.append({"model": name, "seed": seed, "stage": stage, "block": len(layer), **r})
     return {"checks": out, "max_abs_deviation": max(max(c["max_abs_dev_pre"], c["max_abs_dev_out"]) for c in out)}
 
 
@@ -170,12 +183,12 @@ def figures(runs: dict, summary: dict, out_dir: Path, note: str | None) -> None:
         axes = fig.subplots(1, 2, sharey=True)
         for ax, kind, title in zip(axes, ("plain", "resnet"), ("plain networks", "residual networks")):
             for d in depths:
-                hs = [r["history"] for r in runs[f"{kind}{d}"]]
+                hs = [r["history"] for r in runs[_model(kind, d)]]
                 ep = hs[0]["epoch"].to_numpy()
                 tr = np.mean([100 * (1 - h["train_acc"].to_numpy()) for h in hs], 0)
                 va = np.mean([100 * (1 - h["val_acc"].to_numpy()) for h in hs], 0)
                 ax.plot(ep, tr, "--", color=colors[d], lw=1.0)
-                ax.plot(ep, va, "-", color=colors[d], lw=2.0, label=f"{kind}-{d}")
+                ax.plot(ep, va, "-", color=colors[d], lw=2.0, label=catalog.display(_model(kind, d)))
             ax.set_title(title)
             ax.set_xlabel("epoch")
             ax.legend(loc="upper right")
@@ -184,7 +197,7 @@ def figures(runs: dict, summary: dict, out_dir: Path, note: str | None) -> None:
         fig.tight_layout(rect=(0, 0, 1, 0.92 if note else 1))
         _save(fig, out_dir / "figure6.svg", out_dir / "figure6.png")
 
-        epochs = [m["epoch"] for m in runs[f"plain{depths[0]}"][0]["gradflow"]]
+        epochs = [m["epoch"] for m in runs[pair(depths[0])[0]][0]["gradflow"]]
         if not epochs:
             raise ResreproError("no gradient-flow measurements in this run; set train.gradflow_epochs (see presets/degradation.yaml)")
         fig = Figure(figsize=(2.6 * len(epochs) + 0.6, 3.2))
@@ -192,8 +205,8 @@ def figures(runs: dict, summary: dict, out_dir: Path, note: str | None) -> None:
         for ax, e in zip(axes, epochs):
             for kind, style in (("plain", "--"), ("resnet", "-")):
                 for d in depths:
-                    norms = next(x for x in runs[f"{kind}{d}"][0]["gradflow"] if x["epoch"] == e)["activation_grad_norm"]
-                    ax.semilogy(np.arange(1, len(norms) + 1), norms, style, color=colors[d], lw=1.4, label=f"{kind}-{d}")
+                    norms = next(x for x in runs[_model(kind, d)][0]["gradflow"] if x["epoch"] == e)["activation_grad_norm"]
+                    ax.semilogy(np.arange(1, len(norms) + 1), norms, style, color=colors[d], lw=1.4, label=catalog.display(_model(kind, d)))
             ax.set_title("at initialisation" if e == 0 else f"after epoch {e}")
             ax.set_xlabel("block (input \u2192 output)")
         axes[0].set_ylabel("\u2016dL/d(block output)\u2016")

@@ -677,14 +677,13 @@ def confusion_matrices(
 # --------------------------------------------------------------------------------------------
 # all figures of a run, from its result files
 
-FIGURES = ("curves", "error_vs_params", "error_vs_flops", "time_vs_flops", "per_class_f1", "confusion")
 
 
 def from_results(results: str | os.PathLike, paper: Mapping, text_values: Mapping, spec: Mapping, out_dir: str | os.PathLike) -> None:
     """Every figure of the report from ``results/<run>/`` (history.csv, measured.json, metrics.json).
 
     ``paper``: reports/paper.yaml; ``text_values``: numbers the paper prints only in its text
-    (resrepro.claims.text_values). Writes ``<name>.svg`` and ``<name>.png`` for each of FIGURES.
+    (resrepro.claims.text_values). Writes ``<id>.svg`` and ``<id>.png`` for each figure of the figures stage (resrepro.outputs).
     """
     from .data import CLASSES
     from .io import read_json

@@ -1,16 +1,20 @@
-"""Model registry: ``create(name, num_classes=10)`` and ``available()``, in the spirit of timm.
+"""Model builders: ``create(name, num_classes=10)`` and ``available()``, in the spirit of timm.
 
-Architectures (exact parameter counts for 10 classes are pinned by tests/test_models.py):
+What each name is (family, depth, widths, twin, MACs, builder) is declared once, in
+:mod:`resrepro.catalog`; this module holds the torch code that builds it:
 
-* ``resnet18/34/50`` -- torchvision's ``ResNet`` with ``BasicBlock``/``Bottleneck``, given the usual
+* ``torchvision_resnet`` -- torchvision's ``ResNet`` with ``BasicBlock``/``Bottleneck``, given the usual
   CIFAR stem: a 3x3 stride-1 first convolution and no max-pool (kuangliu/pytorch-cifar layout).
-* ``resnet20/32/44/56/110`` -- He et al. (2016), Sec. 4.2: 6n+2 layers, widths 16/32/64,
-  option-A (parameter-free: subsample + zero-pad) shortcuts, built from torchvision's
-  ``BasicBlock``.
-* ``plain20/32/44/56/110`` -- the same networks without shortcuts (He et al.'s "plain" baselines):
-  identical layers and parameters, blocks compute relu(F(x)) instead of relu(F(x) + x).
-* ``vgg16`` -- torchvision's VGG-16 feature stack with batch norm (config "D"), followed by a single
+* ``cifar_resnet`` -- He et al. (2016), Sec. 4.2: 6n+2 layers, widths 16/32/64, option-A
+  (parameter-free: subsample + zero-pad) shortcuts, built from torchvision's ``BasicBlock``; with
+  ``shortcuts=False`` the plain twin: identical layers and parameters, blocks compute relu(F(x))
+  instead of relu(F(x) + x).
+* ``vgg`` -- torchvision's VGG feature stack with batch norm, followed by a single
   ``Linear(512, num_classes)``: on 32x32 inputs the five max-pools leave a 1x1x512 map.
+* ``wide_resnet`` -- Zagoruyko & Komodakis (2016): pre-activation basic blocks, 1x1 projection
+  shortcuts where the shape changes.
+
+Exact parameter counts for 10 classes are pinned by tests/test_models.py.
 """
 
 from __future__ import annotations
@@ -22,42 +26,22 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 from torchvision.models import vgg as tv_vgg
 
-from . import ResreproError
-
-_REGISTRY: dict[str, Callable[[int], nn.Module]] = {}
-_DESCRIPTIONS: dict[str, str] = {}
-
-
-def register(name: str, description: str):
-    def deco(fn: Callable[[int], nn.Module]):
-        _REGISTRY[name] = fn
-        _DESCRIPTIONS[name] = description
-        return fn
-
-    return deco
+from . import ResreproError, catalog
 
 
 def available() -> list[str]:
-    """Names accepted by :func:`create`, sorted."""
-    return sorted(_REGISTRY)
+    """Names accepted by :func:`create`, in natural order (the catalog's)."""
+    return catalog.available()
 
 
 def describe(name: str) -> str:
-    _check(name)
-    return _DESCRIPTIONS[name]
+    return catalog.get(name).description
 
 
 def create(name: str, num_classes: int = 10) -> nn.Module:
-    """Build a freshly initialised model by name."""
-    _check(name)
-    return _REGISTRY[name](num_classes)
-
-
-def _check(name: str) -> None:
-    if name not in _REGISTRY:
-        raise ResreproError(
-            f"unknown model {name!r}; available models: {', '.join(available())}"
-        )
+    """Build a freshly initialised model by name, with the builder its catalog entry names."""
+    spec = catalog.get(name)
+    return BUILDERS[spec.builder](num_classes=num_classes, **spec.args)
 
 
 # --- ImageNet-style ResNets with a CIFAR stem ---------------------------------------------------
@@ -71,19 +55,10 @@ def _cifar_stem_resnet(block, layers, num_classes: int) -> nn.Module:
     return model
 
 
-@register("resnet18", "torchvision BasicBlock [2,2,2,2], CIFAR stem (3x3 conv, no max-pool)")
-def resnet18(num_classes: int = 10) -> nn.Module:
-    return _cifar_stem_resnet(tv_resnet.BasicBlock, [2, 2, 2, 2], num_classes)
-
-
-@register("resnet34", "torchvision BasicBlock [3,4,6,3], CIFAR stem (3x3 conv, no max-pool)")
-def resnet34(num_classes: int = 10) -> nn.Module:
-    return _cifar_stem_resnet(tv_resnet.BasicBlock, [3, 4, 6, 3], num_classes)
-
-
-@register("resnet50", "torchvision Bottleneck [3,4,6,3], CIFAR stem (3x3 conv, no max-pool)")
-def resnet50(num_classes: int = 10) -> nn.Module:
-    return _cifar_stem_resnet(tv_resnet.Bottleneck, [3, 4, 6, 3], num_classes)
+def torchvision_resnet(block: str, layers: list[int], num_classes: int = 10) -> nn.Module:
+    """torchvision's ResNet with ``basic`` or ``bottleneck`` blocks and a CIFAR stem."""
+    blocks = {"basic": tv_resnet.BasicBlock, "bottleneck": tv_resnet.Bottleneck}
+    return _cifar_stem_resnet(blocks[block], layers, num_classes)
 
 
 # --- He et al. CIFAR ResNets (6n+2) ---------------------------------------------------------------
@@ -168,21 +143,11 @@ class CifarResNet(nn.Module):
         return [b for stage in (self.layer1, self.layer2, self.layer3) for b in stage]
 
 
-def _register_cifar_resnet(depth: int) -> None:
-    n = (depth - 2) // 6
-
-    @register(f"resnet{depth}", f"He et al. CIFAR ResNet-{depth}: 3 stages x {n} BasicBlocks, widths 16/32/64, option-A shortcuts")
-    def _build(num_classes: int = 10) -> nn.Module:
-        return CifarResNet(depth, num_classes)
-
-    @register(f"plain{depth}", f"He et al. plain-{depth}: ResNet-{depth} without shortcuts (same layers and parameters)")
-    def _build_plain(num_classes: int = 10) -> nn.Module:
-        return CifarResNet(depth, num_classes, shortcuts=False)
+def cifar_resnet(depth: int, shortcuts: bool = True, num_classes: int = 10) -> nn.Module:
+    return CifarResNet(depth, num_classes, shortcuts=shortcuts)
 
 
-HE_DEPTHS = (20, 32, 44, 56, 110)
-for _depth in HE_DEPTHS:
-    _register_cifar_resnet(_depth)
+HE_DEPTHS = tuple(s.depth for s in catalog.specs() if s.family == "cifar-resnet" and s.depth <= 110)
 
 
 # --- VGG-16 with batch norm ------------------------------------------------------------------------
@@ -198,9 +163,78 @@ class CifarVGG(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-@register("vgg16", "torchvision VGG-16 (config D) with batch norm, 5 max-pools, one Linear(512, classes)")
-def vgg16(num_classes: int = 10) -> nn.Module:
-    return CifarVGG("D", num_classes)
+def vgg(cfg: str = "D", num_classes: int = 10) -> nn.Module:
+    return CifarVGG(cfg, num_classes)
+
+
+# --- Wide ResNet (Zagoruyko & Komodakis 2016; github.com/szagoruyko/wide-residual-networks) -----------
+
+
+class PreActBlock(nn.Module):
+    """Pre-activation basic block: BN-ReLU-conv3x3-BN-ReLU-conv3x3, plus the input or its 1x1 projection.
+
+    Where the shape changes, the projection (a bias-free 1x1 convolution) is applied to the activated
+    input, as in the authors' code.
+    """
+
+    def __init__(self, in_planes: int, planes: int, stride: int):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.relu = nn.ReLU(inplace=True)
+        same = stride == 1 and in_planes == planes
+        self.shortcut = None if same else nn.Conv2d(in_planes, planes, 1, stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(x))
+        skip = x if self.shortcut is None else self.shortcut(out)
+        out = self.conv2(self.relu(self.bn2(self.conv1(out))))
+        return out + skip
+
+
+class WideResNet(nn.Module):
+    """WRN-d-k: conv3x3(16) -> 3 stages of (d-4)/6 pre-activation blocks, widths 16k/32k/64k -> BN-ReLU-GAP-FC."""
+
+    def __init__(self, depth: int, widen: int, num_classes: int = 10):
+        super().__init__()
+        if (depth - 4) % 6 != 0:
+            raise ResreproError(f"Wide-ResNet depth must be 6n+4, got {depth}")
+        n = (depth - 4) // 6
+        widths = [16 * widen, 32 * widen, 64 * widen]
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        blocks, in_planes = [], 16
+        for i, planes in enumerate(widths):
+            for j in range(n):
+                blocks.append(PreActBlock(in_planes, planes, 2 if (i > 0 and j == 0) else 1))
+                in_planes = planes
+        self.blocks = nn.Sequential(*blocks)
+        self.bn = nn.BatchNorm2d(in_planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_planes, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn(self.blocks(self.conv1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def wide_resnet(depth: int, widen: int, num_classes: int = 10) -> nn.Module:
+    return WideResNet(depth, widen, num_classes)
+
+
+# The builders that catalog entries name (resrepro.catalog.ModelSpec.builder).
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "torchvision_resnet": torchvision_resnet,
+    "cifar_resnet": cifar_resnet,
+    "vgg": vgg,
+    "wide_resnet": wide_resnet,
+}
 
 
 # --- Cost counting ---------------------------------------------------------------------------------

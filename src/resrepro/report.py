@@ -35,7 +35,7 @@ from typing import Any, Mapping, Sequence
 import jinja2
 from markupsafe import Markup
 
-from . import ResreproError
+from . import ResreproError, outputs
 from .claims import VERDICTS
 from .io import read_json, write_bytes, write_text
 
@@ -689,7 +689,7 @@ RECIPE_CITATION = (
     "and horizontal flip; ResNet-110 warms up at a lower learning rate as in He et al. (2016, Sec. 4.2)."
 )
 
-TABLE_FILES = ("table1", "table2", "table3", "context", "claims", "runtimes")
+TABLE_FILES = tuple(outputs.table_ids("tables", "report"))
 
 
 def _recipe_text(train: dict, overrides: dict) -> str:
@@ -767,7 +767,7 @@ def _runtimes(results: Path, spec: dict, summaries: dict, snakemake_dir) -> dict
              "Own measurement: the training job's wall time and the time spent in training epochs, measured by resrepro.train."]
     if missing:
         notes.append(f"{missing} job(s) not recorded: run through Snakemake in this folder to record them.")
-    return {"id": "runtimes", "title": "Table A1: Runtime of each job", "columns": ["Job", "Output", "Started (UTC)", "Wall (s)", "Own measurement (s)"],
+    return {"id": "runtimes", "title": outputs.table("runtimes").title, "columns": ["Job", "Output", "Started (UTC)", "Wall (s)", "Own measurement (s)"],
             "rows": rows, "notes": notes, "widths": ["auto", "1fr", "auto", "auto", "auto"]}
 
 
@@ -781,7 +781,7 @@ def _claims_table(audit: dict, stamp: str | None) -> dict:
         "Ours: mean \u00b1 std over seeds with the 95 % t-interval, or the outcome of the ordering tests; \u2014 where nothing of ours applies. "
         "The evidence and the rule behind each verdict follow in the list below and in claims.json.",
     ]
-    return {"id": "claims", "title": "Table 5: Claims audit (every claim of the paper, with its verdict)",
+    return {"id": "claims", "title": outputs.table("claims").title,
             "columns": ["Claim", "The paper states", "Ours", "Verdict"], "rows": rows, "notes": notes,
             "widths": ["auto", "1fr", "1fr", "auto"], "verdict_column": 3}
 
@@ -814,7 +814,7 @@ def _degradation(results: Path) -> tuple[dict | None, list[dict], list[dict]]:
     paragraphs = [
         f"Plain networks (no shortcuts, same layers and parameters) against their residual twins at depths {', '.join(map(str, depths))}, "
         f"seeds {', '.join(map(str, s['seeds']))}, as in He et al. (2016), Fig. 6 and Table 6. Rule: {ev['rule']}.",
-        f"Final training error: " + "; ".join(f"plain-{d} {err(f'plain{d}', 'final_train_error')}, ResNet-{d} {err(f'resnet{d}', 'final_train_error')}" for d in depths) + ". "
+        "Final training error: " + "; ".join(f"plain-{d} {err(f'plain{d}', 'final_train_error')}, ResNet-{d} {err(f'resnet{d}', 'final_train_error')}" for d in depths) + ". "
         f"Plain networks degrade: {'yes' if ev['plain_degrades'] else 'no'}; residual networks degrade: {'yes' if ev['residual_degrades'] else 'no'}; "
         f"at depth {deep} the shortcut lowers training error beyond the noise: {yes_no(ev['shortcut_lowers_train_error_at_depth'][deep])}, "
         f"test error: {yes_no(ev['shortcut_lowers_test_error_at_depth'][deep])}." + started_text,
@@ -828,15 +828,13 @@ def _degradation(results: Path) -> tuple[dict | None, list[dict], list[dict]]:
     section = {"title": "Degradation and gradient flow", "paragraphs": paragraphs, "tables": ["table6"], "figures": ["figure6", "gradflow"]}
     with open(results / "degradation" / "table6.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
-    table = {"id": "table6", "title": "Table 6: Plain and residual networks by depth, beside He et al. (2016), Table 6",
+    table = {"id": "table6", "title": outputs.table("table6").title,
              "columns": rows[0], "rows": rows[1:],
              "notes": [s["he_table6"]["citation"] + ": their ResNet test errors (full data, 164 epochs); ours: mean ± std over seeds of this run."]}
     fig_dir = results / "degradation"
     figures = [
-        {"id": "figure6", "caption": "Training error (dashed) and validation error (bold) per epoch: plain networks (left) and residual networks (right), as in He et al. (2016), Fig. 6.",
-         "svg": str(fig_dir / "figure6.svg"), "png": str(fig_dir / "figure6.png")},
-        {"id": "gradflow", "caption": "Norm of the loss gradient reaching each block (input to output), on fixed training images: plain (dashed) and residual (solid), at initialisation and after training epochs.",
-         "svg": str(fig_dir / "gradflow.svg"), "png": str(fig_dir / "gradflow.png")},
+        {"id": fid, "caption": outputs.figure(fid).caption, "svg": str(fig_dir / f"{fid}.svg"), "png": str(fig_dir / f"{fid}.png")}
+        for fid in outputs.figure_ids("degradation")
     ]
     return section, [table], figures
 
@@ -944,7 +942,7 @@ def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathL
             "every check that was applied: [paper] the paper's own numbers, [dataset] what CIFAR-10's test set allows, [model] exact parameter counts, "
             "[mathematics] the theory section checked numerically, [measurement] our runs, [scope] what no run here can decide.",
         ], "tables": ["claims"], "claims": True},
-        {"title": "Figures", "figures": ["curves", "error_vs_params", "error_vs_flops", "time_vs_flops", "per_class_f1", "confusion"]},
+        {"title": "Figures", "figures": outputs.figure_ids("figures")},
         {"title": "Deviations from the paper", "paragraphs": [
             "The paper gives no recipe, split, seeds, hardware or definition of convergence; ours are stated under Methodology.",
             "The paper's tables omit VGG-16 (Tables 1-3) and ResNet-110 (Tables 2-3) although its text compares them; those cells show \u2014, and the "
@@ -968,14 +966,7 @@ def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathL
         sections.insert(sections.index(deviations), study)
 
     fig_dir = results / "figures"
-    figures = [
-        {"id": "curves", "caption": "Training (solid) and validation (dashed) accuracy and loss per epoch for each model; line: mean over seeds, band: min-max over seeds."},
-        {"id": "error_vs_params", "caption": "Test error against parameter count: ours (filled, mean \u00b1 std over seeds) and the paper (hollow): Table 3 at its printed counts (the ImageNet ones), ResNet-110's 4.2 % from its Conclusion at our count, since the paper prints none."},
-        {"id": "error_vs_flops", "caption": "Test error against forward multiply-accumulates per image. The paper prints no FLOPs: its points (hollow; Table 3 and the Conclusion's 4.2 % for ResNet-110) sit at the cost of our model of the same name."},
-        {"id": "time_vs_flops", "caption": "Training time per epoch against forward multiply-accumulates per image (log-log): ours on our hardware, the paper's Table 2 (hollow) on hardware it does not name, at the cost of our model of the same name."},
-        {"id": "per_class_f1", "caption": "Test F1 per class and model (mean over seeds; whisker: \u00b11 std when there are several seeds)."},
-        {"id": "confusion", "caption": "Test confusion matrices, summed over seeds; each row (true class) is normalised to 100 %, and every cell shows its percentage."},
-    ]
+    figures = [{"id": fid, "caption": outputs.figure(fid).caption} for fid in outputs.figure_ids("figures")]
     for f in figures:
         f["svg"] = str(fig_dir / f"{f['id']}.svg")
         f["png"] = str(fig_dir / f"{f['id']}.png")

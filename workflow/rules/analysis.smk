@@ -18,7 +18,7 @@ rule tables:
         csv=report(
             expand(
                 f"{RESULTS}/tables/{{name}}.csv",
-                name=["table1", "table2", "table3", "context"],
+                name=outputs.table_ids("tables"),
             ),
             category="Tables",
             labels=lambda wildcards: {"run": RUN},

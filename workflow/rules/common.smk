@@ -3,6 +3,7 @@ import json
 import shlex
 from pathlib import Path
 
+from resrepro import catalog, outputs
 from resrepro.config import recipe_for, validate
 
 # Validate against workflow/schemas/config.schema.yaml before any job is scheduled; on error
@@ -75,7 +76,7 @@ def results_dir(input):
 
 def degradation_outputs():
     """The degradation study's summary when the run has plain/residual twins, else nothing."""
-    twins = [m for m in MODELS if m.startswith("plain") and f"resnet{m[5:]}" in MODELS]
+    twins = catalog.twins(MODELS)
     return [f"{RESULTS}/degradation/summary.json"] if twins else []
 
 
@@ -84,24 +85,6 @@ def per_job(pattern):
 
 
 # --- SLURM time limits (profiles/slurm) ----------------------------------------------------------
-# Forward FLOPs per 32x32 image (1 MAC = 2 FLOPs) as counted by resrepro.models.count_flops; pinned
-# by tests/test_slurm.py, which also checks that every registry model is listed.
-GFLOPS_PER_IMAGE = {
-    "plain20": 0.081,
-    "plain32": 0.138,
-    "plain44": 0.194,
-    "plain56": 0.251,
-    "plain110": 0.506,
-    "resnet18": 1.111,
-    "resnet20": 0.081,
-    "resnet32": 0.138,
-    "resnet34": 2.319,
-    "resnet44": 0.194,
-    "resnet50": 2.596,
-    "resnet56": 0.251,
-    "resnet110": 0.506,
-    "vgg16": 0.626,
-}
 # Assumed speed of one A100-class GPU for this training loop (bf16, data on the GPU): compute at
 # GPU_TFLOPS, plus a latency per layer and step that dominates thin deep nets (ResNet-110). These are
 # cautious assumptions, not measurements: tools/slurm/gpu_epoch_time.py measures both on a given GPU.
@@ -116,7 +99,7 @@ def train_minutes(model, attempt=1):
     """SLURM time limit (minutes) of one training job, from its counted cost; x attempt on retries.
 
     Cost: epochs x (3 x training images + validation images) x FLOPs per image, plus a latency
-    per layer (the number in the model's name) and step. A retry (timeout, node failure) resumes
+    per layer (the catalog's depth) and step. A retry (timeout, node failure) resumes
     from the checkpoint of the last completed epoch and gets attempt times the first limit.
     """
     recipe = recipe_for(config, model)
@@ -124,8 +107,8 @@ def train_minutes(model, attempt=1):
     n_val = data_cfg["val_subset"] or data_cfg["val_size"]
     n_train = data_cfg["train_subset"] or 50000 - data_cfg["val_size"]
     steps = -(-n_train // recipe["batch_size"])
-    gflops = GFLOPS_PER_IMAGE[model]  # every registry model (tests/test_slurm.py)
-    depth = int("".join(c for c in model if c.isdigit()))
+    spec = catalog.get(model)  # forward cost and depth, declared once in resrepro.catalog
+    gflops, depth = spec.gflops, spec.depth
     epoch_s = (3 * n_train + n_val) * gflops / (GPU_TFLOPS * 1e3)
     epoch_s += steps * depth * LAYER_STEP_MS / 1e3
     minutes = STARTUP_MINUTES + HEADROOM * recipe["epochs"] * epoch_s / 60

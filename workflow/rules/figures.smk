@@ -1,14 +1,7 @@
 # Figures stage: training curves, test error against parameters and FLOPs, time per epoch against
 # FLOPs, per-class F1 and confusion matrices, as SVG (report) and PNG.
 
-FIGURES = [
-    "curves",
-    "error_vs_params",
-    "error_vs_flops",
-    "time_vs_flops",
-    "per_class_f1",
-    "confusion",
-]
+FIGURES = outputs.figure_ids("figures")  # declared once in resrepro.outputs
 
 
 rule figures:

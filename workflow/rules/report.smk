@@ -2,7 +2,7 @@
 # and every table as a LaTeX booktabs fragment and CSV. Only this rule reads the templates, so
 # editing one re-runs nothing upstream (tests/test_pipeline.py).
 
-TABLE_FILES = ["table1", "table2", "table3", "context", "claims", "runtimes"]
+TABLE_FILES = outputs.table_ids("tables", "report")  # declared once in resrepro.outputs
 
 
 localrules:

@@ -1,0 +1,121 @@
+"""The figures and tables of a run, declared once: ids, captions, titles and the stage that writes them.
+
+The Snakemake rules read their output lists from here (``workflow/rules/figures.smk``,
+``analysis.smk``, ``report.smk``); the figures stage draws each id, and the report places and
+captions them from these entries. Torch-free and light: the Snakefile imports it.
+
+To add a figure: an entry here and its drawing function in :mod:`resrepro.figures` (README,
+"Extending"); a table: an entry here and the code that fills it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ResreproError
+
+STAGES = ("figures", "tables", "report", "degradation")
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str  # file name: results/<run>/<stage folder>/<id>.svg and .png
+    stage: str  # the rule that draws it: figures (results/<run>/figures) or degradation
+    caption: str
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str  # file name: <id>.csv (and .tex in reports/<run>/tables)
+    stage: str  # the rule that computes it: tables, report or degradation
+    title: str  # "" for Tables 1-3: they take the paper's own title (reports/paper.yaml)
+
+
+FIGURES = (
+    Figure(
+        "curves",
+        "figures",
+        "Training (solid) and validation (dashed) accuracy and loss per epoch for each model; line: mean over "
+        "seeds, band: min-max over seeds.",
+    ),
+    Figure(
+        "error_vs_params",
+        "figures",
+        "Test error against parameter count: ours (filled, mean \u00b1 std over seeds) and the paper (hollow): "
+        "Table 3 at its printed counts (the ImageNet ones), ResNet-110's 4.2 % from its Conclusion at our count, "
+        "since the paper prints none.",
+    ),
+    Figure(
+        "error_vs_flops",
+        "figures",
+        "Test error against forward multiply-accumulates per image. The paper prints no FLOPs: its points "
+        "(hollow; Table 3 and the Conclusion's 4.2 % for ResNet-110) sit at the cost of our model of the same name.",
+    ),
+    Figure(
+        "time_vs_flops",
+        "figures",
+        "Training time per epoch against forward multiply-accumulates per image (log-log): ours on our hardware, "
+        "the paper's Table 2 (hollow) on hardware it does not name, at the cost of our model of the same name.",
+    ),
+    Figure(
+        "per_class_f1",
+        "figures",
+        "Test F1 per class and model (mean over seeds; whisker: \u00b11 std when there are several seeds).",
+    ),
+    Figure(
+        "confusion",
+        "figures",
+        "Test confusion matrices, summed over seeds; each row (true class) is normalised to 100 %, and every cell "
+        "shows its percentage.",
+    ),
+    Figure(
+        "figure6",
+        "degradation",
+        "Training error (dashed) and validation error (bold) per epoch: plain networks (left) and residual "
+        "networks (right), as in He et al. (2016), Fig. 6.",
+    ),
+    Figure(
+        "gradflow",
+        "degradation",
+        "Norm of the loss gradient reaching each block (input to output), on fixed training images: plain "
+        "(dashed) and residual (solid), at initialisation and after training epochs.",
+    ),
+)
+
+TABLES = (
+    Table("table1", "tables", ""),
+    Table("table2", "tables", ""),
+    Table("table3", "tables", ""),
+    Table("context", "tables", "Table 4: Test error (%) in context: the paper, ours and published CIFAR-10 results"),
+    Table("claims", "report", "Table 5: Claims audit (every claim of the paper, with its verdict)"),
+    Table("runtimes", "report", "Table A1: Runtime of each job"),
+    Table("table6", "degradation", "Table 6: Plain and residual networks by depth, beside He et al. (2016), Table 6"),
+)
+
+
+def _check(stage: str) -> str:
+    if stage not in STAGES:
+        raise ResreproError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    return stage
+
+
+def figure_ids(stage: str) -> list[str]:
+    return [f.id for f in FIGURES if f.stage == _check(stage)]
+
+
+def table_ids(*stages: str) -> list[str]:
+    return [t.id for t in TABLES if t.stage in {_check(s) for s in stages}]
+
+
+def figure(fid: str) -> Figure:
+    for f in FIGURES:
+        if f.id == fid:
+            return f
+    raise ResreproError(f"no figure {fid!r} is declared in resrepro.outputs.FIGURES")
+
+
+def table(tid: str) -> Table:
+    for t in TABLES:
+        if t.id == tid:
+            return t
+    raise ResreproError(f"no table {tid!r} is declared in resrepro.outputs.TABLES")

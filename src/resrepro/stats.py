@@ -1,0 +1,113 @@
+"""Statistics over seeds, shared by every stage: summaries, Student-t intervals and Welch's test.
+
+No scipy: the Student t distribution comes from the regularised incomplete beta function (Numerical
+Recipes, 3rd ed., Sec. 6.4). :func:`summarise` is the one mean +- std of the project (sample standard
+deviation, ``ddof=1``; None with one value).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from . import ResreproError
+
+CONFIDENCE = 0.95
+
+
+def summarise(values: Sequence[float]) -> dict:
+    """Mean, sample standard deviation (None with one value), n and the values themselves."""
+    v = np.asarray(values, dtype=float)
+    std = float(v.std(ddof=1)) if len(v) > 1 else None
+    return {"mean": float(v.mean()), "std": std, "n": int(len(v)), "values": v.tolist()}
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (Lentz; Numerical Recipes 6.4)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta function I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbt) * _betacf(b, a, 1 - x) / b
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with ``df`` degrees of freedom."""
+    if math.isinf(t):
+        return 0.0 if t > 0 else 1.0
+    tail = 0.5 * betainc(df / 2, 0.5, df / (df + t * t))
+    return tail if t >= 0 else 1.0 - tail
+
+
+def t_ppf(q: float, df: float) -> float:
+    """Quantile of Student's t (bisection on t_sf)."""
+    lo, hi = -1e4, 1e4
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if 1 - t_sf(mid, df) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
+    """Mean, sample std and the Student-t confidence interval of the mean (None with one value)."""
+    s = summarise(values)
+    if s["n"] < 2:
+        return {**s, "ci": None, "half_width": None}
+    half = t_ppf(0.5 + confidence / 2, s["n"] - 1) * s["std"] / math.sqrt(s["n"])
+    return {**s, "ci": [s["mean"] - half, s["mean"] + half], "half_width": half}
+
+
+def welch(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> dict:
+    """One-sided Welch t-test of H1: mean(a) - mean(b) > -shift (shift = 0: "a is larger").
+
+    Returns the difference of means, its 95 % Welch confidence interval, t, df and the one-sided p.
+    Both samples need two or more values. If both have zero spread the difference is exact: p is 0
+    when it favours H1 and 1 otherwise.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        raise ResreproError("a Welch test needs at least two seeds per model")
+    va, vb = float(a.var(ddof=1)) / len(a), float(b.var(ddof=1)) / len(b)
+    diff = float(a.mean() - b.mean())
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return {"diff": diff, "se": 0.0, "df": None, "t": None, "p": 0.0 if diff + shift > 0 else 1.0, "ci": [diff, diff]}
+    df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))
+    t = (diff + shift) / se
+    half = t_ppf(0.5 + CONFIDENCE / 2, df) * se
+    return {"diff": diff, "se": se, "df": df, "t": t, "p": t_sf(t, df), "ci": [diff - half, diff + half]}
