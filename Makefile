@@ -10,11 +10,12 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SLURM_PLUGIN := $(VENV)/slurm-plugin
 SLURM_STAMP  := $(SLURM_PLUGIN)/.installed-stamp
 
-.PHONY: install demo full degradation degradation-quick degradation-quick-warmup test lint bench clean-results slurm-plugin slurm-up slurm-down test-slurm
+.PHONY: install demo full degradation degradation-quick degradation-quick-warmup test lint format lock bench clean-results slurm-plugin slurm-up slurm-down test-slurm
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package (and what they pull in) to the versions the outputs were made with.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install resrepro with its test tools
@@ -39,9 +40,20 @@ degradation-quick-warmup: $(STAMP)  ## the same with He et al.'s warm-up rule (l
 degradation: $(STAMP)  ## the full degradation study, depths 20-110 x 3 seeds, He et al.'s recipe (needs GPUs)
 	snakemake --cores $(CORES) --configfile presets/degradation.yaml
 
-lint: $(STAMP)  ## snakemake --lint and snakefmt --check
+lint: $(STAMP)  ## ruff check, ruff format --check, snakemake --lint and snakefmt --check
+	ruff check .
+	ruff format --check .
 	snakemake --lint
 	snakefmt --check Snakefile workflow
+
+format: $(STAMP)  ## apply ruff's fixes and formatting, and snakefmt
+	ruff check --fix .
+	ruff format .
+	snakefmt Snakefile workflow
+
+lock: $(STAMP)  ## rewrite requirements.lock from .venv (after changing pyproject.toml)
+	{ sed -n '1,3p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 test: lint  ## the test suite (lint, unit tests, end-to-end pipeline on tiny data, real CIFAR-10)
 	$(BIN)/python -m pytest
@@ -49,8 +61,9 @@ test: lint  ## the test suite (lint, unit tests, end-to-end pipeline on tiny dat
 bench: $(STAMP)  ## training throughput: our engine vs. the DataLoader+PIL+fp32 loop (CPU here)
 	resrepro bench --models resnet20,resnet18 --device $(or $(DEVICE),auto) --json results/bench/bench.json
 
-clean-results:  ## remove results/ and the rendered reports (the data cache is kept)
-	rm -rf results reports/*/ .snakemake
+clean-results:  ## remove results/, the rendered reports and Snakemake's records (the data cache and conda environments are kept)
+	rm -rf results reports/*/
+	@if [ -d .snakemake ]; then find .snakemake -mindepth 1 -maxdepth 1 ! -name conda ! -name conda-archive -exec rm -rf {} +; fi
 
 $(SLURM_STAMP): tools/slurm/plugin-requirements.txt $(STAMP)
 	rm -rf $(SLURM_PLUGIN)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import ResreproError, io
+from . import ResreproError, __version__, io
 
 
 def _json_arg(text: str):
@@ -149,6 +149,7 @@ def cmd_bench(a) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="resrepro", description="Reproduce and audit Arslan, Zhang & Hossein (2025) on CIFAR-10.")
+    p.add_argument("--version", action="version", version=f"resrepro {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("validate", help="validate configuration files (merged in order)")

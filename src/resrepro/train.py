@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from . import ResreproError, io, models
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
+from .schedule import lr_at, still_warming
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second"]
 
@@ -57,36 +58,6 @@ def set_cpu_threads(requested: int) -> int:
     threads = max(1, min(requested, cores))
     torch.set_num_threads(threads)
     return threads
-
-
-def lr_at(step: int, steps_per_epoch: int, recipe: dict, warming: bool = False) -> float:
-    """Learning rate for global step ``step`` (0-based): constant warm-up, then the schedule.
-
-    ``warming``: still in He et al.'s warm-up by the training-error rule (:func:`still_warming`).
-    """
-    warmup_steps = round(recipe["warmup_epochs"] * steps_per_epoch)
-    if step < warmup_steps or warming:
-        return recipe["warmup_lr"]
-    total = recipe["epochs"] * steps_per_epoch
-    base = recipe["lr"]
-    if recipe["schedule"] == "cosine":
-        t = (step - warmup_steps) / max(1, total - warmup_steps)
-        return base * 0.5 * (1 + math.cos(math.pi * t))
-    if recipe["schedule"] == "multistep":
-        epoch = step / steps_per_epoch
-        return base * recipe["gamma"] ** sum(epoch >= m for m in recipe["milestones"])
-    return base
-
-
-def still_warming(history: list[dict], recipe: dict) -> bool:
-    """He et al. (2016, Sec. 4.2): lr ``warmup_lr`` "until the training error is below 80 %", then the schedule.
-
-    With ``train.warmup_until_train_error`` set (percent), the warm-up lasts until the first epoch
-    that ends with a training error below it, decided from the completed epochs' history (so a
-    resumed job decides exactly as an uninterrupted one).
-    """
-    limit = recipe.get("warmup_until_train_error")
-    return limit is not None and all(100 * (1 - h["train_acc"]) >= limit for h in history)
 
 
 def augment(x: torch.Tensor, padding: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
@@ -242,6 +213,148 @@ def device_name(device: torch.device) -> str:
     return cpu_name()
 
 
+def resume(checkpoint: Path, key: str, weights_of, optimizer, device, label: str) -> tuple[int, list, dict, list]:
+    """(start epoch, history, best, gradients) from a checkpoint of the same configuration, else a fresh start."""
+    fresh = (0, [], {"val_acc": -1.0, "epoch": 0, "state": None}, [])
+    if not checkpoint.exists():
+        return fresh
+    state = torch.load(checkpoint, map_location=device, weights_only=True)
+    if state.get("key") != key:
+        print(f"[resrepro] ignoring checkpoint {checkpoint}: it belongs to another configuration", file=sys.stderr)
+        return fresh
+    weights_of.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    print(f"[resrepro] resuming {label} after epoch {state['epoch']}", file=sys.stderr)
+    return state["epoch"], state["history"], state["best"], state.get("gradients", [])
+
+
+def train_epoch(model, optimizer, x_train, y_train, recipe: dict, epoch: int, seed: int, warming: bool, bar) -> dict:
+    """One epoch of SGD over a fresh permutation; metrics stay on the device (no host sync per step)."""
+    device, n_train, batch = x_train.device, len(x_train), recipe["batch_size"]
+    steps_per_epoch = math.ceil(n_train / batch)
+    model.train()
+    gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n_train, device=device, generator=gen)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
+    t0 = time.perf_counter()
+    for step in range(steps_per_epoch):
+        idx = order[step * batch : (step + 1) * batch]
+        x = to_input(augment(x_train[idx], recipe["crop_padding"], recipe["flip"], gen))
+        y = y_train[idx]
+        lr = lr_at(epoch * steps_per_epoch + step, steps_per_epoch, recipe, warming)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        mark_step(recipe, device)
+        loss, logits = train_step(model, optimizer, x, y, recipe)
+        bad = ~torch.isfinite(loss)
+        first_bad_step = torch.where(
+            (first_bad_step < 0) & bad, torch.full_like(first_bad_step, step + 1), first_bad_step
+        )
+        loss_sum += loss * len(idx)
+        correct += (logits.argmax(1) == y).sum()
+        bar.update()
+    synchronize(device)
+    seconds = time.perf_counter() - t0
+    return {"loss_sum": loss_sum, "correct": correct, "first_bad_step": int(first_bad_step), "lr": lr, "seconds": seconds}
+
+
+def _non_finite(label: str, epoch: int, bad_step: int, recipe: dict, steps_per_epoch: int, warming: bool):
+    lr = lr_at(epoch * steps_per_epoch + bad_step - 1, steps_per_epoch, recipe, warming)
+    return NonFiniteLoss(
+        f"{label}: the training loss became NaN or infinite at epoch {epoch + 1}, "
+        f"step {bad_step} of {steps_per_epoch} (lr {lr:g}). "
+        "Lower train.lr or add warm-up (train.warmup_epochs) for this model in config.yaml."
+    )
+
+
+def validate(model, x_val: torch.Tensor, y_val: torch.Tensor, recipe: dict) -> tuple[float, float]:
+    """Validation loss and accuracy (the split that selects the weights; the test set is never seen here)."""
+    logits = predict(model, x_val, recipe["eval_batch_size"], recipe["precision"])
+    return F.cross_entropy(logits, y_val).item(), (logits.argmax(1) == y_val).sum().item() / len(y_val)
+
+
+def history_row(epoch: int, ep: dict, n_train: int, val_loss: float, val_acc: float) -> dict:
+    """One line of history.csv (HISTORY_COLUMNS)."""
+    return {
+        "epoch": epoch + 1,
+        "train_loss": ep["loss_sum"].item() / n_train,
+        "train_acc": ep["correct"].item() / n_train,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "lr": ep["lr"],
+        "epoch_seconds": ep["seconds"],
+        "images_per_second": n_train / ep["seconds"],
+    }
+
+
+def _progress_line(row: dict) -> str:
+    return (
+        f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | val loss {row['val_loss']:.4f} "
+        f"acc {row['val_acc']:.4f} | {row['epoch_seconds']:.1f}s, {row['images_per_second']:.0f} img/s"
+    )
+
+
+def write_outputs(out_dir: Path, model_name: str, seed: int, history: list, best: dict, gradients: list, images: int):
+    """history.csv, the weights selected on validation (weights.pt) and gradflow.json, each written atomically."""
+    import pandas as pd
+
+    with io.atomic_path(out_dir / "history.csv") as tmp:
+        pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(tmp, index=False, float_format="%.6g")
+    with io.atomic_path(out_dir / "weights.pt") as tmp:
+        torch.save(best["state"], tmp)
+    record = {"model": model_name, "seed": seed, "images": images, "measurements": gradients}
+    io.write_json(out_dir / "gradflow.json", record)
+
+
+def compile_for_epochs(model, optimizer, x_train, y_train, recipe: dict, name: str) -> float:
+    """Compile the training step for the epoch's batch shapes before epoch 1 (the seconds are reported apart)."""
+    n_train, batch = len(x_train), recipe["batch_size"]
+    sizes = sorted({min(batch, n_train), n_train % batch} - {0}, reverse=True)
+    gen = torch.Generator(device=x_train.device).manual_seed(0)
+    sample = to_input(augment(x_train[:batch], recipe["crop_padding"], recipe["flip"], gen))
+    seconds = warm_up(model, optimizer, sample, y_train[:batch], recipe, sizes)
+    print(f"[resrepro] {name}: compiled for batch sizes {sizes} in {seconds:.1f}s", file=sys.stderr)
+    return seconds
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    with io.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def run_summary(run: dict, history: list, best: dict, n_train: int, n_val: int, compile_seconds, start_epoch: int,
+                t_start: float) -> dict:
+    """train.json: the recipe, the selected epoch, the hardware and the measured times of one training job."""
+    epoch_seconds = [h["epoch_seconds"] for h in history]
+    device, recipe = run["device"], run["recipe"]
+    return {
+        "model": run["model"],
+        "seed": run["seed"],
+        "recipe": recipe,
+        "recipe_digest": digest(recipe),
+        "data_key": run["data_key"],
+        "epochs": recipe["epochs"],
+        "selected_epoch": best["epoch"],
+        "selected_val_acc": best["val_acc"],
+        "final_val_acc": history[-1]["val_acc"],
+        "train_images": n_train,
+        "val_images": n_val,
+        "device": device.type,
+        "device_name": device_name(device),
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "precision": "bf16-autocast" if use_bf16(device, recipe["precision"]) else "fp32",
+        "compiled": compiles(recipe, device),
+        "compile_seconds": compile_seconds,
+        "mean_epoch_seconds": float(np.mean(epoch_seconds)),
+        "total_train_seconds": float(np.sum(epoch_seconds)),
+        "images_per_second": n_train * len(history) / float(np.sum(epoch_seconds)),
+        "resumed_after_epoch": start_epoch,
+        "job_wall_seconds": time.time() - t_start,
+    }
+
+
 def train(
     model_name: str,
     recipe: dict,
@@ -260,6 +373,7 @@ def train(
     """
     t_start = time.time()
     out_dir, checkpoint = Path(out_dir), Path(checkpoint)
+    label = f"{model_name} seed {seed}"
     device = select_device(recipe["device"])
     if device.type == "cpu":
         set_cpu_threads(recipe["threads"])
@@ -268,32 +382,25 @@ def train(
 
     x_train, y_train = to_device(*train_set, device)
     x_val, y_val = to_device(*val_set, device)
-    n_train = len(x_train)
-    batch = recipe["batch_size"]
+    n_train, batch = len(x_train), recipe["batch_size"]
     steps_per_epoch = math.ceil(n_train / batch)
 
     model = build_model(model_name, device, recipe)
     optimizer = build_optimizer(model, recipe, device)
     weights_of = getattr(model, "_orig_mod", model)  # the uncompiled module holds the state
 
-    # --- resume from the last completed epoch, if a matching checkpoint exists ----------------
+    # resume from the last completed epoch, if a checkpoint of this very configuration exists
     key = digest({"model": model_name, "seed": seed, "recipe": recipe, "data": data_key})
-    start_epoch, history, best, gradients = 0, [], {"val_acc": -1.0, "epoch": 0, "state": None}, []
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("key") == key:
-            weights_of.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            start_epoch, history, best, gradients = state["epoch"], state["history"], state["best"], state.get("gradients", [])
-            print(f"[resrepro] resuming {model_name} seed {seed} after epoch {start_epoch}", file=sys.stderr)
-        else:
-            print(f"[resrepro] ignoring checkpoint {checkpoint}: it belongs to another configuration", file=sys.stderr)
+    start_epoch, history, best, gradients = resume(checkpoint, key, weights_of, optimizer, device, label)
 
     # gradient flow (degradation study): the gradient reaching each block, on fixed batches
     probe_epochs = set(recipe["gradflow_epochs"])
     probe = (x_train[: recipe["gradflow_images"]], y_train[: recipe["gradflow_images"]])
     if probe_epochs and not hasattr(weights_of, "blocks"):
-        raise ResreproError(f"train.gradflow_epochs is set but {model_name} has no residual blocks to measure; use it for resnet20..110 / plain20..110 only")
+        raise ResreproError(
+            f"train.gradflow_epochs is set but {model_name} has no residual blocks to measure; "
+            "use it for He et al.'s CIFAR ResNets and plain networks only"
+        )
     if start_epoch == 0 and 0 in probe_epochs:
         gradients.append(measure_gradients(weights_of, probe, 0))
 
@@ -301,107 +408,35 @@ def train(
 
     compile_seconds = None
     if compiles(recipe, device) and start_epoch < recipe["epochs"]:
-        sizes = sorted({min(batch, n_train), n_train % batch} - {0}, reverse=True)
-        sample = to_input(augment(x_train[:batch], recipe["crop_padding"], recipe["flip"], torch.Generator(device=device).manual_seed(0)))
-        compile_seconds = warm_up(model, optimizer, sample, y_train[:batch], recipe, sizes)
-        print(f"[resrepro] {model_name}: compiled for batch sizes {sizes} in {compile_seconds:.1f}s", file=sys.stderr)
+        compile_seconds = compile_for_epochs(model, optimizer, x_train, y_train, recipe, model_name)
     for epoch in range(start_epoch, recipe["epochs"]):
         # --- one epoch of training -------------------------------------------------------------
-        model.train()
         warming = still_warming(history, recipe)
-        gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
-        order = torch.randperm(n_train, device=device, generator=gen)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
-        t0 = time.perf_counter()
-        bar = tqdm(total=steps_per_epoch, desc=f"{model_name} s{seed} epoch {epoch + 1}/{recipe['epochs']}", disable=not progress, leave=False, mininterval=1.0 if sys.stderr.isatty() else 30.0)
-        for step in range(steps_per_epoch):
-            idx = order[step * batch : (step + 1) * batch]
-            x = to_input(augment(x_train[idx], recipe["crop_padding"], recipe["flip"], gen))
-            y = y_train[idx]
-            lr = lr_at(epoch * steps_per_epoch + step, steps_per_epoch, recipe, warming)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            mark_step(recipe, device)
-            loss, logits = train_step(model, optimizer, x, y, recipe)
-            # metrics stay on the device: no host synchronisation per step
-            bad = ~torch.isfinite(loss)
-            first_bad_step = torch.where((first_bad_step < 0) & bad, torch.full_like(first_bad_step, step + 1), first_bad_step)
-            loss_sum += loss * len(idx)
-            correct += (logits.argmax(1) == y).sum()
-            bar.update()
-        bar.close()
-        synchronize(device)
-        train_seconds = time.perf_counter() - t0
-        if (bad_step := int(first_bad_step)) >= 0:
-            raise NonFiniteLoss(
-                f"{model_name} seed {seed}: the training loss became NaN or infinite at epoch {epoch + 1}, "
-                f"step {bad_step} of {steps_per_epoch} (lr {lr_at(epoch * steps_per_epoch + bad_step - 1, steps_per_epoch, recipe, warming):g}). "
-                "Lower train.lr or add warm-up (train.warmup_epochs) for this model in config.yaml."
-            )
+        desc = f"{model_name} s{seed} epoch {epoch + 1}/{recipe['epochs']}"
+        interval = 1.0 if sys.stderr.isatty() else 30.0
+        with tqdm(total=steps_per_epoch, desc=desc, disable=not progress, leave=False, mininterval=interval) as bar:
+            ep = train_epoch(model, optimizer, x_train, y_train, recipe, epoch, seed, warming, bar)
+        if ep["first_bad_step"] >= 0:
+            raise _non_finite(label, epoch, ep["first_bad_step"], recipe, steps_per_epoch, warming)
 
         # --- validation: model selection happens here, never on the test set --------------------
         # eager module for evaluation: a compiled one would re-record its graphs at every train/eval switch
-        logits = predict(weights_of, x_val, recipe["eval_batch_size"], recipe["precision"])
-        val_loss = F.cross_entropy(logits, y_val).item()
-        val_acc = (logits.argmax(1) == y_val).sum().item() / len(y_val)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum.item() / n_train,
-            "train_acc": correct.item() / n_train,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "lr": lr,
-            "epoch_seconds": train_seconds,
-            "images_per_second": n_train / train_seconds,
-        }
+        val_loss, val_acc = validate(weights_of, x_val, y_val, recipe)
+        row = history_row(epoch, ep, n_train, val_loss, val_acc)
         history.append(row)
         if val_acc > best["val_acc"]:
-            best = {"val_acc": val_acc, "epoch": epoch + 1, "state": {k: v.detach().clone() for k, v in weights_of.state_dict().items()}}
-        print(
-            f"[resrepro] {model_name} s{seed} epoch {epoch + 1}/{recipe['epochs']}: train loss {row['train_loss']:.4f} "
-            f"acc {row['train_acc']:.4f} | val loss {val_loss:.4f} acc {val_acc:.4f} | {train_seconds:.1f}s, {row['images_per_second']:.0f} img/s",
-            file=sys.stderr,
-        )
+            state = {k: v.detach().clone() for k, v in weights_of.state_dict().items()}
+            best = {"val_acc": val_acc, "epoch": epoch + 1, "state": state}
+        print(f"[resrepro] {desc}: {_progress_line(row)}", file=sys.stderr)
         if epoch + 1 in probe_epochs:
             gradients.append(measure_gradients(weights_of, probe, epoch + 1))
-        with io.atomic_path(checkpoint) as tmp:
-            torch.save({"key": key, "epoch": epoch + 1, "model": weights_of.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best, "gradients": gradients}, tmp)
+        state = {"key": key, "epoch": epoch + 1, "model": weights_of.state_dict(), "optimizer": optimizer.state_dict()}
+        save_checkpoint(checkpoint, state | {"history": history, "best": best, "gradients": gradients})
 
     # --- outputs: history, the weights selected on validation, a summary ----------------------------
-    import pandas as pd
-
-    with io.atomic_path(out_dir / "history.csv") as tmp:
-        pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(tmp, index=False, float_format="%.6g")
-    with io.atomic_path(out_dir / "weights.pt") as tmp:
-        torch.save(best["state"], tmp)
-    io.write_json(out_dir / "gradflow.json", {"model": model_name, "seed": seed, "images": len(probe[0]) if probe_epochs else 0, "measurements": gradients})
-    epoch_seconds = [h["epoch_seconds"] for h in history]
-    summary = {
-        "model": model_name,
-        "seed": seed,
-        "recipe": recipe,
-        "recipe_digest": digest(recipe),
-        "data_key": data_key,
-        "epochs": recipe["epochs"],
-        "selected_epoch": best["epoch"],
-        "selected_val_acc": best["val_acc"],
-        "final_val_acc": history[-1]["val_acc"],
-        "train_images": n_train,
-        "val_images": len(x_val),
-        "device": device.type,
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "precision": "bf16-autocast" if use_bf16(device, recipe["precision"]) else "fp32",
-        "compiled": compiles(recipe, device),
-        "compile_seconds": compile_seconds,
-        "mean_epoch_seconds": float(np.mean(epoch_seconds)),
-        "total_train_seconds": float(np.sum(epoch_seconds)),
-        "images_per_second": n_train * len(history) / float(np.sum(epoch_seconds)),
-        "resumed_after_epoch": start_epoch,
-        "job_wall_seconds": time.time() - t_start,
-    }
+    write_outputs(out_dir, model_name, seed, history, best, gradients, len(probe[0]) if probe_epochs else 0)
+    run = {"model": model_name, "seed": seed, "recipe": recipe, "data_key": data_key, "device": device}
+    summary = run_summary(run, history, best, n_train, len(x_val), compile_seconds, start_epoch, t_start)
     io.write_json(out_dir / "train.json", summary)
     checkpoint.unlink(missing_ok=True)
     return summary
