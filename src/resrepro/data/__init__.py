@@ -23,7 +23,7 @@ counts, first labels and channel statistics, or nothing is written.
 Arrays: images ``uint8 (N, 32, 32, 3)`` HWC RGB, labels ``int64 (N,)``, official order.
 Importing this package needs numpy only (PIL, tqdm and urllib are imported when used).
 
-Layout: :mod:`.constants` (facts, sources, layouts), :mod:`.stats` (summarize, verify),
+Layout: :mod:`.constants` (facts, sources, layouts), :mod:`.checks` (summarize, verify),
 :mod:`.splits` (stratified splits), :mod:`.cache`, :mod:`.archives` (reading and decoding);
 this module chooses the source and prepares the cache. Every name is re-exported here, and the
 code that reads the redirectable constants (``OFFICIAL_URL``, ``NPM_COMMAND``, ``OFFICIAL_MD5``,
@@ -85,7 +85,7 @@ from .constants import (
     URL_TIMEOUT,
 )
 from .splits import select, stratified_split, stratified_subset
-from .stats import channel_stats, summarize, verify
+from .checks import channel_stats, summarize, verify
 
 __all__ = [
     "NoSourceError", "default_cache_dir", "load", "read_manifest", "prepare",
