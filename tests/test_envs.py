@@ -53,20 +53,33 @@ def conda_packages(env: dict) -> dict[str, str]:
     return out
 
 
+def source_files(mod: str) -> list[Path]:
+    """The files of a resrepro module: ``<mod>.py``, or every file of the package ``<mod>/``."""
+    if (SRC / f"{mod}.py").exists():
+        return [SRC / f"{mod}.py"]
+    return sorted((SRC / mod).rglob("*.py")) if (SRC / mod).is_dir() else []
+
+
+def test_every_module_of_a_rule_group_is_found():
+    """A module or package the groups name must exist: a renamed one would silently drop out of the check."""
+    for mods in GROUPS.values():
+        assert all(source_files(m) for m in mods), mods
+
+
 def imported_modules(roots: list[str]) -> set[str]:
     """Top-level third-party modules imported (anywhere, lazily too) by these resrepro modules
     and by the resrepro modules they import in turn."""
     seen, todo, found = set(), list(roots), set()
     while todo:
         mod = todo.pop()
-        if mod in seen or not (SRC / f"{mod}.py").exists():
+        if mod in seen or not source_files(mod):
             continue
         seen.add(mod)
-        for node in ast.walk(ast.parse((SRC / f"{mod}.py").read_text())):
+        for node in (n for path in source_files(mod) for n in ast.walk(ast.parse(path.read_text()))):
             if isinstance(node, ast.Import):
                 found.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom):
-                if node.level:  # from . import x, from .x import y
+                if node.level:  # from . import x, from .x import y, from ..x import y (a package's own files are all read)
                     todo.extend([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
                 else:
                     found.add(node.module.split(".")[0])

@@ -1,0 +1,101 @@
+"""The habits of a kept project: license, citation, version, exact pins, a layout that stays livable."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+import resrepro
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src" / "resrepro"
+BIN = Path(sys.executable).parent
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+MAX_FILE_LINES = 450
+MAX_FUNCTION_LINES = 90  # "about 80": a readable step, not a second module
+
+
+def test_license_file_is_the_license_pyproject_names():
+    assert PYPROJECT["project"]["license"] == {"text": "MIT"}
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_citation_names_this_version_and_the_audited_paper():
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert cff["version"] == resrepro.__version__ and cff["license"] == "MIT"
+    assert any("Deep Residual Learning Networks" in r["title"] for r in cff["references"])
+
+
+def test_version_flag_prints_the_package_version():
+    out = subprocess.run([str(BIN / "resrepro"), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"resrepro {resrepro.__version__}"
+
+
+def test_every_dependency_is_pinned_exactly_and_the_lock_agrees():
+    lock = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            req = Requirement(line)
+            lock[canonicalize_name(req.name)] = req.specifier
+    extras = [r for group in PYPROJECT["project"]["optional-dependencies"].values() for r in group]
+    for text in PYPROJECT["project"]["dependencies"] + extras:
+        req = Requirement(text)
+        (spec,) = req.specifier  # exactly one specifier ...
+        assert spec.operator == "==", f"{text}: pin it exactly (outputs depend on it)"  # ... an exact pin
+        key = canonicalize_name(req.name)
+        if key in lock:
+            assert lock[key] == req.specifier, f"requirements.lock has {req.name}{lock[key]}, pyproject {text}"
+        else:
+            assert req.name.startswith("snakemake-executor-plugin"), f"{req.name} is missing from requirements.lock"
+
+
+def test_clean_results_keeps_the_conda_environments(tmp_path):
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    for d in (".snakemake/conda/abc", ".snakemake/metadata", ".snakemake/log", "results/quick", "reports/quick"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "reports" / "claims.yaml").write_text("kept\n")
+    subprocess.run(["make", "-s", "clean-results"], cwd=tmp_path, check=True, timeout=60, capture_output=True)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.name != "Makefile")
+    assert left == [".snakemake", ".snakemake/conda", ".snakemake/conda/abc", "reports", "reports/claims.yaml"]
+
+
+def test_no_module_is_over_450_lines_and_no_function_over_about_80():
+    long_files, long_functions = [], []
+    for path in sorted(SRC.rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_FILE_LINES:
+            long_files.append(f"{path.relative_to(SRC)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}: {n} lines")
+    assert not long_files and not long_functions, long_files + long_functions
+
+
+def test_comments_cite_no_file_outside_the_repository():
+    outside = ("facts.md", "shared/", "/work/")
+    hits = [
+        f"{p.relative_to(REPO)}:{i}"
+        for base in ("src", "workflow", "reports", "envs", "profiles")
+        for p in sorted((REPO / base).rglob("*"))
+        if p.is_file() and p.suffix in (".py", ".smk", ".yaml", ".j2", ".sh", ".md")
+        for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if any(o in line for o in outside)
+    ]
+    assert not hits, hits
+
+
+def test_the_snakefile_and_its_rules_never_import_torch():
+    code = "import sys; import resrepro.catalog, resrepro.outputs, resrepro.config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ)
+    assert out.stdout.strip() == "False", out.stderr
