@@ -140,3 +140,14 @@ def test_he_networks_start_near_chance_loss(name):
     with torch.no_grad():
         loss = torch.nn.functional.cross_entropy(m(torch.randn(64, 3, 32, 32)), torch.randint(0, 10, (64,)))
     assert loss.item() < 3.3
+
+
+def test_catalog_command_lists_every_model_without_torch():
+    code = (
+        "import sys; from resrepro import cli; cli.main(['catalog']); "
+        "assert 'torch' not in sys.modules, 'the catalog command imported torch'"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    names = [line.split()[0] for line in out.stdout.splitlines()[1:]]
+    assert names == catalog.available()

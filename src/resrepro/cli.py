@@ -43,6 +43,17 @@ def cmd_models(a) -> None:
     io.write_json(a.out, [models.model_info(m) for m in a.models.split(",")])
 
 
+def cmd_catalog(a) -> None:
+    """Print the model catalog (torch-free): what each name is and what it costs."""
+    from . import catalog
+
+    print(f"{'name':<11} {'display':<11} {'family':<13} {'depth':>5} {'block':<13} {'twin':<11} {'GMACs':>7}")
+    for spec in catalog.specs():
+        twin = spec.twin or "-"
+        print(f"{spec.name:<11} {spec.display:<11} {spec.family:<13} {spec.depth:>5} {spec.block:<13} {twin:<11} "
+              f"{spec.macs / 1e9:>7.3f}")
+
+
 def _arrays(cache: str, data_cfg: dict):
     from . import data
 
@@ -163,11 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sha256", default=None, help="expected sha256 of a non-standard archive")
     s.set_defaults(func=cmd_data)
 
+    s = sub.add_parser("catalog", help="list the model catalog: names, families, depths, twins, MACs")
+    s.set_defaults(func=cmd_catalog)
+
     s = sub.add_parser("models", help="parameter and FLOP counts")
     s.add_argument("--models", required=True, help="comma-separated registry names")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_models)
 
+    _add_job_commands(sub)
+    _add_result_commands(sub)
+    _add_bench_command(sub)
+    return p
+
+
+def _add_job_commands(sub) -> None:
+    """The per-job commands: train and evaluate one (model, seed)."""
     for name, func, help_ in (("train", cmd_train, "train one (model, seed)"), ("evaluate", cmd_evaluate, "evaluate on the test set")):
         s = sub.add_parser(name, help=help_)
         s.add_argument("--model", required=True)
@@ -185,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--batch-size", type=int, default=1000)
             s.add_argument("--device", default="auto")
 
+
+def _add_result_commands(sub) -> None:
+    """The commands that compute from a run's result files: tables, figures, claims, provenance, report."""
     for name, func in (("tables", cmd_tables), ("figures", cmd_figures)):
         s = sub.add_parser(name, help=f"{name} from a run's result files")
         s.add_argument("--results", required=True)
@@ -224,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_degradation)
 
+
+def _add_bench_command(sub) -> None:
     s = sub.add_parser("bench", help="training throughput: our engine vs. the DataLoader+PIL+fp32 loop")
     s.add_argument("--models", default="resnet20,resnet18", help="comma-separated registry names")
     s.add_argument("--device", default="auto")
@@ -238,7 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configfile", nargs="+", default=["config.yaml"], help="recipe source (default: config.yaml)")
     s.add_argument("--json", default=None, help="also write the figures as JSON here")
     s.set_defaults(func=cmd_bench)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
