@@ -1,4 +1,5 @@
-"""Our engine's training step against a bare channels_last loop (same model, batch 128, SGD foreach), alternating in one process.
+"""Our engine's training step against a bare channels_last loop (same model, batch 128, SGD foreach),
+alternating in one process.
 
 Equal rates mean the engine adds no overhead on the CPU beyond the model itself.
 

@@ -71,7 +71,8 @@ SCRIPT = textwrap.dedent(
     import json, sys, numpy as np
     from resrepro import train
     d = np.load(sys.argv[1]); recipe = json.loads(sys.argv[2])
-    train.train("resnet20", recipe, (d["x"], d["y"]), (d["vx"], d["vy"]), seed=3, out_dir=sys.argv[3], checkpoint=sys.argv[4], progress=False)
+    train.train("resnet20", recipe, (d["x"], d["y"]), (d["vx"], d["vy"]), seed=3,
+                out_dir=sys.argv[3], checkpoint=sys.argv[4], progress=False)
     """
 )
 

@@ -119,10 +119,14 @@ def run(model_names: list[str], recipe: dict, device: str = "auto", batch: int =
 
 
 def table(result: dict) -> str:
-    head = f"{'model':<10} {'device':<28} {'batch':>5} {'ours img/s':>11} {'ref img/s':>10} {'ratio':>6} {'epoch s':>8} {'% peak':>7}"
+    head = (
+        f"{'model':<10} {'device':<28} {'batch':>5} {'ours img/s':>11} {'ref img/s':>10} {'ratio':>6} "
+        f"{'epoch s':>8} {'% peak':>7}"
+    )
     lines = [f"resrepro bench -- {result['note']}; peak {result['peak_tflops']:.2f} TFLOP/s measured by matrix product", head, "-" * len(head)]
     for r in result["records"]:
-        lines.append(f"{r['model']:<10} {r['device'][:28]:<28} {r['batch_size']:>5} {r['ours_img_s']:>11,.0f} {r['reference_img_s']:>10,.0f} {r['ratio']:>6.2f} {r['epoch_s']:>8.1f} {100 * r['share_of_peak']:>6.1f}%")
+        f"{r['model']:<10} {r['device'][:28]:<28} {r['batch_size']:>5} {r['ours_img_s']:>11,.0f} "
+        f"{r['reference_img_s']:>10,.0f} {r['ratio']:>6.2f} {r['epoch_s']:>8.1f} {100 * r['share_of_peak']:>6.1f}%"
     return "\n".join(lines)
 
 

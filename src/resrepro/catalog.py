@@ -154,7 +154,8 @@ for _depth, _macs in _HE_MACS.items():
                 builder="cifar_resnet",
                 args={"depth": _depth, "shortcuts": _residual},
                 description=(
-                    f"He et al. CIFAR ResNet-{_depth}: 3 stages x {_n} basic blocks, widths 16/32/64, option-A shortcuts"
+                    f"He et al. CIFAR ResNet-{_depth}: 3 stages x {_n} basic blocks, widths 16/32/64, "
+                    "option-A shortcuts"
                     if _residual
                     else f"He et al. plain-{_depth}: ResNet-{_depth} without shortcuts (same layers and parameters)"
                 ),

@@ -75,7 +75,8 @@ def cmd_train(a) -> None:
         data_key=digest({k: a.data[k] for k in ("val_size", "split_seed", "train_subset", "val_subset")}),
         progress=not a.no_progress,
     )
-    print(f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} (val acc {summary['selected_val_acc']:.4f}), {summary['images_per_second']:.0f} img/s on {summary['device_name']}")
+    print(f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} (val acc {summary['selected_val_acc']:.4f}), "
+        f"{summary['images_per_second']:.0f} img/s on {summary['device_name']}")
 
 
 def cmd_evaluate(a) -> None:
@@ -260,7 +261,8 @@ def _add_bench_command(sub) -> None:
     s.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference loop (kuangliu uses 2)")
     s.add_argument("--threads", type=int, default=None, help="CPU threads (default: train.threads of the config)")
     s.add_argument("--rounds", type=int, default=2, help="alternating timings per model; the best of each counts")
-    s.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile our model or not (default: train.compile of the config: on CUDA only); warm-up time is reported")
+    s.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile our model or not (default: train.compile of the config: on CUDA only); "
+        "warm-up time is reported")
     s.add_argument("--compile-mode", default=None, choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"], help="default: train.compile_mode of the config (reduce-overhead captures CUDA graphs)")
     s.add_argument("--configfile", nargs="+", default=["config.yaml"], help="recipe source (default: config.yaml)")
     s.add_argument("--json", default=None, help="also write the figures as JSON here")

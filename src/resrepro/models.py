@@ -126,7 +126,8 @@ class CifarResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], num_classes)
         # Initialisation as in the reference code (fb.resnet.torch, which He et al. point to, and torchvision):
-        # He-normal convolutions (fan_out), the classifier keeps the framework default U(+-1/sqrt(fan_in)) with a zero bias.
+        # He-normal convolutions (fan_out), the classifier keeps the framework default U(+-1/sqrt(fan_in)) with a
+        # zero bias.
         # A He-normal classifier (as in some ports) makes the initial loss of ResNet-56 about 5.5 instead of about 2.8.
         for m in self.modules():
             if isinstance(m, nn.Conv2d):

@@ -136,9 +136,11 @@ def warm_up(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.T
     except Exception as e:  # inductor needs a C compiler and Triton: say how to train without them
         if not hasattr(model, "_orig_mod"):
             raise
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ResreproError(
-            f"torch.compile (mode {recipe['compile_mode']}) failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}. "
-            "Set train.compile: false in the config to train without compilation (on an H200, resnet18: 0.53 instead of 0.21 s per 8,000-image epoch, benchmarks/README.md)."
+            f"torch.compile (mode {recipe['compile_mode']}) failed: {type(e).__name__}: {first_line}. "
+            "Set train.compile: false in the config to train without compilation (on an H200, resnet18: "
+            "0.53 instead of 0.21 s per 8,000-image epoch, benchmarks/README.md)."
         ) from e
     synchronize(x.device)
     seconds = time.perf_counter() - t0
