@@ -125,8 +125,10 @@ def table(result: dict) -> str:
     )
     lines = [f"resrepro bench -- {result['note']}; peak {result['peak_tflops']:.2f} TFLOP/s measured by matrix product", head, "-" * len(head)]
     for r in result["records"]:
-        f"{r['model']:<10} {r['device'][:28]:<28} {r['batch_size']:>5} {r['ours_img_s']:>11,.0f} "
-        f"{r['reference_img_s']:>10,.0f} {r['ratio']:>6.2f} {r['epoch_s']:>8.1f} {100 * r['share_of_peak']:>6.1f}%"
+        lines.append(
+            f"{r['model']:<10} {r['device'][:28]:<28} {r['batch_size']:>5} {r['ours_img_s']:>11,.0f} "
+            f"{r['reference_img_s']:>10,.0f} {r['ratio']:>6.2f} {r['epoch_s']:>8.1f} {100 * r['share_of_peak']:>6.1f}%"
+        )
     return "\n".join(lines)
 
 
