@@ -10,18 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from . import fmt, io, outputs
 from .fmt import display_name
+from .paper import load_context, load_paper  # noqa: F401  (the paper's loaders, re-exported)
 from .stats import summarise
 
 MINUS = fmt.MINUS
-
-
-def load_paper(path: str | Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
 
 
 def epochs_to_convergence(val_acc: list[float], tolerance: float) -> int:
@@ -119,12 +114,6 @@ def build_tables(measured: dict, paper: dict, seeds: list[int], tolerance: float
             "notes": stamp_note + [seed_note, "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.", "Test error = 100 \u2212 test accuracy.", missing],
         },
     ]
-
-
-def load_context(path: str | Path) -> list[dict]:
-    """Published results of other work (reports/context.yaml), for the context table."""
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)["sources"]
 
 
 def build_context_table(measured: dict, paper: dict, text_values: dict, sources: list[dict], stamp: str | None = None) -> dict:

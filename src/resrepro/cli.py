@@ -88,26 +88,32 @@ def cmd_evaluate(a) -> None:
     print(f"{a.model}: test accuracy {m['accuracy']:.4f} on {m['n']} images")
 
 
+def _text_values(claims: str | None) -> dict:
+    """Numbers the paper prints only in its text (reports/claims.yaml); none without the file."""
+    from .paper import load_claims, text_values
+
+    return text_values(load_claims(claims)) if claims else {}
+
+
 def cmd_tables(a) -> None:
     from . import analysis
+    from .paper import load_context, load_paper
 
     measured = analysis.collect(a.results, a.spec["models"], a.spec["seeds"], a.spec["tolerance"])
-    paper = analysis.load_paper(a.paper)
+    paper = load_paper(a.paper)
     tables = analysis.build_tables(measured, paper, a.spec["seeds"], a.spec["tolerance"], a.spec.get("stamp"))
     if a.context:
-        from . import claims
-
-        text = claims.text_values(claims.load_claims(a.claims)) if a.claims else {}
-        tables.append(analysis.build_context_table(measured, paper, text, analysis.load_context(a.context), a.spec.get("stamp")))
+        text, sources = _text_values(a.claims), load_context(a.context)
+        tables.append(analysis.build_context_table(measured, paper, text, sources, a.spec.get("stamp")))
     io.write_json(Path(a.out_dir) / "measured.json", measured)
     analysis.write_tables(tables, a.out_dir)
 
 
 def cmd_figures(a) -> None:
-    from . import analysis, claims, figures
+    from . import figures
+    from .paper import load_paper
 
-    text = claims.text_values(claims.load_claims(a.claims)) if a.claims else {}
-    figures.from_results(a.results, analysis.load_paper(a.paper), text, a.spec, a.out_dir)
+    figures.from_results(a.results, load_paper(a.paper), _text_values(a.claims), a.spec, a.out_dir)
 
 
 def cmd_claims(a) -> None:
@@ -137,8 +143,7 @@ def cmd_report(a) -> None:
 
 def cmd_degradation(a) -> None:
     from . import degradation
-
-    from .analysis import load_context
+    from .paper import load_context
 
     s = degradation.run(a.results, a.spec["models"], a.spec["seeds"], a.out_dir, load_context(a.context), a.spec.get("stamp"))
     ev = s["evidence"]

@@ -683,7 +683,8 @@ def from_results(results: str | os.PathLike, paper: Mapping, text_values: Mappin
     """Every figure of the report from ``results/<run>/`` (history.csv, measured.json, metrics.json).
 
     ``paper``: reports/paper.yaml; ``text_values``: numbers the paper prints only in its text
-    (resrepro.claims.text_values). Writes ``<id>.svg`` and ``<id>.png`` for each figure of the figures stage (resrepro.outputs).
+    (resrepro.paper.text_values). Writes ``<id>.svg`` and ``<id>.png`` for each figure of the figures
+    stage (resrepro.outputs).
     """
     from .data import CLASSES
     from .io import read_json

@@ -121,6 +121,7 @@ def train_runtime(wildcards, attempt):
 
 # --- The paper's claims and published context (report stage) -------------------------------------
 # reports/paper.yaml (PAPER) holds the paper's tables; reports/claims.yaml the statements of its
-# text (resrepro.claims); reports/context.yaml what other work reports (the context table).
+# text (read by resrepro.paper, audited by resrepro.claims); reports/context.yaml what other work
+# reports (the context table).
 CLAIMS = str(REPO / "reports" / "claims.yaml")
 CONTEXT = str(REPO / "reports" / "context.yaml")

@@ -12,7 +12,7 @@ rule figures:
         metrics=rules.tables.input.metrics,
         paper=PAPER,
         claims=CLAIMS,
-        code=str(REPO / "src" / "resrepro" / "figures.py"),
+        code=[str(REPO / "src" / "resrepro" / f) for f in ("figures.py", "paper.py")],
     output:
         svg=report(
             expand(f"{RESULTS}/figures/{{name}}.svg", name=FIGURES),

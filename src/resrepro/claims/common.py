@@ -1,0 +1,83 @@
+"""What every rule of the audit shares: verdicts and outcomes, margins, CIFAR-10's facts, labels of the
+measured quantities, the texts of claims nothing here measures, :func:`check` and the helpers that
+put numbers into reasons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ResreproError, fmt
+
+VERDICTS = ("reproduced", "not reproduced", "inconsistent as stated", "not testable")
+# outcomes of a single check: the verdicts, plus these two (they never decide a claim)
+CONSISTENT = "consistent"
+NO_PAPER_DATA = "no paper data"
+OUTCOMES = VERDICTS + (CONSISTENT, NO_PAPER_DATA)
+
+ALPHA = 0.05
+# Practical margin (percentage points) within which a measured mean "reproduces" a printed value,
+# on top of the printed rounding and our 95 % CI: about 3x the seed-to-seed standard deviation of a
+# CIFAR-10 ResNet (He et al. 2016 report 6.61 +- 0.16 % for ResNet-110 over 5 runs).
+MARGIN_PP = 0.5
+# Relative margin for times and epoch counts, where a definition or the hardware matches.
+RELATIVE_MARGIN = 0.10
+
+# CIFAR-10's official test set: 10,000 images, exactly 1,000 per class (Krizhevsky 2009).
+TEST_PER_CLASS = {"CIFAR-10": [1000] * 10}
+TRAIN_IMAGES = {"CIFAR-10": 50000}
+
+HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "train_accuracy"}
+LABELS = {
+    "accuracy": "test accuracy (%)", "precision": "macro precision (%)", "recall": "macro recall (%)",
+    "f1": "macro F1 (%)", "test_error": "test error (%)", "epochs_to_convergence": "epochs to convergence",
+    "seconds_per_epoch": "seconds per epoch", "total_hours": "total training hours",
+    "train_accuracy": "final training accuracy (%)", "generalization_gap": "train - test accuracy gap (pp)",
+    "params_millions": "parameters (millions)",
+}
+UNMEASURED = {
+    "gradient_norms": (
+        "this run measures no gradient norms of plain and residual twins; "
+        "run the degradation study (presets/degradation.yaml) to test it"
+    ),
+    "thousand_layer_training": (
+        "this audit does not test networks with hundreds or thousands of layers; it needs e.g. He et al.'s "
+        "ResNet-1202 and its plain counterpart (resnet1202 and plain1202 are in the catalog; no preset trains them)"
+    ),
+}
+OUR_LOSS = "cross-entropy (softmax), optionally with label smoothing (resrepro.train)"
+
+
+def _f(x: float | None, d: int = 2) -> str:
+    return fmt.number(x, d, table=False)
+
+
+def _interval(value: float, decimals: int) -> tuple[float, float]:
+    """The values that print as ``value`` with ``decimals`` decimals (rounding half-unit)."""
+    r = 0.5 * 10.0 ** (-decimals)
+    return value - r, value + r
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] <= b[1] + 1e-12 and b[0] <= a[1] + 1e-12
+
+
+_display = fmt.display_name
+_names = fmt.names
+
+
+def _label(quantity: str) -> str:
+    """How a reason names a measured quantity: "test accuracy (%)"."""
+    return LABELS.get(quantity, quantity)
+
+
+def _summary_text(s: dict, d: int = 2) -> str:
+    if s["std"] is None:
+        return f"{_f(s['mean'], d)} (1 seed)"
+    ci = f"95 % CI {_f(s['ci'][0], d)} to {_f(s['ci'][1], d)}"
+    return f"{fmt.mean_std(s, d, table=False)} (n = {s['n']}, {ci})"
+
+
+def check(rule: str, kind: str, outcome: str, reason: str, **evidence: Any) -> dict:
+    if outcome not in OUTCOMES:
+        raise ResreproError(f"rule {rule!r} returned the unknown outcome {outcome!r}")
+    return {"rule": rule, "kind": kind, "outcome": outcome, "reason": reason, "evidence": evidence}

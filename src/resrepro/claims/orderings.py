@@ -1,0 +1,243 @@
+"""Rules on orderings ("A better than B", trends with depth, residual against plain networks, gradient
+flow): the paper's printed numbers, then our seeds through one-sided Welch t-tests.
+
+An ordering is reproduced only if every pair the claim names is significant at ALPHA (an
+intersection-union test: no multiplicity correction is needed for a claim that all pairs hold).
+Plain networks and their residual twins are found in :mod:`resrepro.catalog` (He et al. 2016, Sec. 4.2),
+never by parsing a model's name.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .. import ResreproError, catalog
+from ..fmt import printed
+from ..paper import TABLES
+from ..stats import welch
+from .common import (
+    ALPHA,
+    CONSISTENT,
+    HIGHER_IS_BETTER,
+    MARGIN_PP,
+    NO_PAPER_DATA,
+    UNMEASURED,
+    _display,
+    _label,
+    _names,
+    check,
+)
+from .evidence import Inputs
+
+Pairs = Sequence[tuple[str, str, str]]  # (better, than, quantity)
+
+
+def _better_sign(quantity: str, direction: str) -> int:
+    """+1 if 'better'/'increasing' means a larger number, -1 if smaller."""
+    if direction in ("higher", "increasing"):
+        return 1
+    if direction in ("lower", "decreasing"):
+        return -1
+    raise ResreproError(f"unknown direction {direction!r} for {quantity!r}; use higher/lower or increasing/decreasing")
+
+
+def _paper_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str) -> dict:
+    """Self-consistency: do the paper's printed numbers order each pair (a better than b) as claimed?"""
+    missing, wrong, ok = [], [], []
+    for a, b, q in pairs:
+        pa, pb = x.paper_value(a, q), x.paper_value(b, q)
+        if pa is None or pb is None:
+            missing.append(_display(a if pa is None else b))
+            continue
+        text = f"{_display(a)} {printed(pa[0], pa[1])} vs {_display(b)} {printed(pb[0], pb[1])} ({_label(q)})"
+        (ok if sign * (pa[0] - pb[0]) > 0 else wrong).append(text)
+    missing = sorted(set(missing))
+    labels = ", ".join(sorted({_label(q) for *_, q in pairs}))
+    note = f"; the paper prints no {labels} for {', '.join(missing)}" if missing else ""
+    if wrong:
+        return check(rule, "paper", "inconsistent as stated",
+                     "the paper's own numbers contradict it: " + "; ".join(wrong) + note, wrong=wrong, missing=missing)
+    if not ok:
+        return check(rule, "paper", NO_PAPER_DATA, "the paper's tables cannot support it" + note, missing=missing)
+    return check(rule, "paper", CONSISTENT, f"the paper's numbers agree ({len(ok)} comparison(s))" + note,
+                 agree=ok, missing=missing)
+
+
+def _pair_test(a: str, b: str, q: str, va: list[float], vb: list[float], sign: int, margin: float) -> dict:
+    """One pair's means and, with two or more seeds each, its one-sided Welch test of "a better than b"."""
+    t = {"better": a, "than": b, "quantity": q, "mean_better": float(np.mean(va)), "mean_than": float(np.mean(vb))}
+    if len(va) < 2 or len(vb) < 2:
+        return t
+    # orient so that H1 is "a better than b" (by more than -margin)
+    w = welch(sign * np.asarray(va), sign * np.asarray(vb), shift=margin)
+    return {**t, "difference": sign * w["diff"], "ci95": sorted(sign * c for c in w["ci"]) if w["ci"] else None,
+            "t": w["t"], "df": w["df"], "p": w["p"], "significant": w["p"] < ALPHA}
+
+
+def _line(t: Mapping) -> str:
+    s = (f"{_display(t['better'])} {t['mean_better']:.2f} vs {_display(t['than'])} {t['mean_than']:.2f}"
+         f" ({_label(t['quantity'])})")
+    if "p" in t:
+        s += f", p = {t['p']:.3g}"
+    return s
+
+
+def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float = 0.0,
+                    what: str = "better") -> dict:
+    """Each pair: one-sided Welch test over seeds; reproduced iff every pair is significant (IUT)."""
+    needed = sorted({m for a, b, _ in pairs for m in (a, b)})
+    absent = [m for m in needed if m not in x.measured]
+    if absent:
+        return check(rule, "measurement", "not testable", f"needs {_names(absent)}, absent from this run")
+    tests, few = [], []
+    for a, b, q in pairs:
+        va, vb = x.values(a, q), x.values(b, q)
+        if va is None or vb is None:
+            return check(rule, "measurement", "not testable",
+                         f"no {_label(q)} measured for {_display(a if va is None else b)}")
+        few += [m for m, v in ((a, va), (b, vb)) if len(v) < 2]
+        tests.append(_pair_test(a, b, q, va, vb, sign, margin))
+    ev = {"tests": tests, "alpha": ALPHA, "margin": margin}
+    ours = "; ".join(_line(t) for t in tests)
+    if few:
+        also = f"; and {x.not_comparable_reason()}" if not x.comparable else ""
+        return check(rule, "measurement", "not testable",
+                     f"only one seed for {_names(sorted(set(few)))}: no seed-to-seed uncertainty, so an ordering "
+                     f"cannot be told from noise{also}; measured: {ours}", **ev)
+    if not x.comparable:
+        return check(rule, "measurement", "not testable", f"{x.not_comparable_reason()}; measured: {ours}", **ev)
+    failing = [t for t in tests if not t["significant"]]
+    if not failing:
+        return check(rule, "measurement", "reproduced",
+                     f"every pair is {what} at one-sided alpha = {ALPHA} (Welch t-test over seeds): {ours}", **ev)
+    reversed_ = [t for t in failing if t["difference"] < -margin and t["ci95"] and t["ci95"][1] < -margin]
+    parts = [f"{len(reversed_)} significantly the other way"] if reversed_ else []
+    if len(failing) > len(reversed_):
+        parts.append(f"{len(failing) - len(reversed_)} within seed-to-seed noise")
+    return check(rule, "measurement", "not reproduced",
+                 f"{len(failing)} of {len(tests)} pair(s) not shown {what} at alpha = {ALPHA} ({', '.join(parts)}): "
+                 + "; ".join(_line(t) for t in failing), **ev)
+
+
+def rules_better(form: Mapping, x: Inputs) -> list[dict]:
+    sign = _better_sign(form["metrics"][0], form["direction"])
+    pairs = [(a, b, q) for q in form["metrics"] for a in form["better"] for b in form["than"]]
+    return [_paper_pairs(pairs, sign, x, "better"), _measured_pairs(pairs, sign, x, "better")]
+
+
+def _adjacent_paper(rule: str, order: list[str], q: str, sign: int, x: Inputs, none: str) -> tuple[dict, list]:
+    """The paper's check of an order: adjacent models among those it prints (each later one "beats" the
+    one before); and the models of ``order`` it does not print."""
+    printed_models = [m for m in order if x.paper_value(m, q) is not None]
+    paper_pairs = [(b, a, q) for a, b in zip(printed_models, printed_models[1:])]
+    paper = _paper_pairs(paper_pairs, sign, x, rule) if paper_pairs else check(rule, "paper", NO_PAPER_DATA, none)
+    return paper, [m for m in order if m not in printed_models]
+
+
+def rules_trend(form: Mapping, x: Inputs) -> list[dict]:
+    sign = _better_sign(form["quantity"], form["direction"])
+    order, q = list(form["order"]), form["quantity"]
+    pairs = [(b, a, q) for a, b in zip(order, order[1:])]  # each later model "beats" the one before
+    paper, missing = _adjacent_paper("trend", order, q, sign, x, "the paper prints fewer than two of these models")
+    if missing and paper["outcome"] != NO_PAPER_DATA:
+        paper["reason"] += f"; the paper prints no {_label(q)} for {_names(missing)}"
+    return [paper, _measured_pairs(pairs, sign, x, "trend", what="ordered as claimed")]
+
+
+def rules_lowest(form: Mapping, x: Inputs) -> list[dict]:
+    model, q = form["model"], form["quantity"]
+    rows = {m for t in TABLES for m in x.paper.get(t, {}).get("rows", {})}
+    others_paper = [m for m in sorted(rows | set(x.text_values)) if m != model and x.paper_value(m, q) is not None]
+    if others_paper:
+        paper = _paper_pairs([(model, o, q) for o in others_paper], -1, x, "lowest")
+    else:
+        paper = check("lowest", "paper", NO_PAPER_DATA, "no other model printed")
+    others_run = [m for m in x.measured if m != model]
+    if model not in x.measured or not others_run:
+        return [paper, check("lowest", "measurement", "not testable",
+                             f"needs {_display(model)} and other models in this run")]
+    return [paper, _measured_pairs([(model, o, q) for o in others_run], -1, x, "lowest", what="lower")]
+
+
+def rules_no_degradation(form: Mapping, x: Inputs) -> list[dict]:
+    """Non-inferiority: each deeper model is not worse than the shallower one by more than the margin."""
+    order, q = list(form["order"]), form["quantity"]
+    sign = 1 if q in HIGHER_IS_BETTER else -1
+    pairs = [(b, a, q) for a, b in zip(order, order[1:])]
+    paper, _ = _adjacent_paper("no_degradation", order, q, sign, x, "not in the tables")
+    what = f"non-inferior (deeper not worse by {MARGIN_PP:g} pp or more)"
+    return [paper, _measured_pairs(pairs, sign, x, "no_degradation", margin=MARGIN_PP, what=what)]
+
+
+NO_PLAIN = "the paper prints no network without skip connections"
+# What to do when a run has no plain/residual twins.
+ADD_TWINS = "add plain/residual twins to `models`, as presets/degradation.yaml does"
+
+
+def rules_residual_vs_plain(form: Mapping, x: Inputs) -> list[dict]:
+    """Each residual network of the run against its plain twin (the same layers without shortcuts)."""
+    q = form["quantity"]
+    sign = _better_sign(q, form["direction"])
+    plain_of = {residual: plain for plain, residual in catalog.twins(list(x.measured))}
+    pairs = [(m, plain_of[m], q) for m in x.measured if m in plain_of]
+    paper = check("residual_vs_plain", "paper", NO_PAPER_DATA, NO_PLAIN)
+    if not pairs:
+        return [paper, check("residual_vs_plain", "measurement", "not testable",
+                             f"this run trains no plain network of the same depth as one of its ResNets ({ADD_TWINS})")]
+    return [paper, _measured_pairs(pairs, sign, x, "residual_vs_plain")]
+
+
+def rules_degradation(form: Mapping, x: Inputs) -> list[dict]:
+    """Plain networks: the deepest has a lower training accuracy than the shallowest (He et al. Fig. 6)."""
+    q, family = form["quantity"], form.get("family", "plain")
+    known = set(catalog.available())
+    specs = [catalog.get(m) for m in x.measured if m in known]
+    plains = [s.name for s in sorted(specs, key=lambda s: s.depth) if not s.residual and s.family == family]
+    paper = check("degradation", "paper", NO_PAPER_DATA, NO_PLAIN)
+    if len(plains) < 2:
+        return [paper, check("degradation", "measurement", "not testable",
+                             f"this run trains fewer than two plain networks of different depth ({ADD_TWINS})")]
+    sign = 1 if q in HIGHER_IS_BETTER else -1
+    # "the deeper is worse": the shallowest beats the deepest
+    return [paper, _measured_pairs([(plains[0], plains[-1], q)], sign, x, "degradation",
+                                   what="worse for the deeper network")]
+
+
+GRADIENT_FACTOR = 2.0
+
+
+def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
+    """Gradient norms measured at initialisation (resrepro.degradation): the ratio r of the gradient
+    reaching the first block to that reaching the last, per seed. ``shrinks_with_depth``: the deepest
+    plain net's r is below the shallowest's by at least GRADIENT_FACTOR for every seed.
+    ``shortcut_mitigates``: the deepest residual net's r exceeds its plain twin's by at least
+    GRADIENT_FACTOR for every seed. At initialisation these depend only on the architecture and the
+    initialisation, not on data or training length, so any run with plain/residual twins can decide them."""
+    g = x.gradients
+    if not g:
+        return [check("gradient_flow", "scope", "not testable", UNMEASURED["gradient_norms"])]
+    depths = g["depths"]
+    r = {m: v["grad_ratio_first_to_last_block"].get("0") for m, v in g["kinds"].items()}
+    if any(v is None for v in r.values()):
+        return [check("gradient_flow", "measurement", "not testable",
+                      "no gradient measurement at initialisation (train.gradflow_epochs must include 0)")]
+    shrinks = form["claim"] == "shrinks_with_depth"
+    if shrinks and len(depths) < 2:
+        return [check("gradient_flow", "measurement", "not testable", "needs plain networks of two depths")]
+    twins = {catalog.get(plain).depth: (plain, res) for plain, res in catalog.twins(list(g["kinds"]))}
+    absent = [d for d in (depths[0], depths[-1]) if d not in twins]
+    if absent:
+        return [check("gradient_flow", "measurement", "not testable",
+                      f"the degradation study has no plain/residual twins of depth {absent[0]}")]
+    if shrinks:
+        lo, hi = twins[depths[0]][0], twins[depths[-1]][0]
+        holds = all(a / b >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
+    else:
+        lo, hi = twins[depths[-1]]
+        holds = all(b / a >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
+    what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
+    return [check("gradient_flow", "measurement", "reproduced" if holds else "not reproduced",
+                  f"{what} (rule: a factor of at least {GRADIENT_FACTOR:g} for every seed)",
+                  ratios={lo: r[lo], hi: r[hi]})]

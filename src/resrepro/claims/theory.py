@@ -1,0 +1,128 @@
+"""Rules on the paper's theory section, checked numerically: its residual notation, the gradient of a
+block, the guarantee it draws from it and its formula for stacked blocks. References: He et al. (2016),
+"Deep Residual Learning for Image Recognition", Eq. (1) (y = F(x) + x); He et al. (2016b), "Identity
+Mappings in Deep Residual Networks", Eq. (4)-(5) (stacked blocks and their gradient)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from .. import ResreproError
+from .common import check
+from .evidence import Inputs
+
+
+def _linear(expr: Mapping[str, float], residual: Mapping[str, float]) -> dict[str, float]:
+    """Expand a linear form over {F, R, x} into {F, x}, with R = residual."""
+    out = {"F": 0.0, "x": 0.0}
+    for sym, c in expr.items():
+        if sym == "R":
+            for s2, c2 in residual.items():
+                out[s2] += c * c2
+        elif sym in out:
+            out[sym] += c
+        else:
+            raise ResreproError(f"unknown symbol {sym!r} in a residual_notation form; use F, R and x")
+    return out
+
+
+def _show(d: Mapping[str, float]) -> str:
+    """A linear form as text: ``F - 1x`` is shown as ``F - x``."""
+    terms = (f"{'+' if c > 0 else '-'} {abs(c):g}{s}" for s, c in d.items() if c)
+    return " ".join(t.replace(" 1F", " F").replace(" 1x", " x") for t in terms).lstrip("+ ")
+
+
+def rules_residual_notation(form: Mapping, x: Inputs) -> list[dict]:
+    """With R = residual, a block that learns R outputs R(x) + x; it must equal the desired mapping."""
+    residual = _linear(form["residual"], {})
+    desired = _linear(form["desired"], residual)
+    block = _linear(form["block_output"], residual)
+    learned_plus_x = {k: residual[k] + (1.0 if k == "x" else 0.0) for k in residual}
+    ev = {"desired": desired, "residual": residual, "block_output": block}
+    if block == desired and learned_plus_x == desired:
+        return [check("residual_notation", "mathematics", "reproduced",
+                      "the block outputs the desired mapping R(x) + x", **ev)]
+    return [check("residual_notation", "mathematics", "inconsistent as stated",
+                  f"with F the desired mapping and R(x) = {_show(residual)}, a block that learns R must output "
+                  f"R(x) + x = {_show(learned_plus_x)}; the paper's y = {_show(block)} adds the input twice (it is "
+                  "He et al.'s y = F(x) + x only if F names the residual, which contradicts R = F - x)", **ev)]
+
+
+def rules_gradient_identity(form: Mapping, x: Inputs) -> list[dict]:
+    """dy/dx of y = a F(x) + b x against the claimed c dF/dx + d, by central differences on a smooth F."""
+    a, b = form["block"].get("F", 0.0), form["block"].get("x", 0.0)
+    c, d = form["derivative"].get("dF", 0.0), form["derivative"].get("one", 0.0)
+    rng = np.random.default_rng(0)
+    w1, w2, bias = rng.normal(size=3)
+
+    def F(t):
+        return w2 * np.tanh(w1 * t + bias)
+
+    def dF(t):
+        return w2 * w1 / np.cosh(w1 * t + bias) ** 2
+
+    pts, h = rng.normal(size=50) * 2, 1e-5
+    numeric = (a * F(pts + h) + b * (pts + h) - a * F(pts - h) - b * (pts - h)) / (2 * h)
+    claimed = c * dF(pts) + d
+    err = float(np.max(np.abs(numeric - claimed)))
+    ev = {"max_abs_error": err, "points": len(pts)}
+    if err < 1e-6:
+        return [check("gradient_identity", "mathematics", "reproduced",
+                      f"the derivative agrees with central finite differences at {len(pts)} points "
+                      f"(max error {err:.1e})", **ev)]
+    return [check("gradient_identity", "mathematics", "not reproduced",
+                  f"the stated derivative differs from finite differences by up to {err:.3g}", **ev)]
+
+
+def rules_gradient_guarantee(form: Mapping, x: Inputs) -> list[dict]:
+    """Search the paper's own block family for a residual function whose block gradient vanishes."""
+    family = form["block"]
+    if family == "relu_linear":
+        ws = np.linspace(-2, 2, 401)
+    elif family == "relu_linear_nonnegative":
+        ws = np.linspace(0, 2, 201)
+    else:
+        raise ResreproError(f"unknown block family {family!r}")
+    xs = np.array([-1.0, 1.0])
+    W, X = np.meshgrid(ws, xs)
+    dF = W * (W * X > 0)  # d/dx ReLU(w x) = w 1[w x > 0]
+    factor = 1 + dF
+    i = np.unravel_index(np.argmin(np.abs(factor)), factor.shape)
+    ev = {"min_abs_factor": float(np.abs(factor).min()), "w": float(W[i]), "x": float(X[i])}
+    if abs(factor[i]) < 1e-9:
+        depth = 50
+        return [check("gradient_guarantee", "mathematics", "inconsistent as stated",
+                      f"for the paper's own residual function F(x) = ReLU(w x), w = {W[i]:g} and x = {X[i]:g} give "
+                      "dy/dx = 1 + dF/dx = 0: the identity term prevents vanishing only while dF/dx stays away from "
+                      f"-1 (and through {depth} blocks with dF/dx = -0.5 the gradient shrinks by "
+                      f"0.5^{depth} = {0.5 ** depth:.1e}); it is not ensured", **ev)]
+    return [check("gradient_guarantee", "mathematics", "reproduced",
+                  f"|dy/dx| >= {np.abs(factor).min():g} for every block of the family", **ev)]
+
+
+def rules_stacked_blocks(form: Mapping, x: Inputs) -> list[dict]:
+    """The formula for N blocks against N stacked blocks x_k = x_{k-1} + F_k(x_{k-1}) (scalar linear F_k)."""
+    rng = np.random.default_rng(0)
+    mismatch = []
+    for n in range(1, 5):
+        a = rng.uniform(-0.9, 0.9, n)
+        stacked = float(np.prod(1 + a))
+        if form["skip"] == "outer":
+            formula = float(np.prod(a)) + 1.0
+        elif form["skip"] == "per_block":
+            formula = float(np.prod(1 + a))
+        else:
+            raise ResreproError(f"unknown skip layout {form['skip']!r}; use outer or per_block")
+        if abs(stacked - formula) > 1e-12:
+            mismatch.append({"n": n, "stacked": stacked, "formula": formula})
+    if mismatch:
+        m = mismatch[0]
+        return [check("stacked_blocks", "mathematics", "inconsistent as stated",
+                      "stacking the paper's block y = F(x) + x N times gives x_N = x_(N-1) + F_N(x_(N-1)), not one "
+                      f"skip around the composition: for N = {m['n']} linear blocks F_k(x) = a_k x that is "
+                      f"prod(1 + a_k) x = {m['stacked']:.4f} x, the formula gives (prod a_k + 1) x = "
+                      f"{m['formula']:.4f} x", mismatch=mismatch)]
+    return [check("stacked_blocks", "mathematics", "reproduced",
+                  "the formula equals N stacked residual blocks for N = 1..4")]
