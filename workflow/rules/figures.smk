@@ -12,7 +12,10 @@ rule figures:
         metrics=rules.tables.input.metrics,
         paper=PAPER,
         claims=CLAIMS,
-        code=str(REPO / "src" / "resrepro" / "figures.py"),
+        code=[
+            str(REPO / "src" / "resrepro" / "figures" / f"{name}.py")
+            for name in ("__init__", "style", "axes", "inputs", "run")
+        ],
     output:
         svg=report(
             expand(f"{RESULTS}/figures/{{name}}.svg", name=FIGURES),
