@@ -5,7 +5,8 @@ histories, test metrics and gradient-flow measurements (``train.gradflow_epochs`
 ``results/<run>/degradation/``: ``summary.json`` (per depth and kind: final training and test
 error, mean +- std over seeds; the gradient ratio first/last block; the degradation evidence),
 ``table6.csv``, ``figure6.svg/png`` (training and validation error per epoch, plain left, residual
-right) and ``gradflow.svg/png`` (gradient norm reaching each block, plain against residual); the
+right) and ``gradflow.svg/png`` (gradient norm reaching each block, plain against residual; both
+drawn by :func:`resrepro.figures.degradation_figures`); the
 summary also holds He et al.'s Table 6 (from reports/context.yaml) and the paper's dy/dx = dF/dx + I
 checked on trained blocks.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import ResreproError, catalog, fmt, io
@@ -28,7 +28,9 @@ def he_table6(sources: list[dict]) -> dict:
     """He et al.'s CIFAR-10 test errors (%) by depth, with the citation, from the context sources."""
     he = next((src for src in sources if src["id"] == HE_SOURCE), None)
     if he is None:
-        raise ResreproError(f"the context file has no source {HE_SOURCE!r} (He et al. 2016, Table 6); see reports/context.yaml")
+        raise ResreproError(
+            f"the context file has no source {HE_SOURCE!r} (He et al. 2016, Table 6); see reports/context.yaml"
+        )
     he_nets = {m: catalog.get(m) for m in he["values"] if m in catalog.available()}
     errors = {spec.depth: he["values"][m] for m, spec in he_nets.items() if spec.family == "cifar-resnet"}
     return {"citation": he["cite"], "test_error": errors}
@@ -55,11 +57,17 @@ def pair(depth: int) -> tuple[str, str]:
 
 
 def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple[list[int], dict]:
-    """The twins' depths and each twin's result files, read once: {model: [per seed: history, test accuracy, gradflow]}."""
+    """The twins' depths and each twin's result files, read once.
+
+    Returns ``(depths, runs)``, ``runs``: {model: [per seed: history, test accuracy, gradflow]}.
+    """
     results = Path(results)
     depths = twins(models)
     if not depths:
-        raise ResreproError("the degradation study needs plain/residual twins in `models` (e.g. plain20 and resnet20); see presets/degradation.yaml")
+        raise ResreproError(
+            "the degradation study needs plain/residual twins in `models` (e.g. plain20 and resnet20); "
+            "see presets/degradation.yaml"
+        )
     runs = {}
     for model in (_model(kind, d) for kind in KINDS for d in depths):
         runs[model] = [
@@ -74,13 +82,15 @@ def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple
 
 
 def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
-    """Per twin: final training and test error (mean +- std over seeds), gradient ratio first/last block; the evidence."""
+    """Per twin: final training and test error (mean +- std over seeds) and the gradient ratio first/last
+    block; then the evidence."""
     out = {"depths": depths, "seeds": seeds, "kinds": {}}
     for model, per_seed in runs.items():
         ratios = {}
         for m in per_seed[0]["gradflow"]:
             at_epoch = [next(x for x in r["gradflow"] if x["epoch"] == m["epoch"]) for r in per_seed]
-            ratios[str(m["epoch"])] = summarise([x["activation_grad_norm"][0] / x["activation_grad_norm"][-1] for x in at_epoch])
+            norms = [x["activation_grad_norm"] for x in at_epoch]
+            ratios[str(m["epoch"])] = summarise([n[0] / n[-1] for n in norms])
         out["kinds"][model] = {
             "depth": catalog.get(model).depth, "kind": "resnet" if catalog.get(model).residual else "plain",
             "final_train_error": summarise([100 * (1 - r["history"]["train_acc"].iloc[-1]) for r in per_seed]),
@@ -114,25 +124,41 @@ def evidence(summary: dict, floor: float = 1.0) -> dict:
         shallow = summary["kinds"][_model(kind, depths[0])]["final_train_error"]
         res[kind] = {
             str(d): {
-                "deeper_minus_shallower_train_error": summary["kinds"][_model(kind, d)]["final_train_error"]["mean"] - shallow["mean"],
+                "deeper_minus_shallower_train_error": (
+                    summary["kinds"][_model(kind, d)]["final_train_error"]["mean"] - shallow["mean"]
+                ),
                 "degraded": _differs(shallow, summary["kinds"][_model(kind, d)]["final_train_error"], floor),
             }
             for d in depths[1:]
         }
     deepest = depths[-1]
     plain_deep, res_deep = (summary["kinds"][m] for m in pair(deepest))
-    not_started = sorted((m for m, k in summary["kinds"].items() if k["final_train_error"]["mean"] >= STARTED_BELOW), key=lambda m: (catalog.get(m).residual, catalog.get(m).depth))
+    not_started = sorted(
+        (m for m, k in summary["kinds"].items() if k["final_train_error"]["mean"] >= STARTED_BELOW),
+        key=lambda m: (catalog.get(m).residual, catalog.get(m).depth),
+    )
     # when neither twin at the deepest depth started converging, comparing them says nothing about the shortcut
     comparable = any(m not in not_started for m in pair(deepest))
     return {
-        "rule": f"a deeper net is degraded when its final training error exceeds the {depths[0]}-layer net's by more than max(2 std over seeds, {floor} points)",
-        "started_rule": f"a net started converging when its final training error is below {STARTED_BELOW:g} % (He et al., Sec. 4.2)",
+        "rule": (
+            f"a deeper net is degraded when its final training error exceeds the {depths[0]}-layer net's "
+            f"by more than max(2 std over seeds, {floor} points)"
+        ),
+        "started_rule": (
+            f"a net started converging when its final training error is below {STARTED_BELOW:g} % "
+            "(He et al., Sec. 4.2)"
+        ),
         "not_started": not_started,
         "degradation": res,
         "plain_degrades": any(v["degraded"] for v in res["plain"].values()),
         "residual_degrades": any(v["degraded"] for v in res["resnet"].values()),
-        "shortcut_lowers_train_error_at_depth": {str(deepest): _differs(res_deep["final_train_error"], plain_deep["final_train_error"], floor) if comparable else None},
-        "shortcut_lowers_test_error_at_depth": {str(deepest): _differs(res_deep["test_error"], plain_deep["test_error"], floor) if comparable else None},
+        "shortcut_lowers_train_error_at_depth": {
+            str(deepest): _differs(res_deep["final_train_error"], plain_deep["final_train_error"], floor)
+            if comparable else None
+        },
+        "shortcut_lowers_test_error_at_depth": {
+            str(deepest): _differs(res_deep["test_error"], plain_deep["test_error"], floor) if comparable else None
+        },
     }
 
 
@@ -146,7 +172,8 @@ def table6(summary: dict) -> pd.DataFrame:
         rows.append({
             "Depth": d, "He et al. ResNet test error (%)": summary["he_table6"]["test_error"].get(d, float("nan")),
             "Ours ResNet test error (%)": f(r["test_error"]), "Ours plain test error (%)": f(p["test_error"]),
-            "Ours ResNet train error (%)": f(r["final_train_error"]), "Ours plain train error (%)": f(p["final_train_error"]),
+            "Ours ResNet train error (%)": f(r["final_train_error"]),
+            "Ours plain train error (%)": f(p["final_train_error"]),
         })
     return pd.DataFrame(rows)
 
@@ -163,60 +190,22 @@ def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     torch.manual_seed(0)
     out = []
-    for stage, (layer, channels, size) in enumerate(((model.layer1, 16, 4), (model.layer2, 32, 4), (model.layer3, 64, 3)), 1):
+    stages = ((model.layer1, 16, 4), (model.layer2, 32, 4), (model.layer3, 64, 3))
+    for stage, (layer, channels, size) in enumerate(stages, 1):
         block = layer[-1]
         r = gradflow.jacobian_check(block, torch.randn(channels, size, size))
         out.append({"model": name, "seed": seed, "stage": stage, "block": len(layer), **r})
     return {"checks": out, "max_abs_deviation": max(max(c["max_abs_dev_pre"], c["max_abs_dev_out"]) for c in out)}
 
 
-def figures(runs: dict, summary: dict, out_dir: Path, note: str | None) -> None:
-    from matplotlib.figure import Figure
-    import matplotlib
-
-    from .figures import _RC, _save, _stamp_note
-
-    depths = summary["depths"]
-    colors = dict(zip(depths, ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]))
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(8.0, 3.4))
-        axes = fig.subplots(1, 2, sharey=True)
-        for ax, kind, title in zip(axes, ("plain", "resnet"), ("plain networks", "residual networks")):
-            for d in depths:
-                hs = [r["history"] for r in runs[_model(kind, d)]]
-                ep = hs[0]["epoch"].to_numpy()
-                tr = np.mean([100 * (1 - h["train_acc"].to_numpy()) for h in hs], 0)
-                va = np.mean([100 * (1 - h["val_acc"].to_numpy()) for h in hs], 0)
-                ax.plot(ep, tr, "--", color=colors[d], lw=1.0)
-                ax.plot(ep, va, "-", color=colors[d], lw=2.0, label=catalog.display(_model(kind, d)))
-            ax.set_title(title)
-            ax.set_xlabel("epoch")
-            ax.legend(loc="upper right")
-        axes[0].set_ylabel("error (%)   dashed: training, bold: validation")
-        _stamp_note(fig, note)
-        fig.tight_layout(rect=(0, 0, 1, 0.92 if note else 1))
-        _save(fig, out_dir / "figure6.svg", out_dir / "figure6.png")
-
-        epochs = [m["epoch"] for m in runs[pair(depths[0])[0]][0]["gradflow"]]
-        if not epochs:
-            raise ResreproError("no gradient-flow measurements in this run; set train.gradflow_epochs (see presets/degradation.yaml)")
-        fig = Figure(figsize=(2.6 * len(epochs) + 0.6, 3.2))
-        axes = np.atleast_1d(fig.subplots(1, len(epochs), sharey=True))
-        for ax, e in zip(axes, epochs):
-            for kind, style in (("plain", "--"), ("resnet", "-")):
-                for d in depths:
-                    norms = next(x for x in runs[_model(kind, d)][0]["gradflow"] if x["epoch"] == e)["activation_grad_norm"]
-                    ax.semilogy(np.arange(1, len(norms) + 1), norms, style, color=colors[d], lw=1.4, label=catalog.display(_model(kind, d)))
-            ax.set_title("at initialisation" if e == 0 else f"after epoch {e}")
-            ax.set_xlabel("block (input \u2192 output)")
-        axes[0].set_ylabel("\u2016dL/d(block output)\u2016")
-        axes[-1].legend(loc="best", fontsize=6.5)
-        _stamp_note(fig, note)
-        fig.tight_layout(rect=(0, 0, 1, 0.9 if note else 1))
-        _save(fig, out_dir / "gradflow.svg", out_dir / "gradflow.png")
-
-
-def run(results: str | Path, models: list[str], seeds: list[int], out_dir: str | Path, context: list[dict], note: str | None = None) -> dict:
+def run(
+    results: str | Path,
+    models: list[str],
+    seeds: list[int],
+    out_dir: str | Path,
+    context: list[dict],
+    note: str | None = None,
+) -> dict:
     """The study from a run's result files; ``context``: the published sources (reports/context.yaml)."""
     out_dir = Path(out_dir)
     depths, runs = read_runs(results, models, seeds)
@@ -225,6 +214,8 @@ def run(results: str | Path, models: list[str], seeds: list[int], out_dir: str |
     summary["jacobian"] = jacobian_on_trained(results, depths[0], seeds[0])
     with io.atomic_path(out_dir / "table6.csv") as tmp:
         table6(summary).to_csv(tmp, index=False)
-    figures(runs, summary, out_dir, note)
+    from .figures import degradation_figures  # matplotlib only here: the module stays light
+
+    degradation_figures(runs, summary, out_dir, note)
     io.write_json(out_dir / "summary.json", summary)
     return summary

@@ -4,8 +4,9 @@ The Snakemake rules read their output lists from here (``workflow/rules/figures.
 ``analysis.smk``, ``report.smk``); the figures stage draws each id, and the report places and
 captions them from these entries. Torch-free and light: the Snakefile imports it.
 
-To add a figure: an entry here and its drawing function in :mod:`resrepro.figures` (README,
-"Extending"); a table: an entry here and the code that fills it.
+To add a figure: an entry here and its drawing function in :mod:`resrepro.figures` (for the figures
+stage, an entry in ``resrepro.figures.run.DRAWERS``: the stage refuses a declared figure without one);
+a table: an entry here and the code that fills it.
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ rule figures:
         metrics=rules.tables.input.metrics,
         paper=PAPER,
         claims=CLAIMS,
-        code=[str(REPO / "src" / "resrepro" / f) for f in ("figures.py", "paper.py")],
+        code=sorted(
+            str(p) for p in (REPO / "src" / "resrepro" / "figures").glob("*.py")
+        )
+        + [str(REPO / "src" / "resrepro" / "paper.py")],
     output:
         svg=report(
             expand(f"{RESULTS}/figures/{{name}}.svg", name=FIGURES),
