@@ -20,8 +20,12 @@ SEEDS = config["seeds"]
 # Files of the workflow itself, found next to the Snakefile whatever the working directory.
 REPO = Path(workflow.basedir)
 PAPER = str(REPO / "reports" / "paper.yaml")
+# The report's templates (*.j2) and its wording (report_text.yaml): inputs of the report rule alone,
+# so that editing one re-runs only that rule.
 TEMPLATES = sorted(
-    str(p) for p in (REPO / "src" / "resrepro" / "templates").glob("*.j2")
+    str(p)
+    for p in (REPO / "src" / "resrepro" / "templates").rglob("*")
+    if p.is_file() and p.suffix in (".j2", ".yaml")
 )
 
 

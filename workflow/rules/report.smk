@@ -1,6 +1,7 @@
 # Report stage: one set of result files, rendered through Jinja templates to PDF (Typst) and HTML,
-# and every table as a LaTeX booktabs fragment and CSV. Only this rule reads the templates, so
-# editing one re-runs nothing upstream (tests/test_pipeline.py).
+# and every table as a LaTeX booktabs fragment and CSV. Only this rule reads the templates and the
+# report's wording (templates/report_text.yaml), so editing one re-runs nothing upstream
+# (tests/test_pipeline.py).
 
 TABLE_FILES = outputs.table_ids("tables", "report")  # declared once in resrepro.outputs
 
@@ -18,7 +19,7 @@ rule report:
         degradation=degradation_outputs(),
         models=rules.model_info.output.info,
         templates=TEMPLATES,
-        code=str(REPO / "src" / "resrepro" / "report.py"),
+        code=sorted(str(p) for p in (REPO / "src" / "resrepro" / "report").glob("*.py")),
     output:
         pdf=report(f"{REPORTS}/report.pdf", category="Report", labels={"file": "PDF"}),
         html=report(

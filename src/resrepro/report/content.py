@@ -1,0 +1,279 @@
+"""The report's content: its document context, computed from a run's result files alone.
+
+The values (numbers, lists, flags) are computed here; every sentence, heading, definition, table note
+and label is in ``templates/report_text.yaml`` (:data:`TEXT_FILE`), rendered by :class:`.prose.Prose`.
+Figures and tables are declared, with their captions and titles, in :mod:`resrepro.outputs`.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import catalog, fmt, outputs
+from ..data import TRAIN_SIZE
+from ..io import read_json
+from .prose import Prose
+from .render import template_dir
+
+TEXT_FILE = "report_text.yaml"  # in the template folder
+TABLE_FILES = tuple(outputs.table_ids("tables", "report"))
+STUDY_SUMMARY = ("degradation", "summary.json")  # the degradation study's summary, when the run has one
+
+
+def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathLike = ".snakemake") -> dict:
+    """Everything the templates show, from ``results/<run>/`` files and the run's spec."""
+    results = Path(results)
+    run = _load(results, spec)
+    audit, stamp = run["audit"], spec.get("stamp")
+    text = Prose(template_dir() / TEXT_FILE)
+    common = {"stamp": stamp, "comparable": audit["comparable"], "study": results.joinpath(*STUDY_SUMMARY).exists()}
+    study, degradation_tables, degradation_figures = _degradation(results, text, common)
+    sections = [
+        _scope(text, common, audit),
+        _methodology(text, common, run, spec),
+        _section(text, "results", common, tables=[t["id"] for t in run["tables"]]),
+        _section(text, "claims_audit", common, tables=["claims"], claims=True),
+        _section(text, "figures", common, figures=outputs.figure_ids("figures")),
+        *([study] if study else []),  # the study's own section, before the deviations
+        _section(text, "deviations", common),
+        _section(text, "appendix", common, provenance=True, tables=["runtimes"]),
+    ]
+    tables = [{k: t[k] for k in ("id", "title", "columns", "rows", "notes", "align") if k in t} for t in run["tables"]]
+    tables += degradation_tables
+    tables.append(_claims_table(text, common, audit))
+    tables.append(_runtimes(results, spec, run["summaries"], snakemake_dir, text, common))
+    claims = [
+        {k: c[k] for k in ("id", "verdict", "location", "quote", "ours")}
+        | {
+            "paper": c["statement"],
+            "reason": c["reason"],
+            "checks": [{k: ch[k] for k in ("kind", "outcome", "reason")} for ch in c["checks"]],
+        }
+        for c in audit["claims"]
+    ]
+    return {
+        "title": text.render("title", **common),
+        "run": spec["run"],
+        "stamp": stamp,
+        "summary": _summary(text, common, run, spec),
+        "sections": sections,
+        "tables": tables,
+        "figures": [_figure(fid, results / "figures") for fid in outputs.figure_ids("figures")] + degradation_figures,
+        "claims": claims,
+        "provenance": _provenance(text, common, run["prov"]),
+    }
+
+
+def _load(results: Path, spec: dict) -> dict:
+    """The result files the report reads: tables, measurements, provenance, the audit, each job's train.json."""
+    models, seeds = spec["models"], spec["seeds"]
+    return {
+        "tables": read_json(results / "tables" / "tables.json"),
+        "measured": read_json(results / "tables" / "measured.json"),
+        "prov": read_json(results / "provenance.json"),
+        "audit": read_json(results / "claims.json"),
+        "summaries": {
+            (m, s): read_json(results / "train" / m / f"seed{s}" / "train.json") for m in models for s in seeds
+        },
+        "n_test": read_json(results / "eval" / models[0] / f"seed{seeds[0]}" / "metrics.json")["n"],
+    }
+
+
+def _section(text: Prose, key: str, values: dict, **placed: Any) -> dict:
+    """A section from the text file's entry ``key`` (title, paragraphs, terms) and what it places."""
+    section = {"title": text.render(f"{key}.title", **values)}
+    for part in ("paragraphs", "terms"):
+        if part in text.entry(key):
+            section[part] = text.render(f"{key}.{part}", **values)
+    return section | placed
+
+
+def _figure(fid: str, folder: Path) -> dict:
+    return {"id": fid, "caption": outputs.figure(fid).caption, "svg": str(folder / f"{fid}.svg"),
+            "png": str(folder / f"{fid}.png")}
+
+
+def _summary(text: Prose, common: dict, run: dict, spec: dict) -> list[str]:
+    models, seeds = spec["models"], spec["seeds"]
+    audit, measured = run["audit"], run["measured"]
+    first = next(iter(run["summaries"].values()))
+    ranking = sorted(models, key=lambda m: -measured[m]["accuracy"]["mean"])
+    n_claims = len(audit["claims"])
+    n_cells = sum(c["form"]["type"] == "table_cell" for c in audit["claims"])
+    return text.render(
+        "summary",
+        **common,
+        models=[fmt.display_name(m) for m in models],
+        n_seeds=len(seeds),
+        train_images=first["train_images"],
+        val_images=first["val_images"],
+        n_test=run["n_test"],
+        ranking=[{"name": fmt.display_name(m), "accuracy": measured[m]["accuracy"]["mean"]} for m in ranking],
+        n_claims=n_claims,
+        n_cells=n_cells,
+        n_text=n_claims - n_cells,
+        verdicts=audit["verdicts"],
+        not_comparable_because=audit.get("not_comparable_because", []),
+    )
+
+
+def _scope(text: Prose, common: dict, audit: dict) -> dict:
+    by_location: dict[str, int] = {}
+    for c in audit["claims"]:
+        key = c["location"].split(",")[0]
+        by_location[key] = by_location.get(key, 0) + 1
+    return _section(text, "scope", common | {"n_claims": len(audit["claims"]), "claims_by_location": by_location})
+
+
+def _methodology(text: Prose, common: dict, run: dict, spec: dict) -> dict:
+    d = spec["data"]
+    manifest = run["prov"].get("data") or {}
+    verified = manifest.get("verified", {})
+    summaries = run["summaries"]
+    values = {
+        "source": manifest.get("source", {}),
+        "full_size": verified.get("full_size"),
+        "checked": verified.get("checked", []),
+        "data": d,
+        "train_split": TRAIN_SIZE - d["val_size"],
+        "subsets": bool(d.get("train_subset") or d.get("test_subset")),
+        "recipe": _recipe_text(spec["train"], spec.get("overrides", {}), text, **common),
+        "seeds": spec["seeds"],
+        "devices": sorted({v["device_name"] for v in summaries.values()}),
+        "precision": next(iter(summaries.values()))["precision"],
+        "tolerance_pp": 100 * spec["tolerance"],
+        "rules": run["audit"]["rules"],
+    }
+    return _section(text, "methodology", common | values)
+
+
+def _recipe_text(train: dict, overrides: dict, text: Prose | None = None, **values: Any) -> str:
+    """The training recipe in words (the text file's ``methodology.recipe``)."""
+    text = text or Prose(template_dir() / TEXT_FILE)
+    return text.render("methodology.recipe", **values, t=train, overrides=overrides)
+
+
+def _provenance(text: Prose, common: dict, prov: dict) -> list[dict]:
+    manifest = prov.get("data") or {}
+    source = manifest.get("source", {})
+    return text.render(
+        "appendix.provenance",
+        **common,
+        git=prov.get("git", {}),
+        prov=prov,
+        config_json=json.dumps(prov.get("config", {}), sort_keys=True, separators=(", ", ": ")),
+        gpus=prov.get("gpus") or [],
+        versions=[(k, v) for k, v in sorted((prov.get("versions") or {}).items()) if v],
+        source=source,
+        checksum=source.get("checksum_verified") or {},
+        prepared_sha256=str(manifest.get("prepared", {}).get("sha256", "")),
+    )
+
+
+def snakemake_metadata(path: str, root: str | os.PathLike = ".snakemake") -> dict | None:
+    """Snakemake's record of the job that wrote ``path`` (rule, start and end time), if any.
+
+    Read from Snakemake's file-based metadata store (``.snakemake/metadata``: one JSON record per
+    output, named by the url-safe base64 of its path); None when absent or unreadable.
+    """
+    b64 = base64.urlsafe_b64encode(path.encode()).decode()
+    parts = [b64[i : i + 254] for i in range(0, len(b64), 254)]
+    parts = ["@" + x for x in parts[:-1]] + [parts[-1]]
+    f = Path(root, "metadata", *parts)
+    try:
+        rec = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("incomplete"):
+        return None
+    return rec
+
+
+def _jobs(results: Path, spec: dict) -> list[tuple[str, str, tuple | None]]:
+    """Every job of the run up to the report: its label, an output it writes, (model, seed) if it trains."""
+    r = str(results)
+    models, seeds = spec["models"], spec["seeds"]
+    jobs = [("prepare_data", f"{spec['data']['cache_dir']}/cifar10.npz", None),
+            ("model_info", f"{r}/models.json", None)]
+    jobs += [(f"train {m} seed {sd}", f"{r}/train/{m}/seed{sd}/history.csv", (m, sd)) for m in models for sd in seeds]
+    jobs += [(f"evaluate {m} seed {sd}", f"{r}/eval/{m}/seed{sd}/metrics.json", None) for m in models for sd in seeds]
+    jobs += [("tables", f"{r}/tables/tables.json", None), ("provenance", f"{r}/provenance.json", None),
+             ("figures", f"{r}/figures/curves.svg", None), ("claims", f"{r}/claims.json", None)]
+    return jobs
+
+
+def _runtimes(results: Path, spec: dict, summaries: dict, snakemake_dir, text: Prose, common: dict) -> dict:
+    """One row per job of the run: rule, start (UTC) and wall time, from Snakemake's metadata;
+    training jobs also give their own measured wall and training times (train.json)."""
+    rows, missing = [], 0
+    for name, out, trained in _jobs(results, spec):
+        rec = snakemake_metadata(out, snakemake_dir)
+        if rec and rec.get("starttime") and rec.get("endtime"):
+            start = dt.datetime.fromtimestamp(rec["starttime"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            wall = fmt.number(rec["endtime"] - rec["starttime"], 1, table=False)
+        else:
+            start, wall = text.render("tables.runtimes.not_recorded", **common), fmt.DASH
+            missing += 1
+        own = fmt.DASH
+        t = summaries.get(trained) if trained else None
+        if t:
+            own = text.render("tables.runtimes.own_measurement", **common, wall=t["job_wall_seconds"],
+                              train=t["total_train_seconds"], device=t["device_name"])
+        rows.append([name, out, start, wall, own])
+    return {"id": "runtimes", "title": outputs.table("runtimes").title,
+            "columns": text.render("tables.runtimes.columns", **common), "rows": rows,
+            "notes": text.render("tables.runtimes.notes", **common, missing=missing),
+            "widths": ["auto", "1fr", "auto", "auto", "auto"]}
+
+
+def _claims_table(text: Prose, common: dict, audit: dict) -> dict:
+    rows = [[c["id"], c["statement"], c["ours"], c["verdict"]] for c in audit["claims"]]
+    t = text.render("tables.claims", **common, n_claims=len(rows), verdicts=audit["verdicts"])
+    return {"id": "claims", "title": outputs.table("claims").title, "columns": t["columns"], "rows": rows,
+            "notes": t["notes"], "widths": ["auto", "1fr", "1fr", "auto"], "verdict_column": 3}
+
+
+def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None, list[dict], list[dict]]:
+    """The degradation study's section, table and figures, when the run has one (resrepro.degradation)."""
+    path = results.joinpath(*STUDY_SUMMARY)
+    if not path.exists():
+        return None, [], []
+    s = read_json(path)
+    ev, jac, kinds = s["evidence"], s["jacobian"], s["kinds"]
+    deepest = str(s["depths"][-1])
+    pairs = [
+        {"plain": fmt.display_name(p), "resnet": fmt.display_name(r),
+         "plain_error": kinds[p]["final_train_error"], "resnet_error": kinds[r]["final_train_error"]}
+        for p, r in catalog.twins(list(kinds))
+    ]
+    at_init = {m: k["grad_ratio_first_to_last_block"].get("0") for m, k in kinds.items()}
+    values = common | {
+        "depths": s["depths"],
+        "seeds": s["seeds"],
+        "rule": ev["rule"],
+        "pairs": pairs,
+        "plain_degrades": ev["plain_degrades"],
+        "residual_degrades": ev["residual_degrades"],
+        "deepest": deepest,
+        "lowers_train_error": ev["shortcut_lowers_train_error_at_depth"][deepest],
+        "lowers_test_error": ev["shortcut_lowers_test_error_at_depth"][deepest],
+        "not_started": ev.get("not_started", []),
+        "started_rule": ev.get("started_rule"),
+        "grad_at_init": [(m, v["mean"]) for m, v in at_init.items() if v],
+        "jacobian_model": jac["checks"][0]["model"],
+        "dev_identity": max(c["max_abs_dev_identity"] or 0.0 for c in jac["checks"]),
+        "dev_out": max(c["max_abs_dev_out"] for c in jac["checks"]),
+        "citation": s["he_table6"]["citation"],
+    }
+    section = _section(text, "degradation", values, tables=["table6"], figures=outputs.figure_ids("degradation"))
+    with open(results / "degradation" / "table6.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    table = {"id": "table6", "title": outputs.table("table6").title, "columns": rows[0], "rows": rows[1:],
+             "notes": text.render("degradation.table_notes", **values)}
+    return section, [table], [_figure(fid, results / "degradation") for fid in outputs.figure_ids("degradation")]
