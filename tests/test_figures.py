@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resrepro import ResreproError
+from resrepro import ResreproError, catalog
 from resrepro.figures import (
     HISTORY_COLUMNS,
     confusion_matrices,
@@ -81,7 +81,7 @@ def test_training_curves_render_and_reproduce(tmp_path, epochs, seeds):
 
     svg = check_svg(a / "curves.svg")
     assert NOTE in svg  # matplotlib keeps each text as a comment beside its glyph paths
-    assert "resnet20" in svg and "plain20" in svg
+    assert "ResNet-20" in svg and "plain-20" in svg  # display names (resrepro.catalog)
     w, h = png_size((a / "curves.png").read_bytes())
     assert w > 500 and h > 400
     assert (a / "curves.svg").read_bytes() == (b / "curves.svg").read_bytes()
@@ -187,7 +187,7 @@ def test_error_vs_params_render_and_reproduce(tmp_path, rows):
     error_vs_params(rows, b / "e.svg", b / "e.png", note=NOTE)
     svg = check_svg(a / "e.svg")
     for r in rows:
-        assert r["model"] in svg
+        assert catalog.display(r["model"]) in svg
     assert NOTE in svg
     assert png_size((a / "e.png").read_bytes())[0] > 500
     assert (a / "e.svg").read_bytes() == (b / "e.svg").read_bytes()
@@ -230,7 +230,7 @@ def _twice(tmp_path, draw, *args):
 
 def test_error_vs_flops(tmp_path):
     svg = _twice(tmp_path, error_vs_flops, FLOP_ROWS)
-    assert "multiply-accumulates" in svg and "resnet18" in svg
+    assert "multiply-accumulates" in svg and "ResNet-18" in svg
     with pytest.raises(ResreproError, match="macs"):
         error_vs_flops([{**FLOP_ROWS[0], "macs": None}], tmp_path / "e.svg", tmp_path / "e.png")
 
@@ -250,7 +250,7 @@ def test_per_class_f1(tmp_path):
     rng = np.random.default_rng(0)
     f1 = {"resnet18": rng.uniform(0.8, 1, (3, 10)).tolist(), "vgg16": rng.uniform(0.8, 1, (1, 10)).tolist()}
     svg = _twice(tmp_path, per_class_f1, f1, CLASSES)
-    assert "truck" in svg and "vgg16" in svg
+    assert "truck" in svg and "VGG-16" in svg
     with pytest.raises(ResreproError, match="shape"):
         per_class_f1({"resnet18": [[0.5] * 9]}, CLASSES, tmp_path / "p.svg", tmp_path / "p.png")
     with pytest.raises(ResreproError, match="no per-class"):
@@ -262,7 +262,7 @@ def test_confusion_matrices(tmp_path):
     cms = {m: (np.eye(10) * 80 + rng.integers(0, 5, (10, 10))).tolist() for m in ("resnet18", "resnet34", "resnet50", "resnet110")}
     cms["vgg16"] = np.zeros((10, 10)).tolist()  # a model that predicts nothing still draws
     svg = _twice(tmp_path, confusion_matrices, cms, CLASSES)
-    assert "resnet110" in svg and "predicted class" in svg
+    assert "ResNet-110" in svg and "predicted class" in svg
     with pytest.raises(ResreproError, match="shape"):
         confusion_matrices({"resnet18": [[1, 2], [3, 4]]}, CLASSES, tmp_path / "c.svg", tmp_path / "c.png")
 
