@@ -23,7 +23,9 @@ train.set_cpu_threads(recipe["threads"])
 def bare() -> float:
     torch.manual_seed(0)
     m = models.create(name).to(memory_format=torch.channels_last).train()
-    opt = torch.optim.SGD(m.parameters(), lr=recipe["lr"], momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], foreach=True)
+    opt = torch.optim.SGD(
+        m.parameters(), lr=recipe["lr"], momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], foreach=True
+    )
     x = torch.randn(128, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (128,))
     for i in range(steps + 2):

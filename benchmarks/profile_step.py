@@ -1,6 +1,6 @@
 """Where a CPU training step of our engine spends its time (torch.profiler, two steps after two warm-up steps).
 
-    python benchmarks/profile_step.py resnet20
+python benchmarks/profile_step.py resnet20
 """
 
 import sys

@@ -21,8 +21,11 @@ class _Py2Pickler(pickle._Pickler):
 
     def _save_str8(self, obj):
         b = obj.encode("latin-1") if isinstance(obj, str) else obj
-        self.write(pickle.SHORT_BINSTRING + bytes([len(b)]) + b if len(b) < 256
-                   else pickle.BINSTRING + struct.pack("<i", len(b)) + b)
+        self.write(
+            pickle.SHORT_BINSTRING + bytes([len(b)]) + b
+            if len(b) < 256
+            else pickle.BINSTRING + struct.pack("<i", len(b)) + b
+        )
 
     dispatch[bytes] = _save_str8
     dispatch[str] = _save_str8
@@ -62,11 +65,21 @@ def official_files(arrays, pickler=py2_pickle) -> dict[str, bytes]:
     files = {}
     for i, (xs, ys) in enumerate(zip(np.array_split(x_train, 5), np.array_split(y_train, 5)), 1):
         files[f"cifar-10-batches-py/data_batch_{i}"] = pickler(
-            {"batch_label": f"training batch {i} of 5", "labels": ys.tolist(), "data": planes(xs),
-             "filenames": [f"img_{j}.png" for j in range(len(ys))]})
+            {
+                "batch_label": f"training batch {i} of 5",
+                "labels": ys.tolist(),
+                "data": planes(xs),
+                "filenames": [f"img_{j}.png" for j in range(len(ys))],
+            }
+        )
     files["cifar-10-batches-py/test_batch"] = pickler(
-        {"batch_label": "testing batch 1 of 1", "labels": y_test.tolist(), "data": planes(x_test),
-         "filenames": [f"t_{j}.png" for j in range(len(y_test))]})
+        {
+            "batch_label": "testing batch 1 of 1",
+            "labels": y_test.tolist(),
+            "data": planes(x_test),
+            "filenames": [f"t_{j}.png" for j in range(len(y_test))],
+        }
+    )
     files["cifar-10-batches-py/batches.meta"] = pickler({"label_names": list(data.CLASSES)})
     files["cifar-10-batches-py/readme.html"] = b"<html></html>"
     return files

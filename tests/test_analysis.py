@@ -26,13 +26,23 @@ def test_summary_and_formatting():
 
 
 def make_run(root: Path, models=("resnet18", "vgg16"), seeds=(0, 1)):
-    io.write_json(root / "models.json", [{"model": m, "params": 11_173_962 if m == "resnet18" else 14_728_266, "flops_per_image": 1} for m in models])
+    io.write_json(
+        root / "models.json",
+        [{"model": m, "params": 11_173_962 if m == "resnet18" else 14_728_266, "flops_per_image": 1} for m in models],
+    )
     for i, m in enumerate(models):
         for s in seeds:
             acc = 0.5 + 0.1 * i + 0.01 * s
-            io.write_json(root / "eval" / m / f"seed{s}" / "metrics.json", {"accuracy": acc, "precision_macro": acc, "recall_macro": acc, "f1_macro": acc})
-            io.write_json(root / "train" / m / f"seed{s}" / "train.json", {"images_per_second": 100.0, "device_name": "Test CPU"})
-            pd.DataFrame({"epoch": [1, 2, 3], "val_acc": [0.2, 0.5, 0.51], "epoch_seconds": [10.0, 12.0, 14.0]}).to_csv(root / "train" / m / f"seed{s}" / "history.csv", index=False)
+            io.write_json(
+                root / "eval" / m / f"seed{s}" / "metrics.json",
+                {"accuracy": acc, "precision_macro": acc, "recall_macro": acc, "f1_macro": acc},
+            )
+            io.write_json(
+                root / "train" / m / f"seed{s}" / "train.json", {"images_per_second": 100.0, "device_name": "Test CPU"}
+            )
+            pd.DataFrame({"epoch": [1, 2, 3], "val_acc": [0.2, 0.5, 0.51], "epoch_seconds": [10.0, 12.0, 14.0]}).to_csv(
+                root / "train" / m / f"seed{s}" / "history.csv", index=False
+            )
 
 
 def test_tables_from_result_files(tmp_path):
@@ -42,7 +52,9 @@ def test_tables_from_result_files(tmp_path):
     assert measured["vgg16"]["epochs_to_convergence"]["mean"] == 2
     assert measured["resnet18"]["seconds_per_epoch"]["mean"] == pytest.approx(12.0)
     assert measured["resnet18"]["total_hours"]["mean"] == pytest.approx(36 / 3600)
-    tables = analysis.build_tables(measured, analysis.load_paper(REPO / "reports" / "paper.yaml"), [0, 1], 0.01, stamp="quick preset")
+    tables = analysis.build_tables(
+        measured, analysis.load_paper(REPO / "reports" / "paper.yaml"), [0, 1], 0.01, stamp="quick preset"
+    )
     t1, t2, t3 = tables
     acc = next(r for r in t1["rows"] if r[0] == "ResNet-18" and r[1].startswith("Accuracy"))
     assert acc[2] == "94.5" and acc[3] == "50.50 \u00b1 0.71" and acc[4] == "\u221244.00"
@@ -69,10 +81,15 @@ def test_train_accuracy_is_the_last_epochs(tmp_path):
 
 
 def test_context_table():
-    measured = {"resnet18": {"test_error": analysis.summarise([6.0, 6.2])}, "resnet110": {"test_error": analysis.summarise([6.5, 6.7])}}
+    measured = {
+        "resnet18": {"test_error": analysis.summarise([6.0, 6.2])},
+        "resnet110": {"test_error": analysis.summarise([6.5, 6.7])},
+    }
     paper = analysis.load_paper(REPO / "reports" / "paper.yaml")
     sources = analysis.load_context(REPO / "reports" / "context.yaml")
-    t = analysis.build_context_table(measured, paper, {"resnet110": {"test_error": (4.2, 1, "the text")}}, sources, stamp="quick preset")
+    t = analysis.build_context_table(
+        measured, paper, {"resnet110": {"test_error": (4.2, 1, "the text")}}, sources, stamp="quick preset"
+    )
     assert t["columns"][:3] == ["Model", "Paper", "Ours"] and len(t["columns"]) == 3 + len(sources)
     r18 = next(r for r in t["rows"] if r[0] == "ResNet-18")
     assert r18[1] == "5.5" and r18[2] == "6.10 \u00b1 0.14"

@@ -14,7 +14,9 @@ REAL_CACHE = Path(os.environ.get("RESREPRO_TEST_CACHE") or REPO / ".cache-test")
 
 
 def recipe(**changes):
-    cfg = config.validate({"run": "b", "models": ["resnet20"], "seeds": [0], "data": {}, "train": {"threads": 2, **changes}})
+    cfg = config.validate(
+        {"run": "b", "models": ["resnet20"], "seeds": [0], "data": {}, "train": {"threads": 2, **changes}}
+    )
     return cfg["train"]
 
 
@@ -39,7 +41,9 @@ def test_fast_path_and_plain_loop_reach_the_same_accuracy():
     except data.NoSourceError as e:
         pytest.skip(f"real CIFAR-10 unreachable: {e}")
     x, y, xt, yt = data.load(cache_dir=REAL_CACHE, progress=False)
-    sel = data.select({"val_size": 5000, "split_seed": 0, "train_subset": 1000, "val_subset": 1000, "test_subset": None}, y, yt)
+    sel = data.select(
+        {"val_size": 5000, "split_seed": 0, "train_subset": 1000, "val_subset": 1000, "test_subset": None}, y, yt
+    )
     tr, va = (x[sel["train"]], y[sel["train"]]), (x[sel["val"]], y[sel["val"]])
     # a gentle learning rate keeps early validation accuracy stable enough to compare two runs
     r = recipe(epochs=4, batch_size=32, lr=0.02)

@@ -28,9 +28,18 @@ COUNTS = {
     "resnet110": {"cifar10": 1_727_962, "imagenet": None},
     "vgg16": {"cifar10": 14_728_266, "imagenet": None},
 }
-FULL_SPEC = {"run": "paper", "stamp": None, "data": {"train_subset": None, "val_subset": None, "test_subset": None}, "train": {"epochs": 200}}
-QUICK_SPEC = {"run": "quick", "stamp": "quick preset, not comparable with the paper",
-              "data": {"train_subset": 1000, "val_subset": 500, "test_subset": 1000}, "train": {"epochs": 1}}
+FULL_SPEC = {
+    "run": "paper",
+    "stamp": None,
+    "data": {"train_subset": None, "val_subset": None, "test_subset": None},
+    "train": {"epochs": 200},
+}
+QUICK_SPEC = {
+    "run": "quick",
+    "stamp": "quick preset, not comparable with the paper",
+    "data": {"train_subset": 1000, "val_subset": 500, "test_subset": 1000},
+    "train": {"epochs": 1},
+}
 
 
 def summ(values):
@@ -179,7 +188,13 @@ def test_definition_and_hardware_dependent_values_each_way():
 # --------------------------------------------------------------------------------------------
 # orderings
 
-BEATS_VGG = {"type": "better", "better": ["resnet18"], "than": ["vgg16"], "metrics": ["accuracy"], "direction": "higher"}
+BEATS_VGG = {
+    "type": "better",
+    "better": ["resnet18"],
+    "than": ["vgg16"],
+    "metrics": ["accuracy"],
+    "direction": "higher",
+}
 
 
 def test_better_each_way():
@@ -195,7 +210,10 @@ def test_better_each_way():
     r = claims.rules_better(BEATS_VGG, inputs(one))[1]
     assert r["outcome"] == "not testable" and "one seed" in r["reason"]
     assert claims.rules_better(BEATS_VGG, inputs(clear, comparable=False))[1]["outcome"] == "not testable"
-    assert claims.rules_better(BEATS_VGG, inputs(measured(resnet18={"accuracy": [95, 95.1]})))[1]["outcome"] == "not testable"
+    assert (
+        claims.rules_better(BEATS_VGG, inputs(measured(resnet18={"accuracy": [95, 95.1]})))[1]["outcome"]
+        == "not testable"
+    )
     # the paper prints no VGG-16 numbers: its tables cannot support the claim
     assert claims.rules_better(BEATS_VGG, inputs(clear))[0]["outcome"] == "no paper data"
     # a lower-is-better metric
@@ -205,17 +223,35 @@ def test_better_each_way():
 
 
 def test_better_against_the_papers_own_numbers():
-    form = {"type": "better", "better": ["resnet50", "resnet110"], "than": ["resnet18", "resnet34"],
-            "metrics": ["accuracy", "precision", "recall", "f1"], "direction": "higher"}
+    form = {
+        "type": "better",
+        "better": ["resnet50", "resnet110"],
+        "than": ["resnet18", "resnet34"],
+        "metrics": ["accuracy", "precision", "recall", "f1"],
+        "direction": "higher",
+    }
     assert claims.rules_better(form, inputs())[0]["outcome"] == "consistent"
     swapped = {**form, "better": form["than"], "than": form["better"]}
     assert claims.rules_better(swapped, inputs())[0]["outcome"] == "inconsistent as stated"
 
 
 def test_trend_each_way():
-    form = {"type": "trend", "order": ["resnet18", "resnet34", "resnet50"], "quantity": "accuracy", "direction": "increasing"}
-    up = measured(resnet18={"accuracy": [94.0, 94.1, 94.2]}, resnet34={"accuracy": [94.8, 94.9, 95.0]}, resnet50={"accuracy": [95.5, 95.6, 95.7]})
-    flat = measured(resnet18={"accuracy": [94.0, 94.1, 94.2]}, resnet34={"accuracy": [94.8, 94.9, 95.0]}, resnet50={"accuracy": [94.7, 95.0, 94.9]})
+    form = {
+        "type": "trend",
+        "order": ["resnet18", "resnet34", "resnet50"],
+        "quantity": "accuracy",
+        "direction": "increasing",
+    }
+    up = measured(
+        resnet18={"accuracy": [94.0, 94.1, 94.2]},
+        resnet34={"accuracy": [94.8, 94.9, 95.0]},
+        resnet50={"accuracy": [95.5, 95.6, 95.7]},
+    )
+    flat = measured(
+        resnet18={"accuracy": [94.0, 94.1, 94.2]},
+        resnet34={"accuracy": [94.8, 94.9, 95.0]},
+        resnet50={"accuracy": [94.7, 95.0, 94.9]},
+    )
     paper, meas = claims.rules_trend(form, inputs(up))
     assert paper["outcome"] == "consistent" and meas["outcome"] == "reproduced"
     assert claims.rules_trend(form, inputs(flat))[1]["outcome"] == "not reproduced"
@@ -225,8 +261,16 @@ def test_trend_each_way():
 
 def test_lowest_each_way():
     form = {"type": "lowest", "model": "resnet110", "quantity": "test_error"}
-    low = measured(resnet110={"test_error": [4.0, 4.1, 4.2]}, resnet18={"test_error": [5.0, 5.1, 5.2]}, vgg16={"test_error": [6.0, 6.2, 6.1]})
-    high = measured(resnet110={"test_error": [6.5, 6.6, 6.4]}, resnet18={"test_error": [5.0, 5.1, 5.2]}, vgg16={"test_error": [6.0, 6.2, 6.1]})
+    low = measured(
+        resnet110={"test_error": [4.0, 4.1, 4.2]},
+        resnet18={"test_error": [5.0, 5.1, 5.2]},
+        vgg16={"test_error": [6.0, 6.2, 6.1]},
+    )
+    high = measured(
+        resnet110={"test_error": [6.5, 6.6, 6.4]},
+        resnet18={"test_error": [5.0, 5.1, 5.2]},
+        vgg16={"test_error": [6.0, 6.2, 6.1]},
+    )
     paper, meas = claims.rules_lowest(form, inputs(low))
     assert paper["outcome"] == "consistent"  # 4.2 (text) < 5.5, 5.2, 4.4 (Table 3)
     assert meas["outcome"] == "reproduced"
@@ -244,14 +288,19 @@ def test_no_degradation_is_a_non_inferiority_test():
 
 def test_plain_network_claims_are_tested_when_plain_runs_exist():
     form = {"type": "residual_vs_plain", "quantity": "accuracy", "direction": "higher"}
-    assert claims.rules_residual_vs_plain(form, inputs(measured(resnet20={"accuracy": [92, 92.1]})))[1]["outcome"] == "not testable"
+    assert (
+        claims.rules_residual_vs_plain(form, inputs(measured(resnet20={"accuracy": [92, 92.1]})))[1]["outcome"]
+        == "not testable"
+    )
     res = measured(resnet20={"accuracy": [92.0, 92.1, 92.2]}, plain20={"accuracy": [90.0, 90.1, 90.2]})
     assert claims.rules_residual_vs_plain(form, inputs(res))[1]["outcome"] == "reproduced"
     rev = measured(resnet20={"accuracy": [90.0, 90.1, 90.2]}, plain20={"accuracy": [92.0, 92.1, 92.2]})
     assert claims.rules_residual_vs_plain(form, inputs(rev))[1]["outcome"] == "not reproduced"
     gap = {"type": "residual_vs_plain", "quantity": "generalization_gap", "direction": "lower"}
-    g = measured(resnet20={"accuracy": [92.0, 92.1, 92.2], "train_accuracy": [99.0, 99.1, 99.2]},
-                 plain20={"accuracy": [88.0, 88.1, 88.2], "train_accuracy": [99.0, 99.1, 99.2]})
+    g = measured(
+        resnet20={"accuracy": [92.0, 92.1, 92.2], "train_accuracy": [99.0, 99.1, 99.2]},
+        plain20={"accuracy": [88.0, 88.1, 88.2], "train_accuracy": [99.0, 99.1, 99.2]},
+    )
     assert claims.rules_residual_vs_plain(gap, inputs(g))[1]["outcome"] == "reproduced"
 
     deg = {"type": "degradation", "family": "plain", "quantity": "train_accuracy"}
@@ -270,15 +319,26 @@ def test_parameter_relations_each_way():
     form = {"type": "params_relation", "model": "resnet110", "more_than": ["vgg16"]}
     r = claims.rules_params_relation(form, inputs())[0]
     assert r["outcome"] == "inconsistent as stated" and "1,727,962" in r["reason"]
-    assert claims.rules_params_relation({**form, "model": "vgg16", "more_than": ["resnet110"]}, inputs())[0]["outcome"] == "reproduced"
+    assert (
+        claims.rules_params_relation({**form, "model": "vgg16", "more_than": ["resnet110"]}, inputs())[0]["outcome"]
+        == "reproduced"
+    )
     trend = {"type": "params_trend", "order": ["resnet18", "resnet34", "resnet50", "resnet110"]}
     assert claims.rules_params_trend(trend, inputs())[0]["outcome"] == "inconsistent as stated"
-    assert claims.rules_params_trend({**trend, "order": ["resnet18", "resnet34", "resnet50"]}, inputs())[0]["outcome"] == "reproduced"
+    assert (
+        claims.rules_params_trend({**trend, "order": ["resnet18", "resnet34", "resnet50"]}, inputs())[0]["outcome"]
+        == "reproduced"
+    )
 
 
 def test_table_coverage_and_datasets_each_way():
-    assert claims.rules_table_covers({"table": "table1", "models": ["resnet110", "vgg16"]}, inputs())[0]["outcome"] == "inconsistent as stated"
-    assert claims.rules_table_covers({"table": "table1", "models": ["resnet110"]}, inputs())[0]["outcome"] == "consistent"
+    assert (
+        claims.rules_table_covers({"table": "table1", "models": ["resnet110", "vgg16"]}, inputs())[0]["outcome"]
+        == "inconsistent as stated"
+    )
+    assert (
+        claims.rules_table_covers({"table": "table1", "models": ["resnet110"]}, inputs())[0]["outcome"] == "consistent"
+    )
     assert claims.rules_datasets_reported({"at_least": 2}, inputs())[0]["outcome"] == "inconsistent as stated"
     assert claims.rules_datasets_reported({"at_least": 1}, inputs())[0]["outcome"] == "consistent"
 
@@ -323,10 +383,22 @@ def test_scope_rules_say_why():
 
 def test_combine_precedence():
     c = claims.check
-    assert claims.combine([c("a", "measurement", "reproduced", "r"), c("b", "paper", "inconsistent as stated", "i")])[0] == "inconsistent as stated"
-    assert claims.combine([c("a", "measurement", "reproduced", "r"), c("b", "measurement", "not reproduced", "n")])[0] == "not reproduced"
-    assert claims.combine([c("a", "paper", "consistent", "ok"), c("b", "measurement", "reproduced", "r")]) == ("reproduced", "r")
-    assert claims.combine([c("a", "paper", "consistent", "ok"), c("b", "measurement", "not testable", "why")]) == ("not testable", "why")
+    assert (
+        claims.combine([c("a", "measurement", "reproduced", "r"), c("b", "paper", "inconsistent as stated", "i")])[0]
+        == "inconsistent as stated"
+    )
+    assert (
+        claims.combine([c("a", "measurement", "reproduced", "r"), c("b", "measurement", "not reproduced", "n")])[0]
+        == "not reproduced"
+    )
+    assert claims.combine([c("a", "paper", "consistent", "ok"), c("b", "measurement", "reproduced", "r")]) == (
+        "reproduced",
+        "r",
+    )
+    assert claims.combine([c("a", "paper", "consistent", "ok"), c("b", "measurement", "not testable", "why")]) == (
+        "not testable",
+        "why",
+    )
     with pytest.raises(ResreproError):
         c("a", "paper", "maybe", "?")
 
@@ -382,9 +454,17 @@ def _full_measurement(n_seeds=3):
     out = {}
     for m, acc in base.items():
         a = [acc + 0.1 * k for k in range(n_seeds)]
-        out[m] = {"accuracy": a, "precision": a, "recall": a, "f1": a, "test_error": [100 - v for v in a],
-                  "epochs_to_convergence": [150 + k for k in range(n_seeds)], "seconds_per_epoch": [10.0 + k for k in range(n_seeds)],
-                  "total_hours": [0.5 + k for k in range(n_seeds)], "train_accuracy": [99.9] * n_seeds}
+        out[m] = {
+            "accuracy": a,
+            "precision": a,
+            "recall": a,
+            "f1": a,
+            "test_error": [100 - v for v in a],
+            "epochs_to_convergence": [150 + k for k in range(n_seeds)],
+            "seconds_per_epoch": [10.0 + k for k in range(n_seeds)],
+            "total_hours": [0.5 + k for k in range(n_seeds)],
+            "train_accuracy": [99.9] * n_seeds,
+        }
     return measured(**out)
 
 
@@ -394,12 +474,23 @@ def test_audit_gives_every_claim_a_verdict():
     v = {c["id"]: c["verdict"] for c in a["claims"]}
     assert a["verdicts"] == {k: n for k, n in Counter(v.values()).items()}, "the summary counts the claims' verdicts"
     # the paper's self-contradictions hold whatever we measure
-    for cid in ("T1.resnet18.recall", "T2.resnet18.total_hours", "T2.resnet34.total_hours", "T2.resnet50.total_hours",
-                "T3.resnet18.params_millions", "T3.resnet34.test_error", "t1.text-rows", "theory.residual-notation",
-                "theory.stacked-blocks", "concl.r110-more-params", "concl.params-grow-with-depth", "intro.datasets"):
+    for cid in (
+        "T1.resnet18.recall",
+        "T2.resnet18.total_hours",
+        "T2.resnet34.total_hours",
+        "T2.resnet50.total_hours",
+        "T3.resnet18.params_millions",
+        "T3.resnet34.test_error",
+        "t1.text-rows",
+        "theory.residual-notation",
+        "theory.stacked-blocks",
+        "concl.r110-more-params",
+        "concl.params-grow-with-depth",
+        "intro.datasets",
+    ):
         assert v[cid] == "inconsistent as stated", cid
     # measured against comparable synthetic runs
-    assert v["T1.resnet18.accuracy"] == "reproduced"      # 94.7 +- 0.1 vs 94.5
+    assert v["T1.resnet18.accuracy"] == "reproduced"  # 94.7 +- 0.1 vs 94.5
     assert v["T1.resnet110.accuracy"] == "not reproduced"  # 93.6 vs 95.8
     assert v["T3.resnet18.test_error"] == "reproduced"
     assert v["concl.r110-lowest"] == "not reproduced"
@@ -419,7 +510,9 @@ def test_quick_run_audit_is_not_comparable_but_complete():
 
 
 def test_parameter_counts_from_models_json_and_torchvision():
-    counts = claims.parameter_counts(["resnet18", "resnet110"], [{"model": "resnet110", "params": 1_727_962, "flops_per_image": 2}])
+    counts = claims.parameter_counts(
+        ["resnet18", "resnet110"], [{"model": "resnet110", "params": 1_727_962, "flops_per_image": 2}]
+    )
     assert counts["resnet18"] == {"cifar10": 11_173_962, "imagenet": 11_689_512, "flops_per_image": None}
     assert counts["resnet110"]["cifar10"] == 1_727_962 and counts["resnet110"]["imagenet"] is None
 
@@ -428,7 +521,10 @@ def _grads(plain20, plain56, res56):
     def k(values):
         return {"grad_ratio_first_to_last_block": {"0": {"mean": sum(values) / len(values), "values": values}}}
 
-    return {"depths": [20, 56], "kinds": {"plain20": k(plain20), "plain56": k(plain56), "resnet20": k([0.9]), "resnet56": k(res56)}}
+    return {
+        "depths": [20, 56],
+        "kinds": {"plain20": k(plain20), "plain56": k(plain56), "resnet20": k([0.9]), "resnet56": k(res56)},
+    }
 
 
 def test_gradient_flow_rules_decide_both_ways():

@@ -41,8 +41,14 @@ def test_recipe_overrides_apply_per_model():
 
 BAD = {
     "unknown key": (lambda c: c["train"].update(foo=1), r"unknown key 'foo' under 'train'; allowed keys: .*batch_size"),
-    "wrong type": (lambda c: c["train"].update(batch_size="big"), r"'train.batch_size': expected integer, got str 'big'"),
-    "unknown model": (lambda c: c.update(models=["resnet18", "resnet19"]), r"'models\[1\]': 'resnet19' is not allowed; allowed values: .*resnet110.*vgg16"),
+    "wrong type": (
+        lambda c: c["train"].update(batch_size="big"),
+        r"'train.batch_size': expected integer, got str 'big'",
+    ),
+    "unknown model": (
+        lambda c: c.update(models=["resnet18", "resnet19"]),
+        r"'models\[1\]': 'resnet19' is not allowed; allowed values: .*resnet110.*vgg16",
+    ),
     "non-positive epochs": (lambda c: c["train"].update(epochs=0), r"'train.epochs': must be >= 1, got 0"),
     "float written as text": (lambda c: c["train"].update(weight_decay="5e-4"), r"write 5.0e-4"),
     "unknown override model": (lambda c: c.update(overrides={"resnet7": {}}), r"'overrides': 'resnet7' is not allowed"),
@@ -74,8 +80,21 @@ def test_snakemake_refuses_bad_config_and_starts_no_job(tmp_path, case):
     mutate(cfg)
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     r = subprocess.run(
-        [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "bad.yaml"), "--cores", "1"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        [
+            *SNAKEMAKE,
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "bad.yaml"),
+            "--cores",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
     )
     assert r.returncode != 0
     assert "invalid configuration" in r.stderr + r.stdout

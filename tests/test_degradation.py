@@ -44,10 +44,22 @@ def make_run(root, depths=(20, 32), seeds=(0,)):
                 base = root / "train" / f"{kind}{d}" / f"seed{s}"
                 err = 0.3 + (0.01 * d if kind == "plain" else -0.001 * d)
                 base.mkdir(parents=True, exist_ok=True)
-                pd.DataFrame({"epoch": [1, 2, 3], "train_acc": [0.3, 0.5, 1 - err], "val_acc": [0.3, 0.45, 0.6]}).to_csv(base / "history.csv", index=False)
+                pd.DataFrame(
+                    {"epoch": [1, 2, 3], "train_acc": [0.3, 0.5, 1 - err], "val_acc": [0.3, 0.45, 0.6]}
+                ).to_csv(base / "history.csv", index=False)
                 n_blocks = 3 * (d - 2) // 6
-                g = [{"epoch": e, "activation_grad_norm": list(np.geomspace(1e-3 if kind == "plain" else 0.5, 1.0, n_blocks)), "weight_grad_norm": [1.0] * n_blocks, "loss": 2.3} for e in (0, 3)]
-                io.write_json(base / "gradflow.json", {"model": f"{kind}{d}", "seed": s, "images": 8, "measurements": g})
+                g = [
+                    {
+                        "epoch": e,
+                        "activation_grad_norm": list(np.geomspace(1e-3 if kind == "plain" else 0.5, 1.0, n_blocks)),
+                        "weight_grad_norm": [1.0] * n_blocks,
+                        "loss": 2.3,
+                    }
+                    for e in (0, 3)
+                ]
+                io.write_json(
+                    base / "gradflow.json", {"model": f"{kind}{d}", "seed": s, "images": 8, "measurements": g}
+                )
                 torch.save(models.create(f"{kind}{d}").state_dict(), base / "weights.pt")
                 io.write_json(root / "eval" / f"{kind}{d}" / f"seed{s}" / "metrics.json", {"accuracy": 0.6})
 
@@ -55,7 +67,9 @@ def make_run(root, depths=(20, 32), seeds=(0,)):
 def test_study_outputs_from_result_files(tmp_path):
     make_run(tmp_path)
     context = analysis.load_context(Path(__file__).resolve().parents[1] / "reports" / "context.yaml")
-    s = degradation.run(tmp_path, ["plain20", "resnet20", "plain32", "resnet32"], [0], tmp_path / "out", context, note="fixture")
+    s = degradation.run(
+        tmp_path, ["plain20", "resnet20", "plain32", "resnet32"], [0], tmp_path / "out", context, note="fixture"
+    )
     assert s["depths"] == [20, 32] and s["evidence"]["plain_degrades"] and not s["evidence"]["residual_degrades"]
     assert s["kinds"]["plain20"]["grad_ratio_first_to_last_block"]["0"]["mean"] == pytest.approx(1e-3)
     assert s["jacobian"]["max_abs_deviation"] < 1e-9 and len(s["jacobian"]["checks"]) == 3
@@ -72,7 +86,10 @@ def test_study_needs_twins(tmp_path):
 
 
 def test_he_table6_comes_from_the_context_file():
-    assert degradation.he_table6([{"id": "he2016", "cite": "He", "values": {"resnet56": 6.97, "vgg16": 9.0}}]) == {"citation": "He", "test_error": {56: 6.97}}
+    assert degradation.he_table6([{"id": "he2016", "cite": "He", "values": {"resnet56": 6.97, "vgg16": 9.0}}]) == {
+        "citation": "He",
+        "test_error": {56: 6.97},
+    }
     with pytest.raises(degradation.ResreproError, match="no source 'he2016'"):
         degradation.he_table6([{"id": "kuangliu", "cite": "k", "values": {}}])
 
@@ -80,6 +97,9 @@ def test_he_table6_comes_from_the_context_file():
 def test_nets_that_never_started_converging_make_the_shortcut_comparison_untestable():
     ev = degradation.evidence(summary([50.0, 89.0], [45.0, 88.0]))
     assert ev["not_started"] == ["plain56", "resnet56"]
-    assert ev["shortcut_lowers_train_error_at_depth"]["56"] is None and ev["shortcut_lowers_test_error_at_depth"]["56"] is None
+    assert (
+        ev["shortcut_lowers_train_error_at_depth"]["56"] is None
+        and ev["shortcut_lowers_test_error_at_depth"]["56"] is None
+    )
     ev = degradation.evidence(summary([50.0, 89.0], [45.0, 40.0]))  # only the plain net failed: a real difference
     assert ev["not_started"] == ["plain56"] and ev["shortcut_lowers_train_error_at_depth"]["56"] is True

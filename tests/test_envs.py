@@ -79,7 +79,9 @@ def imported_modules(roots: list[str]) -> set[str]:
             if isinstance(node, ast.Import):
                 found.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom):
-                if node.level:  # from . import x, from .x import y, from ..x import y (a package's own files are all read)
+                if (
+                    node.level
+                ):  # from . import x, from .x import y, from ..x import y (a package's own files are all read)
                     todo.extend([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
                 else:
                     found.add(node.module.split(".")[0])
@@ -109,13 +111,19 @@ def test_env_has_every_package_its_rules_import(name):
     pulled = set()
     for pkg in env_pkgs:
         try:
-            pulled |= {canonicalize_name(Requirement(r).name) for r in importlib.metadata.requires(pkg) or [] if "extra ==" not in r}
+            pulled |= {
+                canonicalize_name(Requirement(r).name)
+                for r in importlib.metadata.requires(pkg) or []
+                if "extra ==" not in r
+            }
         except importlib.metadata.PackageNotFoundError:
             pass
     dists = importlib.metadata.packages_distributions()
     for mod in sorted(imported_modules(GROUPS[name])):
         owners = {canonicalize_name(d) for d in dists.get(mod, [mod])}
-        assert owners & (env_pkgs | pulled), f"envs/{name}.yaml lacks {sorted(owners)} (imported as {mod!r} by the {name} rules)"
+        assert owners & (env_pkgs | pulled), (
+            f"envs/{name}.yaml lacks {sorted(owners)} (imported as {mod!r} by the {name} rules)"
+        )
 
 
 def test_every_rule_uses_an_existing_env_without_relative_pip_paths():
@@ -142,8 +150,24 @@ def test_post_deploy_installs_this_repository_or_explains(name, tmp_path):
     env.pop("RESREPRO_SRC", None)
     ok = subprocess.run(["bash", str(script)], cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0, ok.stderr
-    assert (tmp_path / "args").read_text().split() == ["-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--editable", str(REPO)]
+    assert (tmp_path / "args").read_text().split() == [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--editable",
+        str(REPO),
+    ]
     elsewhere = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
     assert elsewhere.returncode == 1 and "RESREPRO_SRC" in elsewhere.stderr
-    named = subprocess.run(["bash", str(script)], cwd=tmp_path, env={**env, "RESREPRO_SRC": str(REPO)}, capture_output=True, text=True, timeout=30)
+    named = subprocess.run(
+        ["bash", str(script)],
+        cwd=tmp_path,
+        env={**env, "RESREPRO_SRC": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert named.returncode == 0, named.stderr

@@ -237,8 +237,22 @@ def test_error_vs_flops(tmp_path):
 
 def test_time_vs_flops(tmp_path):
     rows = [
-        {"model": "resnet18", "macs": 5.6e8, "seconds_mean": 12.0, "seconds_std": 0.5, "device": "GPU X", "paper_seconds": 1.2},
-        {"model": "resnet110", "macs": 2.5e8, "seconds_mean": 15.0, "seconds_std": None, "device": "GPU X", "paper_seconds": None},
+        {
+            "model": "resnet18",
+            "macs": 5.6e8,
+            "seconds_mean": 12.0,
+            "seconds_std": 0.5,
+            "device": "GPU X",
+            "paper_seconds": 1.2,
+        },
+        {
+            "model": "resnet110",
+            "macs": 2.5e8,
+            "seconds_mean": 15.0,
+            "seconds_std": None,
+            "device": "GPU X",
+            "paper_seconds": None,
+        },
     ]
     svg = _twice(tmp_path, time_vs_flops, rows)
     assert "GPU X" in svg and "Table 2" in svg
@@ -259,7 +273,10 @@ def test_per_class_f1(tmp_path):
 
 def test_confusion_matrices(tmp_path):
     rng = np.random.default_rng(1)
-    cms = {m: (np.eye(10) * 80 + rng.integers(0, 5, (10, 10))).tolist() for m in ("resnet18", "resnet34", "resnet50", "resnet110")}
+    cms = {
+        m: (np.eye(10) * 80 + rng.integers(0, 5, (10, 10))).tolist()
+        for m in ("resnet18", "resnet34", "resnet50", "resnet110")
+    }
     cms["vgg16"] = np.zeros((10, 10)).tolist()  # a model that predicts nothing still draws
     svg = _twice(tmp_path, confusion_matrices, cms, CLASSES)
     assert "ResNet-110" in svg and "predicted class" in svg

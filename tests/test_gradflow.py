@@ -78,7 +78,15 @@ def test_training_records_gradient_flow_without_side_effects(tmp_path):
     rng = np.random.default_rng(0)
     data = (rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), np.arange(64) % 10)
     val = (rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), np.arange(20) % 10)
-    base = config.validate({"run": "g", "models": ["plain20"], "seeds": [0], "data": {}, "train": {"epochs": 2, "batch_size": 32, "threads": 1}})["train"]
+    base = config.validate(
+        {
+            "run": "g",
+            "models": ["plain20"],
+            "seeds": [0],
+            "data": {},
+            "train": {"epochs": 2, "batch_size": 32, "threads": 1},
+        }
+    )["train"]
     probed = dict(base, gradflow_epochs=[0, 2], gradflow_images=16)
     a = train.train("plain20", probed, data, val, 0, tmp_path / "a", tmp_path / "a.pt", progress=False)
     b = train.train("plain20", base, data, val, 0, tmp_path / "b", tmp_path / "b.pt", progress=False)

@@ -5,7 +5,6 @@ import sys
 
 import pytest
 import torch
-import yaml
 
 from resrepro import ResreproError, catalog, config, models
 
@@ -26,8 +25,16 @@ PARAMS = {
 }
 PARAMS.update({f"plain{d}": PARAMS[f"resnet{d}"] for d in (20, 32, 44, 56, 110, 1202)})  # same layers, no shortcuts
 # Forward multiply-accumulates per 32x32 image, in G, as published with the counts above.
-MACS = {"resnet18": 0.556, "resnet34": 1.159, "resnet50": 1.298, "resnet20": 0.041, "resnet56": 0.125, "resnet110": 0.253,
-        "resnet1202": 2.83, "wrn28_10": 5.24}
+MACS = {
+    "resnet18": 0.556,
+    "resnet34": 1.159,
+    "resnet50": 1.298,
+    "resnet20": 0.041,
+    "resnet56": 0.125,
+    "resnet110": 0.253,
+    "resnet1202": 2.83,
+    "wrn28_10": 5.24,
+}
 
 
 @pytest.mark.parametrize("name,count", sorted(PARAMS.items()))
@@ -77,7 +84,11 @@ def test_twins_are_declared_both_ways_with_the_same_layers():
 
 def test_display_names_come_from_the_catalog():
     assert [catalog.display(m) for m in ("resnet110", "plain56", "vgg16", "wrn28_10")] == [
-        "ResNet-110", "plain-56", "VGG-16", "WRN-28-10"]
+        "ResNet-110",
+        "plain-56",
+        "VGG-16",
+        "WRN-28-10",
+    ]
 
 
 def test_unknown_model_names_the_alternatives():

@@ -7,14 +7,12 @@ registry cannot be reached.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from archives import make_arrays, official_files, write_tar
@@ -27,13 +25,26 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
 def tiny_config(workdir: Path, archive: Path) -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg.update(run="tiny", stamp="tiny test run, not comparable with the paper", models=["resnet20", "resnet18"], seeds=[0, 1])
+    cfg.update(
+        run="tiny", stamp="tiny test run, not comparable with the paper", models=["resnet20", "resnet18"], seeds=[0, 1]
+    )
     cfg["data"].update(source=str(archive), sha256=io.file_digest(archive), val_size=50, cache_dir="data")
     cfg["train"].update(epochs=2, batch_size=32, threads=1, eval_batch_size=64)
     cfg["overrides"] = {}
@@ -84,7 +95,9 @@ def test_whole_dag_produces_the_report(tmp_path):
 
     audit = io.read_json(results / "claims.json")
     paper = yaml.safe_load((REPO / "reports" / "paper.yaml").read_text())
-    transcribed = [c["id"] for c in claims.table_cell_claims(paper) + claims.load_claims(REPO / "reports" / "claims.yaml")]
+    transcribed = [
+        c["id"] for c in claims.table_cell_claims(paper) + claims.load_claims(REPO / "reports" / "claims.yaml")
+    ]
     assert [c["id"] for c in audit["claims"]] == transcribed
     assert all(c["verdict"] in claims.VERDICTS and c["reason"] for c in audit["claims"])
     assert not audit["comparable"] and audit["verdicts"]["reproduced"] <= 1  # only mathematics can be reproduced here
@@ -111,7 +124,7 @@ def test_whole_dag_produces_the_report(tmp_path):
         dry = snakemake(tmp_path, "-n")
         assert dry.returncode == 0, dry.stderr[-2000:]
         out = dry.stdout + dry.stderr
-        stats = out[out.index("Job stats:"):].split("\n\n")[0]
+        stats = out[out.index("Job stats:") :].split("\n\n")[0]
         jobs = {ln.split()[0] for ln in stats.splitlines()[3:] if ln.strip()}
         assert jobs == {"report", "all", "total"}, stats
         t0 = time.time()
@@ -143,10 +156,29 @@ def test_short_training_on_real_cifar10_learns(real_cache, tmp_path):
     from resrepro import config, evaluate, train
 
     x_train, y_train, x_test, y_test = data.load(cache_dir=real_cache, progress=False)
-    cfg = config.validate({"run": "real", "models": ["resnet20"], "seeds": [0], "data": {"train_subset": 5000, "val_subset": 1000, "test_subset": 2000}, "train": {"epochs": 3, "threads": 2}})
+    cfg = config.validate(
+        {
+            "run": "real",
+            "models": ["resnet20"],
+            "seeds": [0],
+            "data": {"train_subset": 5000, "val_subset": 1000, "test_subset": 2000},
+            "train": {"epochs": 3, "threads": 2},
+        }
+    )
     sel = data.select(cfg["data"], y_train, y_test)
-    train.train("resnet20", cfg["train"], (x_train[sel["train"]], y_train[sel["train"]]), (x_train[sel["val"]], y_train[sel["val"]]), 0, tmp_path, tmp_path / "ckpt.pt", progress=False)
-    m = evaluate.evaluate("resnet20", tmp_path / "weights.pt", (x_test[sel["test"]], y_test[sel["test"]]), sel["test"], tmp_path)
+    train.train(
+        "resnet20",
+        cfg["train"],
+        (x_train[sel["train"]], y_train[sel["train"]]),
+        (x_train[sel["val"]], y_train[sel["val"]]),
+        0,
+        tmp_path,
+        tmp_path / "ckpt.pt",
+        progress=False,
+    )
+    m = evaluate.evaluate(
+        "resnet20", tmp_path / "weights.pt", (x_test[sel["test"]], y_test[sel["test"]]), sel["test"], tmp_path
+    )
     print(f"real CIFAR-10, resnet20, 3 epochs on 5k images: test accuracy {m['accuracy']:.3f}")
     assert m["n"] == 2000
     assert m["accuracy"] > 0.30, "chance is 0.10; three epochs on 5,000 real images reach well above 0.30"

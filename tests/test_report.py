@@ -201,8 +201,7 @@ def test_injection_strings_are_literal_text(rendered):
 def _uses_typst_red(pdf_bytes: bytes) -> bool:
     reader = pypdf.PdfReader(io.BytesIO(pdf_bytes))
     return any(
-        re.search(rb"1 0\.2549\d* 0\.2117\d* (scn|rg|sc)\b", page.get_contents().get_data())
-        for page in reader.pages
+        re.search(rb"1 0\.2549\d* 0\.2117\d* (scn|rg|sc)\b", page.get_contents().get_data()) for page in reader.pages
     )
 
 
@@ -273,9 +272,7 @@ def test_missing_figure_raises_naming_file(figs, tmp_path):
 
 def test_figure_that_typst_cannot_read_raises(figs, tmp_path):
     bad = tmp_path / "bad.svg"
-    bad.write_text(
-        "<svg xmlns='http://www.w3.org/2000/svg' width='10pt' height='10pt'><g>", encoding="utf-8"
-    )
+    bad.write_text("<svg xmlns='http://www.w3.org/2000/svg' width='10pt' height='10pt'><g>", encoding="utf-8")
     ctx = make_context(figs)
     ctx["figures"][0]["svg"] = str(bad)
     out = tmp_path / "out"
@@ -302,9 +299,7 @@ def _template_copy(tmp_path: Path, monkeypatch, name: str, edit) -> None:
         ("report.typ.j2", lambda s: s + "\n{{ no_such_value|typst_str }}\n", "undefined"),
     ],
 )
-def test_broken_template_fails_loudly_and_writes_nothing(
-    figs, tmp_path, monkeypatch, name, edit, match
-):
+def test_broken_template_fails_loudly_and_writes_nothing(figs, tmp_path, monkeypatch, name, edit, match):
     _template_copy(tmp_path, monkeypatch, name, edit)
     out = tmp_path / "out"
     out.mkdir()
@@ -406,10 +401,33 @@ RUN_MODELS, RUN_SEEDS = ("resnet18", "resnet110", "vgg16"), (0, 1)
 
 def _spec(stamp=STAMP):
     return {
-        "run": "fixture", "stamp": stamp, "models": list(RUN_MODELS), "seeds": list(RUN_SEEDS), "tolerance": 0.01,
-        "data": {"cache_dir": "data", "val_size": 5000, "split_seed": 0, "train_subset": 1000, "val_subset": 500, "test_subset": 1000},
-        "train": {"epochs": 3, "batch_size": 128, "momentum": 0.9, "nesterov": False, "lr": 0.1, "schedule": "cosine", "milestones": [],
-                  "gamma": 0.1, "weight_decay": 5e-4, "label_smoothing": 0.0, "crop_padding": 4, "flip": True},
+        "run": "fixture",
+        "stamp": stamp,
+        "models": list(RUN_MODELS),
+        "seeds": list(RUN_SEEDS),
+        "tolerance": 0.01,
+        "data": {
+            "cache_dir": "data",
+            "val_size": 5000,
+            "split_seed": 0,
+            "train_subset": 1000,
+            "val_subset": 500,
+            "test_subset": 1000,
+        },
+        "train": {
+            "epochs": 3,
+            "batch_size": 128,
+            "momentum": 0.9,
+            "nesterov": False,
+            "lr": 0.1,
+            "schedule": "cosine",
+            "milestones": [],
+            "gamma": 0.1,
+            "weight_decay": 5e-4,
+            "label_smoothing": 0.0,
+            "crop_padding": 4,
+            "flip": True,
+        },
         "overrides": {"resnet110": {"warmup_epochs": 1}},
     }
 
@@ -423,7 +441,13 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
 
     rng = np.random.default_rng(0)
     spec = _spec(stamp)
-    write_json(root / "models.json", [{"model": m, "params": COUNTS[m]["cifar10"], "flops_per_image": 2 * (i + 1) * 10**8} for i, m in enumerate(RUN_MODELS)])
+    write_json(
+        root / "models.json",
+        [
+            {"model": m, "params": COUNTS[m]["cifar10"], "flops_per_image": 2 * (i + 1) * 10**8}
+            for i, m in enumerate(RUN_MODELS)
+        ],
+    )
     for m in RUN_MODELS:
         for s in RUN_SEEDS:
             y = np.repeat(np.arange(10), 100)
@@ -431,22 +455,56 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
             write_json(root / "eval" / m / f"seed{s}" / "metrics.json", {"model": m, **evaluate.metrics(y, pred)})
             (root / "train" / m / f"seed{s}").mkdir(parents=True, exist_ok=True)
             _history(3, s).to_csv(root / "train" / m / f"seed{s}" / "history.csv", index=False)
-            write_json(root / "train" / m / f"seed{s}" / "train.json", {
-                "images_per_second": 1000.0, "device_name": "Fixture GPU", "train_images": 1000, "val_images": 500, "precision": "bf16",
-                "job_wall_seconds": 12.5, "total_train_seconds": 9.0})
-    write_json(root / "provenance.json", {
-        "git": {"commit": "0" * 40, "dirty": False}, "config_digest": "f" * 64, "config": {"run": "fixture"}, "versions": {"python": "3.11"},
-        "platform": "Linux", "cpu": "Fixture CPU", "gpus": ["Fixture GPU"],
-        "data": {"source": {"kind": "path", "location": "/data/cifar.tar.gz", "sha256": "a" * 64}, "verified": {"full_size": True, "checked": ["counts"]},
-                 "prepared": {"sha256": "b" * 64}}})
+            write_json(
+                root / "train" / m / f"seed{s}" / "train.json",
+                {
+                    "images_per_second": 1000.0,
+                    "device_name": "Fixture GPU",
+                    "train_images": 1000,
+                    "val_images": 500,
+                    "precision": "bf16",
+                    "job_wall_seconds": 12.5,
+                    "total_train_seconds": 9.0,
+                },
+            )
+    write_json(
+        root / "provenance.json",
+        {
+            "git": {"commit": "0" * 40, "dirty": False},
+            "config_digest": "f" * 64,
+            "config": {"run": "fixture"},
+            "versions": {"python": "3.11"},
+            "platform": "Linux",
+            "cpu": "Fixture CPU",
+            "gpus": ["Fixture GPU"],
+            "data": {
+                "source": {"kind": "path", "location": "/data/cifar.tar.gz", "sha256": "a" * 64},
+                "verified": {"full_size": True, "checked": ["counts"]},
+                "prepared": {"sha256": "b" * 64},
+            },
+        },
+    )
     paper = analysis.load_paper(REPO / "reports" / "paper.yaml")
     text_claims = claims.load_claims(REPO / "reports" / "claims.yaml")
     measured = analysis.collect(root, list(RUN_MODELS), list(RUN_SEEDS), 0.01)
     tables = analysis.build_tables(measured, paper, list(RUN_SEEDS), 0.01, stamp)
-    tables.append(analysis.build_context_table(measured, paper, claims.text_values(text_claims), analysis.load_context(REPO / "reports" / "context.yaml"), stamp))
+    tables.append(
+        analysis.build_context_table(
+            measured,
+            paper,
+            claims.text_values(text_claims),
+            analysis.load_context(REPO / "reports" / "context.yaml"),
+            stamp,
+        )
+    )
     write_json(root / "tables" / "measured.json", measured)
     analysis.write_tables(tables, root / "tables")
-    write_json(root / "claims.json", claims.audit(text_claims, yaml.safe_load((REPO / "reports" / "paper.yaml").read_text()), measured, COUNTS, spec))
+    write_json(
+        root / "claims.json",
+        claims.audit(
+            text_claims, yaml.safe_load((REPO / "reports" / "paper.yaml").read_text()), measured, COUNTS, spec
+        ),
+    )
     figures.from_results(root, paper, claims.text_values(text_claims), spec, root / "figures")
     # Snakemake's record of one job, as .snakemake/metadata holds it
     import base64
@@ -455,7 +513,9 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
     meta = root / ".snakemake" / "metadata"
     meta.mkdir(parents=True)
     key = base64.urlsafe_b64encode(f"{root}/claims.json".encode()).decode()
-    (meta / key).write_text(json.dumps({"rule": "claims", "starttime": 1_800_000_000.0, "endtime": 1_800_000_004.25, "incomplete": False}))
+    (meta / key).write_text(
+        json.dumps({"rule": "claims", "starttime": 1_800_000_000.0, "endtime": 1_800_000_004.25, "incomplete": False})
+    )
     return spec
 
 
@@ -483,19 +543,30 @@ def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report)
         assert title in text
     for c in audit["claims"]:
         assert f"{c['id']} {c['verdict']}" in text, c["id"]
-    for heading in ("Summary", "Scope of reproducibility", "Methodology", "Results", "Claims audit", "Figures",
-                    "Deviations from the paper", "Appendix: provenance"):
+    for heading in (
+        "Summary",
+        "Scope of reproducibility",
+        "Methodology",
+        "Results",
+        "Claims audit",
+        "Figures",
+        "Deviations from the paper",
+        "Appendix: provenance",
+    ):
         assert heading in text
     for term in ("Epochs to convergence", "Precision, recall, F1 (macro)", "An ordering is reproduced", "95 % CI"):
         assert term in text
     runtimes = next(t for t in ctx["tables"] if t["id"] == "runtimes")
-    assert next(r for r in runtimes["rows"] if r[0] == "claims")[2:4] == ["2027-01-15 08:00:00", "4.2"]  # Snakemake's record
+    assert next(r for r in runtimes["rows"] if r[0] == "claims")[2:4] == [
+        "2027-01-15 08:00:00",
+        "4.2",
+    ]  # Snakemake's record
     assert "2027-01-15 08:00:00" in text
     assert "TEST set" in text and "He et al. 2016" in text
     assert text.count(STAMP) >= len(pdf_pages(out / "report.pdf"))
     h = (out / "report.html").read_text(encoding="utf-8")
     assert h.count("<svg") == 6 and 'id="claim-T1.resnet18.recall"' in h
-    assert "inconsistent as stated" in h and "class=\"verdict" in h
+    assert "inconsistent as stated" in h and 'class="verdict' in h
 
 
 def test_run_report_rerender_is_byte_identical(run_report, tmp_path):
@@ -543,8 +614,18 @@ def test_unknown_verdict_or_width_is_refused(figs, tmp_path):
 
 def test_claim_text_cannot_inject_markup(figs, tmp_path):
     ctx = make_context(figs)
-    ctx["claims"] = [{"id": s, "verdict": "not testable", "quote": s, "paper": s, "ours": s, "location": s,
-                      "checks": [{"kind": s, "outcome": s, "reason": s}]} for s in INJECTIONS]
+    ctx["claims"] = [
+        {
+            "id": s,
+            "verdict": "not testable",
+            "quote": s,
+            "paper": s,
+            "ours": s,
+            "location": s,
+            "checks": [{"kind": s, "outcome": s, "reason": s}],
+        }
+        for s in INJECTIONS
+    ]
     render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")
     text = " ".join(pdf_pages(tmp_path / "r.pdf"))
     for s in INJECTIONS:

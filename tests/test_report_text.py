@@ -36,8 +36,11 @@ def _study(tmp_path, train_errors: dict, seeds=(0,)) -> dict:
     kinds = {}
     for m, err in train_errors.items():
         std = None if len(seeds) == 1 else 0.5
-        kinds[m] = {"final_train_error": {"mean": err, "std": std}, "test_error": {"mean": err + 5, "std": std},
-                    "grad_ratio_first_to_last_block": {"0": {"mean": 0.001234 if m.startswith("plain") else 0.5}}}
+        kinds[m] = {
+            "final_train_error": {"mean": err, "std": std},
+            "test_error": {"mean": err + 5, "std": std},
+            "grad_ratio_first_to_last_block": {"0": {"mean": 0.001234 if m.startswith("plain") else 0.5}},
+        }
     s = {"depths": [20, 56], "seeds": list(seeds), "kinds": kinds}
     s["evidence"] = degradation.evidence(s)
     s["he_table6"] = {"citation": "He et al. 2016", "test_error": {20: 8.75, 56: 6.97}}

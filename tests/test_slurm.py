@@ -12,7 +12,6 @@ SLURM installation owns /etc/slurm. Every Snakemake run has a time limit and is 
 
 from __future__ import annotations
 
-import ast
 import fcntl
 import os
 import re
@@ -29,7 +28,7 @@ import torch
 import yaml
 from archives import make_arrays, official_files, write_tar
 
-from resrepro import io, models
+from resrepro import io
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / "tools" / "slurm"
@@ -54,9 +53,26 @@ def test_training_jobs_request_a_gpu_and_a_time_limit_scaled_by_cost(tmp_path):
     """Dry run of the full reproduction: one GPU, CPUs per GPU, memory, and minutes by model cost."""
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     out = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "8",
-         *[f"results/paper/train/{m}/seed0/train.json" for m in ("resnet18", "resnet34", "resnet50", "resnet110", "vgg16")]],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--cores",
+            "8",
+            *[
+                f"results/paper/train/{m}/seed0/train.json"
+                for m in ("resnet18", "resnet34", "resnet50", "resnet110", "vgg16")
+            ],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
     )
     assert out.returncode == 0, out.stderr[-3000:]
     jobs = re.findall(r"wildcards: model=(\w+), seed=0\n(?:.*\n)*?\s+resources: (.*)", out.stdout + out.stderr)
@@ -77,7 +93,11 @@ def test_plugin_pins_agree_with_the_slurm_extra():
     import tomllib
 
     extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["slurm"]
-    pins = [line for line in (TOOLS / "plugin-requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    pins = [
+        line
+        for line in (TOOLS / "plugin-requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert pins[0] == extra[0] == "snakemake-executor-plugin-slurm==2.8.0"
     assert all("==" in p for p in pins)
 
@@ -107,7 +127,9 @@ def _stop_when_last(started: list[str], users) -> None:
             return
         daemons = sorted(set(started) | set(owed.read_text().split() if owed.exists() else []))
         if daemons:
-            subprocess.run(["bash", str(TOOLS / "stop-local-slurm.sh"), *daemons], capture_output=True, text=True, timeout=300)
+            subprocess.run(
+                ["bash", str(TOOLS / "stop-local-slurm.sh"), *daemons], capture_output=True, text=True, timeout=300
+            )
         owed.unlink(missing_ok=True)
 
 
@@ -122,7 +144,9 @@ def slurm():
     fcntl.flock(users, fcntl.LOCK_SH)
     with open(f"{BASE}.start.lock", "a") as start_lock:
         fcntl.flock(start_lock, fcntl.LOCK_EX)
-        start = subprocess.run(["bash", str(TOOLS / "start-local-slurm.sh")], capture_output=True, text=True, timeout=900)
+        start = subprocess.run(
+            ["bash", str(TOOLS / "start-local-slurm.sh")], capture_output=True, text=True, timeout=900
+        )
     started = start.stdout.strip().splitlines()[-1].removeprefix("started:").split() if start.returncode == 0 else []
     try:
         if start.returncode in (2, 3, 4):  # not root / packages unavailable / another SLURM installed here
@@ -131,13 +155,30 @@ def slurm():
         print(f"local SLURM cluster ready in {time.time() - t0:.0f} s (started: {' '.join(started) or 'none'})")
         if not (PLUGIN_DIR / "snakemake_executor_plugin_slurm").is_dir():
             pip = subprocess.run(
-                [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target", str(PLUGIN_DIR),
-                 "-r", str(TOOLS / "plugin-requirements.txt")],
-                capture_output=True, text=True, timeout=600,
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "--target",
+                    str(PLUGIN_DIR),
+                    "-r",
+                    str(TOOLS / "plugin-requirements.txt"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
             if pip.returncode != 0:
                 pytest.skip(f"cannot install the SLURM executor plugin: {_tail(pip.stderr, 500)}")
-        env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PATH": f"{BIN}:{os.environ['PATH']}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")])),
+        }
         yield env
     finally:
         _stop_when_last(started, users)
@@ -163,7 +204,17 @@ def _interrupt_leftover_runs():
 
 def snakemake(workdir: Path, *args: str, env: dict, timeout: int) -> subprocess.Popen:
     """Start Snakemake on ``workdir`` (its config.yaml); output goes to workdir/snakemake.log."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), f"--configfile={workdir / 'config.yaml'}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        f"--configfile={workdir / 'config.yaml'}",
+        *args,
+    ]
     log = open(workdir / "snakemake.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     proc.deadline = time.time() + timeout
@@ -192,7 +243,9 @@ def make_workdir(path: Path, run: str, models_: list[str], seeds: list[int], epo
     path.mkdir(parents=True)
     archive = write_tar(path / "tiny-cifar.tar.gz", official_files(make_arrays(n_batch=40, n_test=100)))
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg.update(run=run, stamp="tiny SLURM test run, not comparable with the paper", models=models_, seeds=seeds, overrides={})
+    cfg.update(
+        run=run, stamp="tiny SLURM test run, not comparable with the paper", models=models_, seeds=seeds, overrides={}
+    )
     cfg["data"].update(source=str(archive), sha256=io.file_digest(archive), val_size=50, cache_dir="data")
     cfg["train"].update(epochs=epochs, batch_size=32, threads=1, eval_batch_size=64, device="cpu")
     (path / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -201,7 +254,13 @@ def make_workdir(path: Path, run: str, models_: list[str], seeds: list[int], epo
 
 def sacct(*args: str) -> list[dict]:
     fields = ["JobID", "JobName", "Partition", "State", "Timelimit", "ReqTRES", "AllocTRES", "Comment", "SubmitLine"]
-    out = subprocess.run(["sacct", "-n", "-P", "-S", "now-6hours", "-o", ",".join(fields), *args], capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["sacct", "-n", "-P", "-S", "now-6hours", "-o", ",".join(fields), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     return [dict(zip(fields, line.split("|", len(fields) - 1))) for line in out.splitlines() if line]
 
 
@@ -228,7 +287,9 @@ def _queued_job(comment: str, name: str) -> str | None:
 
 
 def _squeue_state(job: str) -> str:
-    return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True, timeout=30).stdout.strip()
+    return subprocess.run(
+        ["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
 
 
 def _to_minutes(limit: str) -> int:  # sacct Timelimit, [D-]HH:MM:SS
@@ -257,9 +318,16 @@ def test_pipeline_on_slurm_survives_preemption_and_kills_and_equals_a_local_run(
     targets = [f"results/tiny/eval/resnet20/seed{s}/metrics.json" for s in (0, 1)]
     t0 = time.time()
     proc = snakemake(cluster, "--profile", str(REPO / "profiles" / "slurm"), *SITE, env=slurm, timeout=480)
-    here = snakemake(local, "--profile", str(REPO / "profiles" / "local"), *targets, env={**slurm, "PYTHONPATH": ""}, timeout=480)
+    here = snakemake(
+        local, "--profile", str(REPO / "profiles" / "local"), *targets, env={**slurm, "PYTHONPATH": ""}, timeout=480
+    )
 
-    name = _wait("the SLURM run ID", lambda: (m := re.search(r"SLURM run ID: (\S+)", proc.logfile.read_text())) and m.group(1), 60, proc)
+    name = _wait(
+        "the SLURM run ID",
+        lambda: (m := re.search(r"SLURM run ID: (\S+)", proc.logfile.read_text())) and m.group(1),
+        60,
+        proc,
+    )
     ckpt = {s: cluster / f"results/tiny/checkpoints/resnet20-seed{s}.pt" for s in (0, 1)}
     comment = {s: f"rule_train_wildcards_resnet20_{s}" for s in (0, 1)}
     job: dict[int, str] = {}
@@ -279,11 +347,21 @@ def test_pipeline_on_slurm_survives_preemption_and_kills_and_equals_a_local_run(
             killed_at = time.time()
         if requeued_at is not None and _squeue_state(job[0]) == "PENDING":
             # SLURM holds a requeued job for about 2 minutes (BeginTime): release it now
-            released |= subprocess.run(["scontrol", "update", f"jobid={job[0]}", "starttime=now"], capture_output=True, timeout=30).returncode == 0
+            released |= (
+                subprocess.run(
+                    ["scontrol", "update", f"jobid={job[0]}", "starttime=now"], capture_output=True, timeout=30
+                ).returncode
+                == 0
+            )
         return requeued_at is not None and killed_at is not None
 
     _wait("both trainings to be interrupted after their first checkpoint", interrupt, 240, proc)
-    _wait("the requeued training to be released", lambda: interrupt() and released and _squeue_state(job[0]) != "PENDING", 120, proc)
+    _wait(
+        "the requeued training to be released",
+        lambda: interrupt() and released and _squeue_state(job[0]) != "PENDING",
+        120,
+        proc,
+    )
     rc, log = finish(proc)
     assert rc == 0, _tail(log)
     elapsed = time.time() - t0
@@ -300,14 +378,31 @@ def test_pipeline_on_slurm_survives_preemption_and_kills_and_equals_a_local_run(
         assert ("gres/gpu=1" in j["ReqTRES"] and "gres/gpu=1" in j["AllocTRES"]) == is_train, j
         assert j["Partition"] == ("gpu" if is_train else "main"), j
         assert is_train or j["State"] == "COMPLETED", j
-    trains = {s: [(j["JobID"], j["State"].split()[0], _to_minutes(j["Timelimit"]), j["SubmitLine"]) for j in runs if j["Comment"] == comment[s]] for s in (0, 1)}
+    trains = {
+        s: [
+            (j["JobID"], j["State"].split()[0], _to_minutes(j["Timelimit"]), j["SubmitLine"])
+            for j in runs
+            if j["Comment"] == comment[s]
+        ]
+        for s in (0, 1)
+    }
     # seed 0: one SLURM job, requeued once, then completed; seed 1: killed, then Snakemake's retry
     assert [(jid, st) for jid, st, *_ in trains[0]] == [(job[0], "REQUEUED"), (job[0], "COMPLETED")], trains[0]
     assert [st for _, st, *_ in trains[1]] == ["FAILED", "COMPLETED"] and trains[1][0][0] == job[1], trains[1]
-    assert trains[1][1][2] == 2 * trains[1][0][2] and "--attempt 2" in trains[1][1][3], "a retry gets twice the time limit"
+    assert trains[1][1][2] == 2 * trains[1][0][2] and "--attempt 2" in trains[1][1][3], (
+        "a retry gets twice the time limit"
+    )
     assert f"SLURM-job '{job[1]}' failed, SLURM status is: 'FAILED'" in log
     line = trains[0][0][3]
-    for flag in ("--gpus=1", "--cpus-per-gpu=1", "--mem 10000", "--requeue", "-p gpu", f"-t {trains[0][0][2]}", "/logs/slurm/rule_train/"):
+    for flag in (
+        "--gpus=1",
+        "--cpus-per-gpu=1",
+        "--mem 10000",
+        "--requeue",
+        "-p gpu",
+        f"-t {trains[0][0][2]}",
+        "/logs/slurm/rule_train/",
+    ):
         assert flag in line, (flag, line)
     assert (cluster / "reports" / "tiny" / "report.pdf").stat().st_size > 0
 
@@ -323,9 +418,29 @@ def test_pipeline_on_slurm_survives_preemption_and_kills_and_equals_a_local_run(
         assert not ckpt[s].exists(), "the checkpoint is removed once the training has finished"
 
     # finished work is never redone
-    again = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "-d", str(cluster), f"--configfile={cluster / 'config.yaml'}",
-                            "--profile", str(REPO / "profiles" / "slurm"), *SITE], capture_output=True, text=True, timeout=120, env=slurm)
-    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, _tail(again.stdout + again.stderr)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(cluster),
+            f"--configfile={cluster / 'config.yaml'}",
+            "--profile",
+            str(REPO / "profiles" / "slurm"),
+            *SITE,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=slurm,
+    )
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, _tail(
+        again.stdout + again.stderr
+    )
     print(f"\ntiny pipeline on SLURM with a requeue and a kill: {elapsed:.0f} s\n{trains[0][0][3][:330]}")
     print("\n".join("|".join(v for k, v in j.items() if k != "SubmitLine") for j in runs))
 
@@ -333,7 +448,7 @@ def test_pipeline_on_slurm_survives_preemption_and_kills_and_equals_a_local_run(
 def _wait(what: str, cond, timeout: float, proc: subprocess.Popen):
     end = time.time() + timeout
     while time.time() < end:
-        if (value := cond()):
+        if value := cond():
             return value
         if proc.poll() is not None:
             pytest.fail(f"snakemake ended while waiting for {what}:\n{_tail(proc.logfile.read_text())}")
@@ -346,8 +461,18 @@ def _wait(what: str, cond, timeout: float, proc: subprocess.Popen):
 def test_impossible_gpu_request_fails_fast_with_a_clear_message(slurm, tmp_path):
     cluster = make_workdir(tmp_path / "slurm", "toomany", ["resnet20"], [0], epochs=1)
     t0 = time.time()
-    proc = snakemake(cluster, "results/toomany/train/resnet20/seed0/train.json", "--profile", str(REPO / "profiles" / "slurm"), *SITE,
-                     "--set-resources", "train:slurm_partition=gpu", "train:gpu=3", env=slurm, timeout=180)
+    proc = snakemake(
+        cluster,
+        "results/toomany/train/resnet20/seed0/train.json",
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        *SITE,
+        "--set-resources",
+        "train:slurm_partition=gpu",
+        "train:gpu=3",
+        env=slurm,
+        timeout=180,
+    )
     rc, log = finish(proc)
     elapsed = time.time() - t0
     assert rc != 0
@@ -359,4 +484,7 @@ def test_impossible_gpu_request_fails_fast_with_a_clear_message(slurm, tmp_path)
     limits = [int(t) for t in re.findall(r"sbatch --parsable .*? -t (\d+) ", log)]
     assert len(limits) == 3 and limits == [limits[0], 2 * limits[0], 3 * limits[0]], limits
     assert all(j["State"] == "FAILED" for j in sacct("-X", f"--name={run_id(log)}"))
-    assert shutil.which("squeue") and not subprocess.run(["squeue", "-h", "-n", run_id(log)], capture_output=True, text=True).stdout.strip()
+    assert (
+        shutil.which("squeue")
+        and not subprocess.run(["squeue", "-h", "-n", run_id(log)], capture_output=True, text=True).stdout.strip()
+    )

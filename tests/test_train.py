@@ -1,7 +1,6 @@
 """Training engine: schedule, augmentation, outputs, NaN handling, and exact resumption after a kill."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,15 @@ import torch
 
 from resrepro import config, train
 
-RECIPE = config.validate({"run": "t", "models": ["resnet20"], "seeds": [0], "data": {}, "train": {"epochs": 2, "batch_size": 32, "threads": 1}})["train"]
+RECIPE = config.validate(
+    {
+        "run": "t",
+        "models": ["resnet20"],
+        "seeds": [0],
+        "data": {},
+        "train": {"epochs": 2, "batch_size": 32, "threads": 1},
+    }
+)["train"]
 
 
 def tiny(n=64, seed=0):
@@ -41,7 +48,12 @@ def test_augment_is_a_crop_of_the_padded_image_and_a_flip():
     out = train.augment(x, 4, False, gen)
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
     for i in range(2):
-        windows = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(out[i], padded[i, :, dy : dy + 32, dx : dx + 32])]
+        windows = [
+            (dy, dx)
+            for dy in range(9)
+            for dx in range(9)
+            if torch.equal(out[i], padded[i, :, dy : dy + 32, dx : dx + 32])
+        ]
         assert windows, "each output must be a 32x32 window of the zero-padded input"
     flipped = train.augment(x.repeat(50, 1, 1, 1), 0, True, torch.Generator().manual_seed(2))
     n_flipped = sum(torch.equal(f, x[i % 2].flip(2)) for i, f in enumerate(flipped))
@@ -49,7 +61,16 @@ def test_augment_is_a_crop_of_the_padded_image_and_a_flip():
 
 
 def test_training_writes_history_weights_and_summary(tmp_path):
-    s = train.train("resnet20", RECIPE, tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "ckpt.pt", progress=False)
+    s = train.train(
+        "resnet20",
+        RECIPE,
+        tiny(),
+        tiny(20, 1),
+        seed=0,
+        out_dir=tmp_path,
+        checkpoint=tmp_path / "ckpt.pt",
+        progress=False,
+    )
     h = pd.read_csv(tmp_path / "history.csv")
     assert list(h.columns) == train.HISTORY_COLUMNS and len(h) == 2
     assert (h["images_per_second"] > 0).all() and h["val_acc"].between(0, 1).all()
@@ -62,7 +83,16 @@ def test_training_writes_history_weights_and_summary(tmp_path):
 def test_non_finite_loss_names_epoch_and_step(tmp_path):
     recipe = dict(RECIPE, lr=1e30, epochs=1)
     with pytest.raises(train.NonFiniteLoss, match=r"epoch 1, step \d+ of 2.*Lower train.lr"):
-        train.train("resnet20", recipe, tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt", progress=False)
+        train.train(
+            "resnet20",
+            recipe,
+            tiny(),
+            tiny(20, 1),
+            seed=0,
+            out_dir=tmp_path,
+            checkpoint=tmp_path / "c.pt",
+            progress=False,
+        )
     assert not (tmp_path / "weights.pt").exists() and not (tmp_path / "history.csv").exists()
 
 
@@ -109,14 +139,25 @@ def test_killed_job_resumes_to_identical_weights_and_metrics(tmp_path):
     b = torch.load(tmp_path / "killed" / "weights.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight" / "history.csv")[cols], pd.read_csv(tmp_path / "killed" / "history.csv")[cols])
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "straight" / "history.csv")[cols], pd.read_csv(tmp_path / "killed" / "history.csv")[cols]
+    )
     assert json.loads((tmp_path / "killed" / "train.json").read_text())["resumed_after_epoch"] >= 1
 
 
 def test_checkpoint_of_another_configuration_is_ignored(tmp_path, capsys):
     ckpt = tmp_path / "c.pt"
     torch.save({"key": "something else", "epoch": 1}, ckpt)
-    train.train("resnet20", dict(RECIPE, epochs=1), tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=ckpt, progress=False)
+    train.train(
+        "resnet20",
+        dict(RECIPE, epochs=1),
+        tiny(),
+        tiny(20, 1),
+        seed=0,
+        out_dir=tmp_path,
+        checkpoint=ckpt,
+        progress=False,
+    )
     assert "belongs to another configuration" in capsys.readouterr().err
 
 
@@ -135,14 +176,27 @@ def test_compile_warm_up_leaves_training_unchanged(tmp_path, monkeypatch):
     runs its steps on the eager model: a run with it must end bit-identical to a run without it.
     """
     data, val = tiny(72), tiny(20, 1)  # 72 = 2 x 32 + 8: two batch shapes per epoch
-    plain = train.train("resnet20", RECIPE, data, val, seed=0, out_dir=tmp_path / "a", checkpoint=tmp_path / "a.pt", progress=False)
+    plain = train.train(
+        "resnet20", RECIPE, data, val, seed=0, out_dir=tmp_path / "a", checkpoint=tmp_path / "a.pt", progress=False
+    )
     monkeypatch.setattr(torch, "compile", lambda model, **kw: model)
-    warmed = train.train("resnet20", dict(RECIPE, compile=True), data, val, seed=0, out_dir=tmp_path / "b", checkpoint=tmp_path / "b.pt", progress=False)
+    warmed = train.train(
+        "resnet20",
+        dict(RECIPE, compile=True),
+        data,
+        val,
+        seed=0,
+        out_dir=tmp_path / "b",
+        checkpoint=tmp_path / "b.pt",
+        progress=False,
+    )
     assert plain["compile_seconds"] is None and warmed["compile_seconds"] > 0
     a, b = (torch.load(tmp_path / d / "weights.pt", weights_only=True) for d in ("a", "b"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     ha, hb = (pd.read_csv(tmp_path / d / "history.csv") for d in ("a", "b"))
-    assert ha[["train_loss", "train_acc", "val_loss", "val_acc"]].equals(hb[["train_loss", "train_acc", "val_loss", "val_acc"]])
+    assert ha[["train_loss", "train_acc", "val_loss", "val_acc"]].equals(
+        hb[["train_loss", "train_acc", "val_loss", "val_acc"]]
+    )
 
 
 def test_warm_up_restores_the_optimizer_state():
@@ -175,16 +229,38 @@ def test_a_failing_compiler_gives_a_clear_error(tmp_path, monkeypatch):
             raise RuntimeError("InductorError: no working C++ compiler found")
 
     monkeypatch.setattr(torch, "compile", lambda model, **kw: Broken(model))
-    with pytest.raises(train.ResreproError, match="torch.compile .* failed: RuntimeError: InductorError.*train.compile: false"):
-        train.train("resnet20", dict(RECIPE, compile=True), tiny(40), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt", progress=False)
+    with pytest.raises(
+        train.ResreproError, match="torch.compile .* failed: RuntimeError: InductorError.*train.compile: false"
+    ):
+        train.train(
+            "resnet20",
+            dict(RECIPE, compile=True),
+            tiny(40),
+            tiny(20, 1),
+            seed=0,
+            out_dir=tmp_path,
+            checkpoint=tmp_path / "c.pt",
+            progress=False,
+        )
 
 
 def test_he_warm_up_rule_holds_the_low_lr_until_training_error_falls_below_the_limit(tmp_path):
     r = dict(RECIPE, warmup_until_train_error=80.0, warmup_lr=0.01, lr=0.1, schedule="constant")
     assert train.still_warming([], r), "the first epoch always warms up"
-    assert train.still_warming([{"train_acc": 0.15}], r) and not train.still_warming([{"train_acc": 0.15}, {"train_acc": 0.25}], r)
+    assert train.still_warming([{"train_acc": 0.15}], r) and not train.still_warming(
+        [{"train_acc": 0.15}, {"train_acc": 0.25}], r
+    )
     assert not train.still_warming([], dict(r, warmup_until_train_error=None))
     assert train.lr_at(500, 10, r, warming=True) == 0.01 and train.lr_at(500, 10, r) == 0.1
     # in the loop: a limit no net reaches keeps every epoch at warmup_lr (the history's lr column)
-    train.train("resnet20", dict(r, warmup_until_train_error=1e-9), tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt", progress=False)
+    train.train(
+        "resnet20",
+        dict(r, warmup_until_train_error=1e-9),
+        tiny(),
+        tiny(20, 1),
+        seed=0,
+        out_dir=tmp_path,
+        checkpoint=tmp_path / "c.pt",
+        progress=False,
+    )
     assert (pd.read_csv(tmp_path / "history.csv")["lr"] == 0.01).all()

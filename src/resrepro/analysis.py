@@ -46,7 +46,20 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
     info = {m["model"]: m for m in io.read_json(results / "models.json")}
     out = {}
     for model in models:
-        per_seed = {k: [] for k in ("accuracy", "precision", "recall", "f1", "epochs_to_convergence", "seconds_per_epoch", "total_hours", "images_per_second", "train_accuracy")}
+        per_seed = {
+            k: []
+            for k in (
+                "accuracy",
+                "precision",
+                "recall",
+                "f1",
+                "epochs_to_convergence",
+                "seconds_per_epoch",
+                "total_hours",
+                "images_per_second",
+                "train_accuracy",
+            )
+        }
         devices = set()
         for seed in seeds:
             m = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
@@ -79,8 +92,24 @@ def _rows(measured: dict, paper_table: dict, quantities: list[tuple[str, str, in
         paper = paper_rows.get(model, {})
         for key, label, digits in quantities:
             p = paper.get(key)
-            rows.append([display_name(model), label, fmt_paper(p, decimals.get(key)), fmt_ours(ours[key], digits), fmt_diff(ours[key], p, digits)])
-            records.append({"model": model, "quantity": key, "paper": p, **{k: ours[key][k] for k in ("mean", "std", "n", "values")}, "difference": None if p is None else ours[key]["mean"] - p})
+            rows.append(
+                [
+                    display_name(model),
+                    label,
+                    fmt_paper(p, decimals.get(key)),
+                    fmt_ours(ours[key], digits),
+                    fmt_diff(ours[key], p, digits),
+                ]
+            )
+            records.append(
+                {
+                    "model": model,
+                    "quantity": key,
+                    "paper": p,
+                    **{k: ours[key][k] for k in ("mean", "std", "n", "values")},
+                    "difference": None if p is None else ours[key]["mean"] - p,
+                }
+            )
     return rows, records
 
 
@@ -88,35 +117,100 @@ COLUMNS = ["Model", "Quantity", "Paper", "Ours (mean \u00b1 std)", "Ours \u2212 
 ALIGN = ["left", "left", "right", "right", "right"]
 
 
-def build_tables(measured: dict, paper: dict, seeds: list[int], tolerance: float, stamp: str | None = None) -> list[dict]:
+def build_tables(
+    measured: dict, paper: dict, seeds: list[int], tolerance: float, stamp: str | None = None
+) -> list[dict]:
     n = len(seeds)
-    seed_note = f"Ours: mean \u00b1 sample standard deviation over {n} seeds ({', '.join(map(str, seeds))})." if n > 1 else f"Ours: a single seed ({seeds[0]}); no spread can be given."
+    seed_note = (
+        f"Ours: mean \u00b1 sample standard deviation over {n} seeds ({', '.join(map(str, seeds))})."
+        if n > 1
+        else f"Ours: a single seed ({seeds[0]}); no spread can be given."
+    )
     stamp_note = [f"{stamp.upper()}."] if stamp else []
     missing = "\u2014: the paper reports no value for this model."
-    t1_rows, t1_rec = _rows(measured, paper["table1"], [("accuracy", "Accuracy (%)", 2), ("precision", "Precision, macro (%)", 2), ("recall", "Recall, macro (%)", 2), ("f1", "F1, macro (%)", 2)])
-    t2_rows, t2_rec = _rows(measured, paper["table2"], [("epochs_to_convergence", "Epochs to convergence", 1), ("seconds_per_epoch", "Time per epoch (s)", 2), ("total_hours", "Total training time (h)", 3), ("images_per_second", "Training images per second", 0)])
+    t1_rows, t1_rec = _rows(
+        measured,
+        paper["table1"],
+        [
+            ("accuracy", "Accuracy (%)", 2),
+            ("precision", "Precision, macro (%)", 2),
+            ("recall", "Recall, macro (%)", 2),
+            ("f1", "F1, macro (%)", 2),
+        ],
+    )
+    t2_rows, t2_rec = _rows(
+        measured,
+        paper["table2"],
+        [
+            ("epochs_to_convergence", "Epochs to convergence", 1),
+            ("seconds_per_epoch", "Time per epoch (s)", 2),
+            ("total_hours", "Total training time (h)", 3),
+            ("images_per_second", "Training images per second", 0),
+        ],
+    )
     devices = sorted({d for ours in measured.values() for d in ours["devices"]})
     # Table 3: exact parameter counts and test error
-    params = {m: {"mean": v["params"] / 1e6, "std": None, "n": 1, "values": [v["params"] / 1e6]} for m, v in measured.items()}
+    params = {
+        m: {"mean": v["params"] / 1e6, "std": None, "n": 1, "values": [v["params"] / 1e6]} for m, v in measured.items()
+    }
     t3_measured = {m: {"params_millions": params[m], "test_error": v["test_error"]} for m, v in measured.items()}
-    t3_rows, t3_rec = _rows(t3_measured, paper["table3"], [("params_millions", "Parameters (millions)", 2), ("test_error", "Test error (%)", 2)])
+    t3_rows, t3_rec = _rows(
+        t3_measured,
+        paper["table3"],
+        [("params_millions", "Parameters (millions)", 2), ("test_error", "Test error (%)", 2)],
+    )
     return [
         {
-            "id": "table1", "title": paper["table1"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "align": ALIGN, "rows": t1_rows, "records": t1_rec,
-            "notes": stamp_note + [seed_note, "Precision, recall and F1 are macro averages over the 10 classes of the test set; the model is selected on validation, never on the test set.", missing],
+            "id": "table1",
+            "title": paper["table1"]["title"] + " (paper vs. ours)",
+            "columns": COLUMNS,
+            "align": ALIGN,
+            "rows": t1_rows,
+            "records": t1_rec,
+            "notes": stamp_note
+            + [
+                seed_note,
+                "Precision, recall and F1 are macro averages over the 10 classes of the test set; the model is selected on validation, never on the test set.",
+                missing,
+            ],
         },
         {
-            "id": "table2", "title": paper["table2"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "align": ALIGN, "rows": t2_rows, "records": t2_rec,
-            "notes": stamp_note + [seed_note, f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} percentage points of the run's best validation accuracy.", "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, update), excluding validation. Total training time: the sum over epochs, in hours.", f"The paper names no hardware; ours: {', '.join(devices)}.", missing],
+            "id": "table2",
+            "title": paper["table2"]["title"] + " (paper vs. ours)",
+            "columns": COLUMNS,
+            "align": ALIGN,
+            "rows": t2_rows,
+            "records": t2_rec,
+            "notes": stamp_note
+            + [
+                seed_note,
+                f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} percentage points of the run's best validation accuracy.",
+                "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, update), excluding validation. Total training time: the sum over epochs, in hours.",
+                f"The paper names no hardware; ours: {', '.join(devices)}.",
+                missing,
+            ],
         },
         {
-            "id": "table3", "title": paper["table3"]["title"] + " (paper vs. ours)", "columns": COLUMNS, "align": ALIGN, "rows": t3_rows, "records": t3_rec,
-            "notes": stamp_note + [seed_note, "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.", "Test error = 100 \u2212 test accuracy.", missing],
+            "id": "table3",
+            "title": paper["table3"]["title"] + " (paper vs. ours)",
+            "columns": COLUMNS,
+            "align": ALIGN,
+            "rows": t3_rows,
+            "records": t3_rec,
+            "notes": stamp_note
+            + [
+                seed_note,
+                "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.",
+                "Test error = 100 \u2212 test accuracy.",
+                missing,
+            ],
         },
     ]
 
 
-def build_context_table(measured: dict, paper: dict, text_values: dict, sources: list[dict], stamp: str | None = None) -> dict:
+def build_context_table(
+    measured: dict, paper: dict, text_values: dict, sources: list[dict], stamp: str | None = None
+) -> dict:
     """Test error (%): the paper, ours and each published source, one row per model.
 
     ``text_values``: numbers the paper prints only in its text ({model: {quantity: (value, decimals, where)}}).
@@ -144,13 +238,23 @@ def build_context_table(measured: dict, paper: dict, text_values: dict, sources:
         rows.append(row)
         records.append(rec)
     notes = [f"{stamp.upper()}."] if stamp else []
-    notes.append("All values are test error (%); sources that report accuracy are shown as 100 \u2212 accuracy. \u2014: not reported.")
-    notes.append("Paper: Table 3" + (f"; {', '.join(from_text)} only in the Conclusion's text" if from_text else "") + ". Ours: mean \u00b1 std over seeds, selected on validation.")
+    notes.append(
+        "All values are test error (%); sources that report accuracy are shown as 100 \u2212 accuracy. \u2014: not reported."
+    )
+    notes.append(
+        "Paper: Table 3"
+        + (f"; {', '.join(from_text)} only in the Conclusion's text" if from_text else "")
+        + ". Ours: mean \u00b1 std over seeds, selected on validation."
+    )
     for src in sources:
         notes.append(f"{src['label']}: {src['cite']}. Selection: {src['selection']}. {src.get('note', '')}".strip())
     return {
-        "id": "context", "title": outputs.table("context").title,
-        "columns": ["Model", "Paper", "Ours"] + [s["label"] for s in sources], "rows": rows, "records": records, "notes": notes,
+        "id": "context",
+        "title": outputs.table("context").title,
+        "columns": ["Model", "Paper", "Ours"] + [s["label"] for s in sources],
+        "rows": rows,
+        "records": records,
+        "notes": notes,
     }
 
 

@@ -17,7 +17,19 @@ import numpy as np
 import torch
 
 from . import io, models, reference
-from .train import augment, build_model, build_optimizer, compiles, mark_step, select_device, set_cpu_threads, synchronize, to_device, to_input, train_step
+from .train import (
+    augment,
+    build_model,
+    build_optimizer,
+    compiles,
+    mark_step,
+    select_device,
+    set_cpu_threads,
+    synchronize,
+    to_device,
+    to_input,
+    train_step,
+)
 
 EPOCH_IMAGES = 50_000
 
@@ -44,7 +56,9 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n)
 
 
-def time_ours(name: str, recipe: dict, device: torch.device, batch: int, warmup: int, steps: int) -> tuple[float, float]:
+def time_ours(
+    name: str, recipe: dict, device: torch.device, batch: int, warmup: int, steps: int
+) -> tuple[float, float]:
     """(images/s, seconds of warm-up incl. any compilation) of our training step."""
     x_np, y_np = synthetic(batch * (warmup + steps))
     x, y = to_device(x_np, y_np, device)
@@ -68,7 +82,9 @@ def time_ours(name: str, recipe: dict, device: torch.device, batch: int, warmup:
     return batch * steps / (time.perf_counter() - t1), t1 - t0
 
 
-def time_reference(name: str, recipe: dict, device: torch.device, batch: int, warmup: int, steps: int, workers: int) -> float:
+def time_reference(
+    name: str, recipe: dict, device: torch.device, batch: int, warmup: int, steps: int, workers: int
+) -> float:
     x, y = synthetic(batch * (warmup + steps))
     model, optimizer = reference.make(name, recipe, device)
     model.train()
@@ -83,7 +99,17 @@ def time_reference(name: str, recipe: dict, device: torch.device, batch: int, wa
     return batch * steps / (time.perf_counter() - t0)
 
 
-def run(model_names: list[str], recipe: dict, device: str = "auto", batch: int = 128, warmup: int | None = None, steps: int | None = None, workers: int = 2, rounds: int = 2, progress: bool = True) -> dict:
+def run(
+    model_names: list[str],
+    recipe: dict,
+    device: str = "auto",
+    batch: int = 128,
+    warmup: int | None = None,
+    steps: int | None = None,
+    workers: int = 2,
+    rounds: int = 2,
+    progress: bool = True,
+) -> dict:
     """Each model: ``rounds`` alternating timings of ours and the reference; the best of each counts
     (on a shared machine, background load only ever slows a timing down)."""
     dev = select_device(device)
@@ -105,17 +131,38 @@ def run(model_names: list[str], recipe: dict, device: str = "auto", batch: int =
             ref_runs.append(time_reference(name, recipe, dev, batch, warmup, steps, workers))
         ours, ref = max(ours_runs), max(ref_runs)
         rec = {
-            "model": name, "device": device_name(dev), "batch_size": batch, "precision": "bf16-autocast" if dev.type == "cuda" else "fp32",
-            "compiled": compiles(recipe, dev), "warmup_seconds": warm_s, "threads": torch.get_num_threads() if dev.type == "cpu" else None,
-            "ours_img_s": ours, "reference_img_s": ref, "ratio": ours / ref, "epoch_s": EPOCH_IMAGES / ours,
-            "reference_epoch_s": EPOCH_IMAGES / ref, "train_flops_per_image": 3 * flops, "peak_flops": peak,
-            "share_of_peak": 3 * flops * ours / peak, "steps": steps, "warmup_steps": warmup, "reference_workers": workers, "rounds": rounds,
-            "ours_runs_img_s": ours_runs, "reference_runs_img_s": ref_runs,
+            "model": name,
+            "device": device_name(dev),
+            "batch_size": batch,
+            "precision": "bf16-autocast" if dev.type == "cuda" else "fp32",
+            "compiled": compiles(recipe, dev),
+            "warmup_seconds": warm_s,
+            "threads": torch.get_num_threads() if dev.type == "cpu" else None,
+            "ours_img_s": ours,
+            "reference_img_s": ref,
+            "ratio": ours / ref,
+            "epoch_s": EPOCH_IMAGES / ours,
+            "reference_epoch_s": EPOCH_IMAGES / ref,
+            "train_flops_per_image": 3 * flops,
+            "peak_flops": peak,
+            "share_of_peak": 3 * flops * ours / peak,
+            "steps": steps,
+            "warmup_steps": warmup,
+            "reference_workers": workers,
+            "rounds": rounds,
+            "ours_runs_img_s": ours_runs,
+            "reference_runs_img_s": ref_runs,
         }
         records.append(rec)
         if progress:
             print(f"  {name}: ours {ours:,.0f} img/s, reference {ref:,.0f} img/s, ratio {ours / ref:.2f}", flush=True)
-    return {"synthetic_data": True, "note": "synthetic images of CIFAR shape (throughput does not depend on pixel values)", "device": device_name(dev), "peak_tflops": peak / 1e12, "records": records}
+    return {
+        "synthetic_data": True,
+        "note": "synthetic images of CIFAR shape (throughput does not depend on pixel values)",
+        "device": device_name(dev),
+        "peak_tflops": peak / 1e12,
+        "records": records,
+    }
 
 
 def table(result: dict) -> str:
@@ -123,7 +170,11 @@ def table(result: dict) -> str:
         f"{'model':<10} {'device':<28} {'batch':>5} {'ours img/s':>11} {'ref img/s':>10} {'ratio':>6} "
         f"{'epoch s':>8} {'% peak':>7}"
     )
-    lines = [f"resrepro bench -- {result['note']}; peak {result['peak_tflops']:.2f} TFLOP/s measured by matrix product", head, "-" * len(head)]
+    lines = [
+        f"resrepro bench -- {result['note']}; peak {result['peak_tflops']:.2f} TFLOP/s measured by matrix product",
+        head,
+        "-" * len(head),
+    ]
     for r in result["records"]:
         lines.append(
             f"{r['model']:<10} {r['device'][:28]:<28} {r['batch_size']:>5} {r['ours_img_s']:>11,.0f} "

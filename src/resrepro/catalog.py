@@ -95,11 +95,7 @@ def display(name: str) -> str:
 
 def twins(models: list[str]) -> list[tuple[str, str]]:
     """(plain, residual) pairs of twins that are both in ``models``, by depth."""
-    pairs = [
-        (m, get(m).twin)
-        for m in models
-        if m in _CATALOG and not get(m).residual and get(m).twin in models
-    ]
+    pairs = [(m, get(m).twin) for m in models if m in _CATALOG and not get(m).residual and get(m).twin in models]
     return sorted(pairs, key=lambda p: get(p[0]).depth)
 
 

@@ -27,7 +27,11 @@ def cmd_validate(a) -> None:
     from . import config
 
     cfg = config.load(*a.configfile)
-    print(json.dumps(cfg, indent=2) if a.print else f"configuration OK: run {cfg['run']!r}, {len(cfg['models'])} models x {len(cfg['seeds'])} seeds")
+    print(
+        json.dumps(cfg, indent=2)
+        if a.print
+        else f"configuration OK: run {cfg['run']!r}, {len(cfg['models'])} models x {len(cfg['seeds'])} seeds"
+    )
 
 
 def cmd_data(a) -> None:
@@ -50,8 +54,10 @@ def cmd_catalog(a) -> None:
     print(f"{'name':<11} {'display':<11} {'family':<13} {'depth':>5} {'block':<13} {'twin':<11} {'GMACs':>7}")
     for spec in catalog.specs():
         twin = spec.twin or "-"
-        print(f"{spec.name:<11} {spec.display:<11} {spec.family:<13} {spec.depth:>5} {spec.block:<13} {twin:<11} "
-              f"{spec.macs / 1e9:>7.3f}")
+        print(
+            f"{spec.name:<11} {spec.display:<11} {spec.family:<13} {spec.depth:>5} {spec.block:<13} {twin:<11} "
+            f"{spec.macs / 1e9:>7.3f}"
+        )
 
 
 def _arrays(cache: str, data_cfg: dict):
@@ -68,15 +74,20 @@ def cmd_train(a) -> None:
 
     x_train, y_train, _, _, sel = _arrays(a.cache, a.data)
     summary = train.train(
-        a.model, a.recipe,
+        a.model,
+        a.recipe,
         (x_train[sel["train"]], y_train[sel["train"]]),
         (x_train[sel["val"]], y_train[sel["val"]]),
-        a.seed, a.out_dir, a.checkpoint,
+        a.seed,
+        a.out_dir,
+        a.checkpoint,
         data_key=digest({k: a.data[k] for k in ("val_size", "split_seed", "train_subset", "val_subset")}),
         progress=not a.no_progress,
     )
-    print(f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} (val acc {summary['selected_val_acc']:.4f}), "
-        f"{summary['images_per_second']:.0f} img/s on {summary['device_name']}")
+    print(
+        f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} (val acc {summary['selected_val_acc']:.4f}), "
+        f"{summary['images_per_second']:.0f} img/s on {summary['device_name']}"
+    )
 
 
 def cmd_evaluate(a) -> None:
@@ -145,7 +156,9 @@ def cmd_degradation(a) -> None:
     from . import degradation
     from .paper import load_context
 
-    s = degradation.run(a.results, a.spec["models"], a.spec["seeds"], a.out_dir, load_context(a.context), a.spec.get("stamp"))
+    s = degradation.run(
+        a.results, a.spec["models"], a.spec["seeds"], a.out_dir, load_context(a.context), a.spec.get("stamp")
+    )
     ev = s["evidence"]
     print(f"degradation study: plain degrades: {ev['plain_degrades']}, residual degrades: {ev['residual_degrades']}")
 
@@ -165,7 +178,9 @@ def cmd_bench(a) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="resrepro", description="Reproduce and audit Arslan, Zhang & Hossein (2025) on CIFAR-10.")
+    p = argparse.ArgumentParser(
+        prog="resrepro", description="Reproduce and audit Arslan, Zhang & Hossein (2025) on CIFAR-10."
+    )
     p.add_argument("--version", action="version", version=f"resrepro {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -196,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_job_commands(sub) -> None:
     """The per-job commands: train and evaluate one (model, seed)."""
-    for name, func, help_ in (("train", cmd_train, "train one (model, seed)"), ("evaluate", cmd_evaluate, "evaluate on the test set")):
+    for name, func, help_ in (
+        ("train", cmd_train, "train one (model, seed)"),
+        ("evaluate", cmd_evaluate, "evaluate on the test set"),
+    ):
         s = sub.add_parser(name, help=help_)
         s.add_argument("--model", required=True)
         s.add_argument("--cache", required=True, help="the prepared-data cache folder")
@@ -220,18 +238,33 @@ def _add_result_commands(sub) -> None:
         s = sub.add_parser(name, help=f"{name} from a run's result files")
         s.add_argument("--results", required=True)
         s.add_argument("--paper", required=True, help="transcription of the paper's numbers (reports/paper.yaml)")
-        s.add_argument("--spec", type=_json_arg, required=True, help='{"models", "seeds", "tolerance", "stamp"} as JSON')
+        s.add_argument(
+            "--spec", type=_json_arg, required=True, help='{"models", "seeds", "tolerance", "stamp"} as JSON'
+        )
         s.add_argument("--out-dir", required=True)
-        s.add_argument("--claims", default=None, help="the paper's text claims (reports/claims.yaml), for numbers printed only in the text")
+        s.add_argument(
+            "--claims",
+            default=None,
+            help="the paper's text claims (reports/claims.yaml), for numbers printed only in the text",
+        )
         if name == "tables":
-            s.add_argument("--context", default=None, help="published results of other work (reports/context.yaml): adds the context table")
+            s.add_argument(
+                "--context",
+                default=None,
+                help="published results of other work (reports/context.yaml): adds the context table",
+            )
         s.set_defaults(func=func)
 
     s = sub.add_parser("claims", help="audit every claim of the paper against itself and a run's results")
     s.add_argument("--results", required=True)
     s.add_argument("--paper", required=True, help="the paper's tables (reports/paper.yaml)")
     s.add_argument("--claims", required=True, help="the paper's text claims (reports/claims.yaml)")
-    s.add_argument("--spec", type=_json_arg, required=True, help='the run: {"run", "stamp", "models", "seeds", "data", "train"} as JSON')
+    s.add_argument(
+        "--spec",
+        type=_json_arg,
+        required=True,
+        help='the run: {"run", "stamp", "models", "seeds", "data", "train"} as JSON',
+    )
     s.add_argument("--out", required=True, help="results/<run>/claims.json")
     s.set_defaults(func=cmd_claims)
 
@@ -266,9 +299,19 @@ def _add_bench_command(sub) -> None:
     s.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference loop (kuangliu uses 2)")
     s.add_argument("--threads", type=int, default=None, help="CPU threads (default: train.threads of the config)")
     s.add_argument("--rounds", type=int, default=2, help="alternating timings per model; the best of each counts")
-    s.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile our model or not (default: train.compile of the config: on CUDA only); "
-        "warm-up time is reported")
-    s.add_argument("--compile-mode", default=None, choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"], help="default: train.compile_mode of the config (reduce-overhead captures CUDA graphs)")
+    s.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile our model or not (default: train.compile of the config: on CUDA only); "
+        "warm-up time is reported",
+    )
+    s.add_argument(
+        "--compile-mode",
+        default=None,
+        choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+        help="default: train.compile_mode of the config (reduce-overhead captures CUDA graphs)",
+    )
     s.add_argument("--configfile", nargs="+", default=["config.yaml"], help="recipe source (default: config.yaml)")
     s.add_argument("--json", default=None, help="also write the figures as JSON here")
     s.set_defaults(func=cmd_bench)

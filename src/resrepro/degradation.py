@@ -92,7 +92,8 @@ def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
             norms = [x["activation_grad_norm"] for x in at_epoch]
             ratios[str(m["epoch"])] = summarise([n[0] / n[-1] for n in norms])
         out["kinds"][model] = {
-            "depth": catalog.get(model).depth, "kind": "resnet" if catalog.get(model).residual else "plain",
+            "depth": catalog.get(model).depth,
+            "kind": "resnet" if catalog.get(model).residual else "plain",
             "final_train_error": summarise([100 * (1 - r["history"]["train_acc"].iloc[-1]) for r in per_seed]),
             "test_error": summarise([100 * (1 - r["test_accuracy"]) for r in per_seed]),
             "grad_ratio_first_to_last_block": ratios,
@@ -145,8 +146,7 @@ def evidence(summary: dict, floor: float = 1.0) -> dict:
             f"by more than max(2 std over seeds, {floor} points)"
         ),
         "started_rule": (
-            f"a net started converging when its final training error is below {STARTED_BELOW:g} % "
-            "(He et al., Sec. 4.2)"
+            f"a net started converging when its final training error is below {STARTED_BELOW:g} % (He et al., Sec. 4.2)"
         ),
         "not_started": not_started,
         "degradation": res,
@@ -154,7 +154,8 @@ def evidence(summary: dict, floor: float = 1.0) -> dict:
         "residual_degrades": any(v["degraded"] for v in res["resnet"].values()),
         "shortcut_lowers_train_error_at_depth": {
             str(deepest): _differs(res_deep["final_train_error"], plain_deep["final_train_error"], floor)
-            if comparable else None
+            if comparable
+            else None
         },
         "shortcut_lowers_test_error_at_depth": {
             str(deepest): _differs(res_deep["test_error"], plain_deep["test_error"], floor) if comparable else None
@@ -169,12 +170,16 @@ def table6(summary: dict) -> pd.DataFrame:
     rows = []
     for d in summary["depths"]:
         p, r = (summary["kinds"][m] for m in pair(d))
-        rows.append({
-            "Depth": d, "He et al. ResNet test error (%)": summary["he_table6"]["test_error"].get(d, float("nan")),
-            "Ours ResNet test error (%)": f(r["test_error"]), "Ours plain test error (%)": f(p["test_error"]),
-            "Ours ResNet train error (%)": f(r["final_train_error"]),
-            "Ours plain train error (%)": f(p["final_train_error"]),
-        })
+        rows.append(
+            {
+                "Depth": d,
+                "He et al. ResNet test error (%)": summary["he_table6"]["test_error"].get(d, float("nan")),
+                "Ours ResNet test error (%)": f(r["test_error"]),
+                "Ours plain test error (%)": f(p["test_error"]),
+                "Ours ResNet train error (%)": f(r["final_train_error"]),
+                "Ours plain train error (%)": f(p["final_train_error"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -39,7 +39,15 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10) -> di
     }
 
 
-def evaluate(model_name: str, weights: str | Path, test_set, test_index: np.ndarray, out_dir: str | Path, batch_size: int = 1000, device: str = "auto") -> dict:
+def evaluate(
+    model_name: str,
+    weights: str | Path,
+    test_set,
+    test_index: np.ndarray,
+    out_dir: str | Path,
+    batch_size: int = 1000,
+    device: str = "auto",
+) -> dict:
     """Evaluate saved weights on the test images; write metrics.json and predictions.csv."""
     import torch
 

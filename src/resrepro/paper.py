@@ -77,13 +77,21 @@ def table_cell_claims(paper: Mapping) -> list[dict]:
             cells = " | ".join(printed(row[q], cols[q]["decimals"]) for q in cols)
             for q, col in cols.items():
                 value = printed(row[q], col["decimals"])
-                out.append({
-                    "id": f"T{n}.{model}.{q}",
-                    "location": f"{where}, row {name}, column \"{col['header']}\"",
-                    "quote": f"{table['title']} | {name} | {cells}",
-                    "statement": f"{name}: {col['header']} = {value}",
-                    "paper": value,
-                    "form": {"type": "table_cell", "table": t, "model": model, "quantity": q, "value": row[q],
-                             "decimals": col["decimals"]},
-                })
+                out.append(
+                    {
+                        "id": f"T{n}.{model}.{q}",
+                        "location": f'{where}, row {name}, column "{col["header"]}"',
+                        "quote": f"{table['title']} | {name} | {cells}",
+                        "statement": f"{name}: {col['header']} = {value}",
+                        "paper": value,
+                        "form": {
+                            "type": "table_cell",
+                            "table": t,
+                            "model": model,
+                            "quantity": q,
+                            "value": row[q],
+                            "decimals": col["decimals"],
+                        },
+                    }
+                )
     return out

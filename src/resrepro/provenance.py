@@ -8,7 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("resrepro", "torch", "torchvision", "numpy", "pandas", "snakemake", "jinja2", "matplotlib", "typst", "jsonschema")
+PACKAGES = (
+    "resrepro",
+    "torch",
+    "torchvision",
+    "numpy",
+    "pandas",
+    "snakemake",
+    "jinja2",
+    "matplotlib",
+    "typst",
+    "jsonschema",
+)
 
 
 def git_state(repo: str | Path = ".") -> dict:
@@ -49,7 +60,11 @@ def gpu_names() -> list[str]:
     try:
         import torch
 
-        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+        return (
+            [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if torch.cuda.is_available()
+            else []
+        )
     except Exception:  # noqa: BLE001 - provenance never fails a run
         return []
 

@@ -37,17 +37,29 @@ class PILDataset(torch.utils.data.Dataset):
 def loader(x, y, batch_size: int, train: bool, workers: int, seed: int = 0, padding: int = 4, flip: bool = True):
     from torchvision import transforms as T
 
-    steps = ([T.RandomCrop(32, padding=padding)] if train and padding else []) + ([T.RandomHorizontalFlip()] if train and flip else [])
+    steps = ([T.RandomCrop(32, padding=padding)] if train and padding else []) + (
+        [T.RandomHorizontalFlip()] if train and flip else []
+    )
     transform = T.Compose([*steps, T.ToTensor(), T.Normalize(MEAN, STD)])
     return torch.utils.data.DataLoader(
-        PILDataset(x, y, transform), batch_size=batch_size, shuffle=train, num_workers=workers,
-        generator=torch.Generator().manual_seed(seed), persistent_workers=workers > 0,
+        PILDataset(x, y, transform),
+        batch_size=batch_size,
+        shuffle=train,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(seed),
+        persistent_workers=workers > 0,
     )
 
 
 def make(name: str, recipe: dict, device: torch.device):
     model = models.create(name).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], nesterov=recipe["nesterov"])
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=recipe["lr"],
+        momentum=recipe["momentum"],
+        weight_decay=recipe["weight_decay"],
+        nesterov=recipe["nesterov"],
+    )
     return model, optimizer
 
 
@@ -61,7 +73,9 @@ def step(model, optimizer, inputs, targets, device) -> tuple[float, int]:
     return loss.item(), outputs.argmax(1).eq(targets).sum().item()
 
 
-def train_reference(name: str, recipe: dict, train_set, val_set, seed: int, device: str = "cpu", workers: int = 0) -> dict:
+def train_reference(
+    name: str, recipe: dict, train_set, val_set, seed: int, device: str = "cpu", workers: int = 0
+) -> dict:
     """Train with the plain loop; returns the per-epoch validation accuracies."""
     dev = torch.device(device)
     torch.manual_seed(seed)

@@ -106,7 +106,14 @@ def welch(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> dict:
     diff = float(a.mean() - b.mean())
     se = math.sqrt(va + vb)
     if se == 0:
-        return {"diff": diff, "se": 0.0, "df": None, "t": None, "p": 0.0 if diff + shift > 0 else 1.0, "ci": [diff, diff]}
+        return {
+            "diff": diff,
+            "se": 0.0,
+            "df": None,
+            "t": None,
+            "p": 0.0 if diff + shift > 0 else 1.0,
+            "ci": [diff, diff],
+        }
     df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))
     t = (diff + shift) / se
     half = t_ppf(0.5 + CONFIDENCE / 2, df) * se

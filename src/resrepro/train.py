@@ -29,7 +29,16 @@ from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
 from .schedule import lr_at, still_warming
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second"]
+HISTORY_COLUMNS = [
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "epoch_seconds",
+    "images_per_second",
+]
 
 
 class NonFiniteLoss(ResreproError):
@@ -41,7 +50,9 @@ def select_device(spec: str = "auto") -> torch.device:
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ResreproError(f"device {spec!r} requested but CUDA is not available here; set train.device to auto or cpu")
+        raise ResreproError(
+            f"device {spec!r} requested but CUDA is not available here; set train.device to auto or cpu"
+        )
     device = torch.device(spec)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its algorithms once per shape
@@ -86,7 +97,9 @@ def to_input(x: torch.Tensor) -> torch.Tensor:
 
 def to_device(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 NHWC numpy images and integer labels -> uint8 NCHW and int64 tensors on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device), torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
+    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device), torch.from_numpy(
+        np.asarray(y, dtype=np.int64)
+    ).to(device)
 
 
 def use_bf16(device: torch.device, precision: str = "auto") -> bool:
@@ -110,11 +123,20 @@ def build_model(name: str, device: torch.device, recipe: dict) -> torch.nn.Modul
     model = models.create(name).to(device, memory_format=torch.channels_last)
     if compiles(recipe, device):
         # static shapes: the last, smaller batch of an epoch gets its own graph instead of turning every step dynamic
-        model = torch.compile(model, mode=None if recipe["compile_mode"] == "default" else recipe["compile_mode"], dynamic=False)
+        model = torch.compile(
+            model, mode=None if recipe["compile_mode"] == "default" else recipe["compile_mode"], dynamic=False
+        )
     return model
 
 
-def warm_up(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, recipe: dict, batch_sizes: list[int]) -> float:
+def warm_up(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    recipe: dict,
+    batch_sizes: list[int],
+) -> float:
     """Compile (and record the CUDA graphs of) every batch shape of an epoch before training starts.
 
     Runs three steps per shape on the given (already augmented, normalised) batch, then restores
@@ -151,7 +173,11 @@ def warm_up(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.T
 
 def mark_step(recipe: dict, device: torch.device) -> None:
     """Tell CUDA graph trees that a new training iteration begins (a no-op unless compiled with CUDA graphs)."""
-    if compiles(recipe, device) and device.type == "cuda" and recipe["compile_mode"] in ("reduce-overhead", "max-autotune"):
+    if (
+        compiles(recipe, device)
+        and device.type == "cuda"
+        and recipe["compile_mode"] in ("reduce-overhead", "max-autotune")
+    ):
         torch.compiler.cudagraph_mark_step_begin()
 
 
@@ -259,7 +285,13 @@ def train_epoch(model, optimizer, x_train, y_train, recipe: dict, epoch: int, se
         bar.update()
     synchronize(device)
     seconds = time.perf_counter() - t0
-    return {"loss_sum": loss_sum, "correct": correct, "first_bad_step": int(first_bad_step), "lr": lr, "seconds": seconds}
+    return {
+        "loss_sum": loss_sum,
+        "correct": correct,
+        "first_bad_step": int(first_bad_step),
+        "lr": lr,
+        "seconds": seconds,
+    }
 
 
 def _non_finite(label: str, epoch: int, bad_step: int, recipe: dict, steps_per_epoch: int, warming: bool):
@@ -326,8 +358,9 @@ def save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def run_summary(run: dict, history: list, best: dict, n_train: int, n_val: int, compile_seconds, start_epoch: int,
-                t_start: float) -> dict:
+def run_summary(
+    run: dict, history: list, best: dict, n_train: int, n_val: int, compile_seconds, start_epoch: int, t_start: float
+) -> dict:
     """train.json: the recipe, the selected epoch, the hardware and the measured times of one training job."""
     epoch_seconds = [h["epoch_seconds"] for h in history]
     device, recipe = run["device"], run["recipe"]

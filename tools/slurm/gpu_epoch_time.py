@@ -34,7 +34,9 @@ def main() -> None:
     ap.add_argument("--n-val", type=int, default=5000)
     args = ap.parse_args()
 
-    recipe = dict(config.load(REPO / "config.yaml")["train"], epochs=args.epochs, device="auto")  # validated, defaults filled
+    recipe = dict(
+        config.load(REPO / "config.yaml")["train"], epochs=args.epochs, device="auto"
+    )  # validated, defaults filled
     x_tr, y_tr = bench.synthetic(args.n_train)
     x_va, y_va = bench.synthetic(args.n_val, seed=1)
     device = train.select_device("auto")
@@ -48,15 +50,20 @@ def main() -> None:
             hist = pd.read_csv(Path(tmp) / "history.csv")
         steady = float(hist["epoch_seconds"].iloc[-1])
         work = flops * (3 * args.n_train + args.n_val)
-        print(json.dumps({
-            "model": name,
-            "gflops_per_image": flops / 1e9,
-            "first_epoch_s": round(float(hist["epoch_seconds"].iloc[0]), 2),
-            "steady_epoch_s": round(steady, 2),
-            "wall_s": round(wall, 1),
-            "wall_per_epoch_s": round(wall / args.epochs, 2),
-            "effective_tflops": round(work / steady / 1e12, 1),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "model": name,
+                    "gflops_per_image": flops / 1e9,
+                    "first_epoch_s": round(float(hist["epoch_seconds"].iloc[0]), 2),
+                    "steady_epoch_s": round(steady, 2),
+                    "wall_s": round(wall, 1),
+                    "wall_per_epoch_s": round(wall / args.epochs, 2),
+                    "effective_tflops": round(work / steady / 1e12, 1),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

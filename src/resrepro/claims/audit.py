@@ -38,13 +38,16 @@ FORM_RULES: dict[str, Callable[[Mapping, Inputs], list[dict]]] = {
 }
 
 RULES_STATED = {
-    "alpha": ALPHA, "confidence": CONFIDENCE, "margin_pp": MARGIN_PP, "relative_margin": RELATIVE_MARGIN,
+    "alpha": ALPHA,
+    "confidence": CONFIDENCE,
+    "margin_pp": MARGIN_PP,
+    "relative_margin": RELATIVE_MARGIN,
     "value": "reproduced iff |mean over seeds - printed value| <= rounding half-unit"
-             " + max(margin, 95 % t-CI half-width)",
+    " + max(margin, 95 % t-CI half-width)",
     "ordering": "reproduced iff a one-sided Welch t-test over seeds is significant at alpha"
-                " for every pair the claim names",
+    " for every pair the claim names",
     "combination": "any 'inconsistent as stated' check wins, then 'not reproduced', then 'reproduced',"
-                   " else 'not testable'",
+    " else 'not testable'",
 }
 
 
@@ -72,17 +75,28 @@ def _entry(c: Mapping, checks: list[dict]) -> dict:
     meas = next((ch for ch in checks if ch["kind"] == "measurement"), None)
     stated = printed(form["value"], form["decimals"]) if form["type"] == "value" else c["statement"]
     return {
-        "id": c["id"], "location": c["location"], "quote": c["quote"], "statement": c["statement"],
+        "id": c["id"],
+        "location": c["location"],
+        "quote": c["quote"],
+        "statement": c["statement"],
         "paper": c.get("paper") or stated,
-        "form": form, "verdict": verdict, "reason": reason,
+        "form": form,
+        "verdict": verdict,
+        "reason": reason,
         "measurement": meas["evidence"] if meas else None,
         "ours": _ours_text(checks),
         "checks": checks,
     }
 
 
-def audit(claims: Sequence[Mapping], paper: Mapping, measured: Mapping, counts: Mapping, spec: Mapping,
-          gradients: Mapping | None = None) -> dict:
+def audit(
+    claims: Sequence[Mapping],
+    paper: Mapping,
+    measured: Mapping,
+    counts: Mapping,
+    spec: Mapping,
+    gradients: Mapping | None = None,
+) -> dict:
     """Every claim (table cells first, then the text) with its checks and verdict."""
     ok, reasons = comparability(spec, paper)
     x = Inputs(paper, measured, counts, ok, reasons, transcription.text_values(claims))

@@ -28,10 +28,16 @@ TRAIN_IMAGES = {"CIFAR-10": 50000}
 
 HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "train_accuracy"}
 LABELS = {
-    "accuracy": "test accuracy (%)", "precision": "macro precision (%)", "recall": "macro recall (%)",
-    "f1": "macro F1 (%)", "test_error": "test error (%)", "epochs_to_convergence": "epochs to convergence",
-    "seconds_per_epoch": "seconds per epoch", "total_hours": "total training hours",
-    "train_accuracy": "final training accuracy (%)", "generalization_gap": "train - test accuracy gap (pp)",
+    "accuracy": "test accuracy (%)",
+    "precision": "macro precision (%)",
+    "recall": "macro recall (%)",
+    "f1": "macro F1 (%)",
+    "test_error": "test error (%)",
+    "epochs_to_convergence": "epochs to convergence",
+    "seconds_per_epoch": "seconds per epoch",
+    "total_hours": "total training hours",
+    "train_accuracy": "final training accuracy (%)",
+    "generalization_gap": "train - test accuracy gap (pp)",
     "params_millions": "parameters (millions)",
 }
 UNMEASURED = {

@@ -77,8 +77,9 @@ def comparability(spec: Mapping, paper: Mapping) -> tuple[bool, list[str]]:
     kinds = (("train_subset", "training"), ("val_subset", "validation"), ("test_subset", "test"))
     subsets = [(what, data[key]) for key, what in kinds if data.get(key)]
     if subsets:
-        reasons.append(" / ".join(w for w, _ in subsets) + " subsets of "
-                       + " / ".join(f"{n:,}" for _, n in subsets) + " images")
+        reasons.append(
+            " / ".join(w for w, _ in subsets) + " subsets of " + " / ".join(f"{n:,}" for _, n in subsets) + " images"
+        )
     epochs = (spec.get("train") or {}).get("epochs")
     rows = paper.get("table2", {}).get("rows", {}).values()
     paper_epochs = [r.get("epochs_to_convergence") for r in rows if r.get("epochs_to_convergence")]

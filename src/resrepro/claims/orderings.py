@@ -57,12 +57,24 @@ def _paper_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str) -> dict:
     labels = ", ".join(sorted({_label(q) for *_, q in pairs}))
     note = f"; the paper prints no {labels} for {', '.join(missing)}" if missing else ""
     if wrong:
-        return check(rule, "paper", "inconsistent as stated",
-                     "the paper's own numbers contradict it: " + "; ".join(wrong) + note, wrong=wrong, missing=missing)
+        return check(
+            rule,
+            "paper",
+            "inconsistent as stated",
+            "the paper's own numbers contradict it: " + "; ".join(wrong) + note,
+            wrong=wrong,
+            missing=missing,
+        )
     if not ok:
         return check(rule, "paper", NO_PAPER_DATA, "the paper's tables cannot support it" + note, missing=missing)
-    return check(rule, "paper", CONSISTENT, f"the paper's numbers agree ({len(ok)} comparison(s))" + note,
-                 agree=ok, missing=missing)
+    return check(
+        rule,
+        "paper",
+        CONSISTENT,
+        f"the paper's numbers agree ({len(ok)} comparison(s))" + note,
+        agree=ok,
+        missing=missing,
+    )
 
 
 def _pair_test(a: str, b: str, q: str, va: list[float], vb: list[float], sign: int, margin: float) -> dict:
@@ -72,20 +84,28 @@ def _pair_test(a: str, b: str, q: str, va: list[float], vb: list[float], sign: i
         return t
     # orient so that H1 is "a better than b" (by more than -margin)
     w = welch(sign * np.asarray(va), sign * np.asarray(vb), shift=margin)
-    return {**t, "difference": sign * w["diff"], "ci95": sorted(sign * c for c in w["ci"]) if w["ci"] else None,
-            "t": w["t"], "df": w["df"], "p": w["p"], "significant": w["p"] < ALPHA}
+    return {
+        **t,
+        "difference": sign * w["diff"],
+        "ci95": sorted(sign * c for c in w["ci"]) if w["ci"] else None,
+        "t": w["t"],
+        "df": w["df"],
+        "p": w["p"],
+        "significant": w["p"] < ALPHA,
+    }
 
 
 def _line(t: Mapping) -> str:
-    s = (f"{_display(t['better'])} {t['mean_better']:.2f} vs {_display(t['than'])} {t['mean_than']:.2f}"
-         f" ({_label(t['quantity'])})")
+    s = (
+        f"{_display(t['better'])} {t['mean_better']:.2f} vs {_display(t['than'])} {t['mean_than']:.2f}"
+        f" ({_label(t['quantity'])})"
+    )
     if "p" in t:
         s += f", p = {t['p']:.3g}"
     return s
 
 
-def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float = 0.0,
-                    what: str = "better") -> dict:
+def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float = 0.0, what: str = "better") -> dict:
     """Each pair: one-sided Welch test over seeds; reproduced iff every pair is significant (IUT)."""
     needed = sorted({m for a, b, _ in pairs for m in (a, b)})
     absent = [m for m in needed if m not in x.measured]
@@ -95,30 +115,46 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
     for a, b, q in pairs:
         va, vb = x.values(a, q), x.values(b, q)
         if va is None or vb is None:
-            return check(rule, "measurement", "not testable",
-                         f"no {_label(q)} measured for {_display(a if va is None else b)}")
+            return check(
+                rule, "measurement", "not testable", f"no {_label(q)} measured for {_display(a if va is None else b)}"
+            )
         few += [m for m, v in ((a, va), (b, vb)) if len(v) < 2]
         tests.append(_pair_test(a, b, q, va, vb, sign, margin))
     ev = {"tests": tests, "alpha": ALPHA, "margin": margin}
     ours = "; ".join(_line(t) for t in tests)
     if few:
         also = f"; and {x.not_comparable_reason()}" if not x.comparable else ""
-        return check(rule, "measurement", "not testable",
-                     f"only one seed for {_names(sorted(set(few)))}: no seed-to-seed uncertainty, so an ordering "
-                     f"cannot be told from noise{also}; measured: {ours}", **ev)
+        return check(
+            rule,
+            "measurement",
+            "not testable",
+            f"only one seed for {_names(sorted(set(few)))}: no seed-to-seed uncertainty, so an ordering "
+            f"cannot be told from noise{also}; measured: {ours}",
+            **ev,
+        )
     if not x.comparable:
         return check(rule, "measurement", "not testable", f"{x.not_comparable_reason()}; measured: {ours}", **ev)
     failing = [t for t in tests if not t["significant"]]
     if not failing:
-        return check(rule, "measurement", "reproduced",
-                     f"every pair is {what} at one-sided alpha = {ALPHA} (Welch t-test over seeds): {ours}", **ev)
+        return check(
+            rule,
+            "measurement",
+            "reproduced",
+            f"every pair is {what} at one-sided alpha = {ALPHA} (Welch t-test over seeds): {ours}",
+            **ev,
+        )
     reversed_ = [t for t in failing if t["difference"] < -margin and t["ci95"] and t["ci95"][1] < -margin]
     parts = [f"{len(reversed_)} significantly the other way"] if reversed_ else []
     if len(failing) > len(reversed_):
         parts.append(f"{len(failing) - len(reversed_)} within seed-to-seed noise")
-    return check(rule, "measurement", "not reproduced",
-                 f"{len(failing)} of {len(tests)} pair(s) not shown {what} at alpha = {ALPHA} ({', '.join(parts)}): "
-                 + "; ".join(_line(t) for t in failing), **ev)
+    return check(
+        rule,
+        "measurement",
+        "not reproduced",
+        f"{len(failing)} of {len(tests)} pair(s) not shown {what} at alpha = {ALPHA} ({', '.join(parts)}): "
+        + "; ".join(_line(t) for t in failing),
+        **ev,
+    )
 
 
 def rules_better(form: Mapping, x: Inputs) -> list[dict]:
@@ -156,8 +192,10 @@ def rules_lowest(form: Mapping, x: Inputs) -> list[dict]:
         paper = check("lowest", "paper", NO_PAPER_DATA, "no other model printed")
     others_run = [m for m in x.measured if m != model]
     if model not in x.measured or not others_run:
-        return [paper, check("lowest", "measurement", "not testable",
-                             f"needs {_display(model)} and other models in this run")]
+        return [
+            paper,
+            check("lowest", "measurement", "not testable", f"needs {_display(model)} and other models in this run"),
+        ]
     return [paper, _measured_pairs([(model, o, q) for o in others_run], -1, x, "lowest", what="lower")]
 
 
@@ -184,8 +222,15 @@ def rules_residual_vs_plain(form: Mapping, x: Inputs) -> list[dict]:
     pairs = [(m, plain_of[m], q) for m in x.measured if m in plain_of]
     paper = check("residual_vs_plain", "paper", NO_PAPER_DATA, NO_PLAIN)
     if not pairs:
-        return [paper, check("residual_vs_plain", "measurement", "not testable",
-                             f"this run trains no plain network of the same depth as one of its ResNets ({ADD_TWINS})")]
+        return [
+            paper,
+            check(
+                "residual_vs_plain",
+                "measurement",
+                "not testable",
+                f"this run trains no plain network of the same depth as one of its ResNets ({ADD_TWINS})",
+            ),
+        ]
     return [paper, _measured_pairs(pairs, sign, x, "residual_vs_plain")]
 
 
@@ -197,12 +242,21 @@ def rules_degradation(form: Mapping, x: Inputs) -> list[dict]:
     plains = [s.name for s in sorted(specs, key=lambda s: s.depth) if not s.residual and s.family == family]
     paper = check("degradation", "paper", NO_PAPER_DATA, NO_PLAIN)
     if len(plains) < 2:
-        return [paper, check("degradation", "measurement", "not testable",
-                             f"this run trains fewer than two plain networks of different depth ({ADD_TWINS})")]
+        return [
+            paper,
+            check(
+                "degradation",
+                "measurement",
+                "not testable",
+                f"this run trains fewer than two plain networks of different depth ({ADD_TWINS})",
+            ),
+        ]
     sign = 1 if q in HIGHER_IS_BETTER else -1
     # "the deeper is worse": the shallowest beats the deepest
-    return [paper, _measured_pairs([(plains[0], plains[-1], q)], sign, x, "degradation",
-                                   what="worse for the deeper network")]
+    return [
+        paper,
+        _measured_pairs([(plains[0], plains[-1], q)], sign, x, "degradation", what="worse for the deeper network"),
+    ]
 
 
 GRADIENT_FACTOR = 2.0
@@ -221,16 +275,28 @@ def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
     depths = g["depths"]
     r = {m: v["grad_ratio_first_to_last_block"].get("0") for m, v in g["kinds"].items()}
     if any(v is None for v in r.values()):
-        return [check("gradient_flow", "measurement", "not testable",
-                      "no gradient measurement at initialisation (train.gradflow_epochs must include 0)")]
+        return [
+            check(
+                "gradient_flow",
+                "measurement",
+                "not testable",
+                "no gradient measurement at initialisation (train.gradflow_epochs must include 0)",
+            )
+        ]
     shrinks = form["claim"] == "shrinks_with_depth"
     if shrinks and len(depths) < 2:
         return [check("gradient_flow", "measurement", "not testable", "needs plain networks of two depths")]
     twins = {catalog.get(plain).depth: (plain, res) for plain, res in catalog.twins(list(g["kinds"]))}
     absent = [d for d in (depths[0], depths[-1]) if d not in twins]
     if absent:
-        return [check("gradient_flow", "measurement", "not testable",
-                      f"the degradation study has no plain/residual twins of depth {absent[0]}")]
+        return [
+            check(
+                "gradient_flow",
+                "measurement",
+                "not testable",
+                f"the degradation study has no plain/residual twins of depth {absent[0]}",
+            )
+        ]
     if shrinks:
         lo, hi = twins[depths[0]][0], twins[depths[-1]][0]
         holds = all(a / b >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
@@ -238,6 +304,12 @@ def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
         lo, hi = twins[depths[-1]]
         holds = all(b / a >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
     what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
-    return [check("gradient_flow", "measurement", "reproduced" if holds else "not reproduced",
-                  f"{what} (rule: a factor of at least {GRADIENT_FACTOR:g} for every seed)",
-                  ratios={lo: r[lo], hi: r[hi]})]
+    return [
+        check(
+            "gradient_flow",
+            "measurement",
+            "reproduced" if holds else "not reproduced",
+            f"{what} (rule: a factor of at least {GRADIENT_FACTOR:g} for every seed)",
+            ratios={lo: r[lo], hi: r[hi]},
+        )
+    ]

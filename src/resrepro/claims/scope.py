@@ -20,12 +20,24 @@ def rules_unmeasured(form: Mapping, x: Inputs) -> list[dict]:
 
 
 def rules_background(form: Mapping, x: Inputs) -> list[dict]:
-    return [check("background", "scope", "not testable",
-                  f"a statement about {form['about']}, not a result of the paper's experiments; "
-                  "outside what a CIFAR-10 reproduction tests")]
+    return [
+        check(
+            "background",
+            "scope",
+            "not testable",
+            f"a statement about {form['about']}, not a result of the paper's experiments; "
+            "outside what a CIFAR-10 reproduction tests",
+        )
+    ]
 
 
 def rules_method(form: Mapping, x: Inputs) -> list[dict]:
-    return [check("method", "scope", "not testable",
-                  f"describes the {form['aspect']} ({form['paper']}) without saying the experiments used it; "
-                  f"we train with {OUR_LOSS} (listed under deviations)")]
+    return [
+        check(
+            "method",
+            "scope",
+            "not testable",
+            f"describes the {form['aspect']} ({form['paper']}) without saying the experiments used it; "
+            f"we train with {OUR_LOSS} (listed under deviations)",
+        )
+    ]

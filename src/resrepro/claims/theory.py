@@ -42,12 +42,22 @@ def rules_residual_notation(form: Mapping, x: Inputs) -> list[dict]:
     learned_plus_x = {k: residual[k] + (1.0 if k == "x" else 0.0) for k in residual}
     ev = {"desired": desired, "residual": residual, "block_output": block}
     if block == desired and learned_plus_x == desired:
-        return [check("residual_notation", "mathematics", "reproduced",
-                      "the block outputs the desired mapping R(x) + x", **ev)]
-    return [check("residual_notation", "mathematics", "inconsistent as stated",
-                  f"with F the desired mapping and R(x) = {_show(residual)}, a block that learns R must output "
-                  f"R(x) + x = {_show(learned_plus_x)}; the paper's y = {_show(block)} adds the input twice (it is "
-                  "He et al.'s y = F(x) + x only if F names the residual, which contradicts R = F - x)", **ev)]
+        return [
+            check(
+                "residual_notation", "mathematics", "reproduced", "the block outputs the desired mapping R(x) + x", **ev
+            )
+        ]
+    return [
+        check(
+            "residual_notation",
+            "mathematics",
+            "inconsistent as stated",
+            f"with F the desired mapping and R(x) = {_show(residual)}, a block that learns R must output "
+            f"R(x) + x = {_show(learned_plus_x)}; the paper's y = {_show(block)} adds the input twice (it is "
+            "He et al.'s y = F(x) + x only if F names the residual, which contradicts R = F - x)",
+            **ev,
+        )
+    ]
 
 
 def rules_gradient_identity(form: Mapping, x: Inputs) -> list[dict]:
@@ -69,11 +79,24 @@ def rules_gradient_identity(form: Mapping, x: Inputs) -> list[dict]:
     err = float(np.max(np.abs(numeric - claimed)))
     ev = {"max_abs_error": err, "points": len(pts)}
     if err < 1e-6:
-        return [check("gradient_identity", "mathematics", "reproduced",
-                      f"the derivative agrees with central finite differences at {len(pts)} points "
-                      f"(max error {err:.1e})", **ev)]
-    return [check("gradient_identity", "mathematics", "not reproduced",
-                  f"the stated derivative differs from finite differences by up to {err:.3g}", **ev)]
+        return [
+            check(
+                "gradient_identity",
+                "mathematics",
+                "reproduced",
+                f"the derivative agrees with central finite differences at {len(pts)} points (max error {err:.1e})",
+                **ev,
+            )
+        ]
+    return [
+        check(
+            "gradient_identity",
+            "mathematics",
+            "not reproduced",
+            f"the stated derivative differs from finite differences by up to {err:.3g}",
+            **ev,
+        )
+    ]
 
 
 def rules_gradient_guarantee(form: Mapping, x: Inputs) -> list[dict]:
@@ -93,13 +116,27 @@ def rules_gradient_guarantee(form: Mapping, x: Inputs) -> list[dict]:
     ev = {"min_abs_factor": float(np.abs(factor).min()), "w": float(W[i]), "x": float(X[i])}
     if abs(factor[i]) < 1e-9:
         depth = 50
-        return [check("gradient_guarantee", "mathematics", "inconsistent as stated",
-                      f"for the paper's own residual function F(x) = ReLU(w x), w = {W[i]:g} and x = {X[i]:g} give "
-                      "dy/dx = 1 + dF/dx = 0: the identity term prevents vanishing only while dF/dx stays away from "
-                      f"-1 (and through {depth} blocks with dF/dx = -0.5 the gradient shrinks by "
-                      f"0.5^{depth} = {0.5 ** depth:.1e}); it is not ensured", **ev)]
-    return [check("gradient_guarantee", "mathematics", "reproduced",
-                  f"|dy/dx| >= {np.abs(factor).min():g} for every block of the family", **ev)]
+        return [
+            check(
+                "gradient_guarantee",
+                "mathematics",
+                "inconsistent as stated",
+                f"for the paper's own residual function F(x) = ReLU(w x), w = {W[i]:g} and x = {X[i]:g} give "
+                "dy/dx = 1 + dF/dx = 0: the identity term prevents vanishing only while dF/dx stays away from "
+                f"-1 (and through {depth} blocks with dF/dx = -0.5 the gradient shrinks by "
+                f"0.5^{depth} = {0.5**depth:.1e}); it is not ensured",
+                **ev,
+            )
+        ]
+    return [
+        check(
+            "gradient_guarantee",
+            "mathematics",
+            "reproduced",
+            f"|dy/dx| >= {np.abs(factor).min():g} for every block of the family",
+            **ev,
+        )
+    ]
 
 
 def rules_stacked_blocks(form: Mapping, x: Inputs) -> list[dict]:
@@ -119,10 +156,20 @@ def rules_stacked_blocks(form: Mapping, x: Inputs) -> list[dict]:
             mismatch.append({"n": n, "stacked": stacked, "formula": formula})
     if mismatch:
         m = mismatch[0]
-        return [check("stacked_blocks", "mathematics", "inconsistent as stated",
-                      "stacking the paper's block y = F(x) + x N times gives x_N = x_(N-1) + F_N(x_(N-1)), not one "
-                      f"skip around the composition: for N = {m['n']} linear blocks F_k(x) = a_k x that is "
-                      f"prod(1 + a_k) x = {m['stacked']:.4f} x, the formula gives (prod a_k + 1) x = "
-                      f"{m['formula']:.4f} x", mismatch=mismatch)]
-    return [check("stacked_blocks", "mathematics", "reproduced",
-                  "the formula equals N stacked residual blocks for N = 1..4")]
+        return [
+            check(
+                "stacked_blocks",
+                "mathematics",
+                "inconsistent as stated",
+                "stacking the paper's block y = F(x) + x N times gives x_N = x_(N-1) + F_N(x_(N-1)), not one "
+                f"skip around the composition: for N = {m['n']} linear blocks F_k(x) = a_k x that is "
+                f"prod(1 + a_k) x = {m['stacked']:.4f} x, the formula gives (prod a_k + 1) x = "
+                f"{m['formula']:.4f} x",
+                mismatch=mismatch,
+            )
+        ]
+    return [
+        check(
+            "stacked_blocks", "mathematics", "reproduced", "the formula equals N stacked residual blocks for N = 1..4"
+        )
+    ]

@@ -52,8 +52,13 @@ def _relative_value(rule: str, form: Mapping, x: Inputs, why: str) -> dict:
         return check(rule, "measurement", "not testable", f"{x.not_comparable_reason()}; {ours}", **ev)
     tol = RELATIVE_MARGIN * abs(p) + 0.5 * 10.0 ** (-int(form["decimals"]))
     ok = abs(s["mean"] - p) <= tol
-    return check(rule, "measurement", "reproduced" if ok else "not reproduced",
-                 f"{why}; {ours} is {'within' if ok else 'outside'} {RELATIVE_MARGIN:.0%} of the paper's {p:g}", **ev)
+    return check(
+        rule,
+        "measurement",
+        "reproduced" if ok else "not reproduced",
+        f"{why}; {ours} is {'within' if ok else 'outside'} {RELATIVE_MARGIN:.0%} of the paper's {p:g}",
+        **ev,
+    )
 
 
 def _ours_or_absent(form: Mapping, vals: list[float] | None, text: Callable[[list[float]], str]) -> str:
@@ -66,9 +71,14 @@ def rule_definition_dependent(form: Mapping, x: Inputs) -> dict:
     vals = x.values(form["model"], form["quantity"])
     ours = _ours_or_absent(form, vals, lambda v: f"ours {_summary_text(mean_ci(v), 1)} by our definition")
     if not definition:
-        return check("definition_dependent", "measurement", "not testable",
-                     "the paper does not define convergence (nor its schedule), so no number of ours is comparable; "
-                     + ours, paper=form["value"], ours=mean_ci(vals) if vals else None)
+        return check(
+            "definition_dependent",
+            "measurement",
+            "not testable",
+            "the paper does not define convergence (nor its schedule), so no number of ours is comparable; " + ours,
+            paper=form["value"],
+            ours=mean_ci(vals) if vals else None,
+        )
     return _relative_value("definition_dependent", form, x, f"the paper defines it as {definition!r}")
 
 
@@ -86,8 +96,7 @@ def _implied_rate(form: Mapping, x: Inputs, ev: dict) -> str:
     if flops:
         rate = 3 * flops * ips / 1e12
         ev["implied_training_tflops"] = rate
-        extra += (f", i.e. about {rate:,.0f} TFLOP/s for our CIFAR {_display(model)}"
-                  " (training ~ 3 x forward FLOPs)")
+        extra += f", i.e. about {rate:,.0f} TFLOP/s for our CIFAR {_display(model)} (training ~ 3 x forward FLOPs)"
     return extra
 
 
@@ -101,11 +110,21 @@ def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
     if form["quantity"] == "seconds_per_epoch":
         ours += _implied_rate(form, x, ev)
     if not hw:
-        return check("hardware_dependent", "measurement", "not testable",
-                     f"the paper names no hardware, so absolute times cannot be compared; {ours}", **ev)
+        return check(
+            "hardware_dependent",
+            "measurement",
+            "not testable",
+            f"the paper names no hardware, so absolute times cannot be compared; {ours}",
+            **ev,
+        )
     if hw not in devices:
-        return check("hardware_dependent", "measurement", "not testable",
-                     f"the paper used {hw}, this run {', '.join(devices) or 'unknown'}; {ours}", **ev)
+        return check(
+            "hardware_dependent",
+            "measurement",
+            "not testable",
+            f"the paper used {hw}, this run {', '.join(devices) or 'unknown'}; {ours}",
+            **ev,
+        )
     return _relative_value("hardware_dependent", form, x, f"same hardware ({hw})")
 
 
@@ -120,15 +139,26 @@ def rule_parameter_count(form: Mapping, x: Inputs) -> dict:
     ev = {"paper_millions": form["value"], "cifar10": cifar, "imagenet": imagenet}
     name, paper = _display(model), printed(form["value"], form["decimals"])
     if lo <= cifar <= hi:
-        return check("parameter_count", "model", "reproduced",
-                     f"our 10-class {name} has {cifar:,} parameters = {paper} M", **ev)
+        return check(
+            "parameter_count", "model", "reproduced", f"our 10-class {name} has {cifar:,} parameters = {paper} M", **ev
+        )
     if imagenet is not None and lo <= imagenet <= hi:
-        return check("parameter_count", "model", "inconsistent as stated",
-                     f"{paper} M is the count of the 1000-class ImageNet {name} ({imagenet:,}); "
-                     f"a CIFAR-10 {name} (10 classes, 3x3 stem) has {cifar:,} = {cifar / 1e6:.2f} M", **ev)
-    return check("parameter_count", "model", "not reproduced",
-                 f"our 10-class {name} has {cifar:,} = {cifar / 1e6:.2f} M parameters, not {paper} M"
-                 + (f" (ImageNet: {imagenet:,})" if imagenet else ""), **ev)
+        return check(
+            "parameter_count",
+            "model",
+            "inconsistent as stated",
+            f"{paper} M is the count of the 1000-class ImageNet {name} ({imagenet:,}); "
+            f"a CIFAR-10 {name} (10 classes, 3x3 stem) has {cifar:,} = {cifar / 1e6:.2f} M",
+            **ev,
+        )
+    return check(
+        "parameter_count",
+        "model",
+        "not reproduced",
+        f"our 10-class {name} has {cifar:,} = {cifar / 1e6:.2f} M parameters, not {paper} M"
+        + (f" (ImageNet: {imagenet:,})" if imagenet else ""),
+        **ev,
+    )
 
 
 CELL_RULES: dict[str, list[Callable]] = {

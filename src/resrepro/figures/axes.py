@@ -58,8 +58,16 @@ def plot_series(ax, agg: pd.DataFrame, *, color, label, linestyle, markers: bool
 
 
 # offsets (points) tried in turn for a label: right-above, right-below, left-above, left-below, further out
-_OFFSETS = [(5, 4, "left"), (5, -10, "left"), (-5, 4, "right"), (-5, -10, "right"),
-            (5, 13, "left"), (5, -19, "left"), (-5, 13, "right"), (-5, -19, "right")]
+_OFFSETS = [
+    (5, 4, "left"),
+    (5, -10, "left"),
+    (-5, 4, "right"),
+    (-5, -10, "right"),
+    (5, 13, "left"),
+    (5, -19, "left"),
+    (-5, 13, "right"),
+    (-5, -19, "right"),
+]
 
 
 def _overlaps(box: tuple, placed: list[tuple]) -> bool:

@@ -48,8 +48,14 @@ def _gradflow(runs: dict, depths: list[int], colors: dict, out_dir: Path, note: 
                 for d in depths:
                     model = pair(d)[KINDS.index(kind)]
                     norms = next(x for x in runs[model][0]["gradflow"] if x["epoch"] == e)["activation_grad_norm"]
-                    ax.semilogy(np.arange(1, len(norms) + 1), norms, style, color=colors[d], lw=1.4,
-                                label=catalog.display(model))
+                    ax.semilogy(
+                        np.arange(1, len(norms) + 1),
+                        norms,
+                        style,
+                        color=colors[d],
+                        lw=1.4,
+                        label=catalog.display(model),
+                    )
             ax.set_title("at initialisation" if e == 0 else f"after epoch {e}")
             ax.set_xlabel("block (input \u2192 output)")
         axes[0].set_ylabel("\u2016dL/d(block output)\u2016")

@@ -58,14 +58,12 @@ def check_history(df, model: str, i: int) -> pd.DataFrame:
         )
     if len(df) == 0:
         raise ResreproError(
-            f"{_source(df, model, i)} has no epochs; re-run or finish training for {model!r} "
-            "before drawing figures"
+            f"{_source(df, model, i)} has no epochs; re-run or finish training for {model!r} before drawing figures"
         )
     out = df[list(_NEEDED_COLUMNS)].apply(pd.to_numeric, errors="coerce")
     if out["epoch"].isna().any():
         raise ResreproError(
-            f"{_source(df, model, i)} has a non-numeric or empty 'epoch' value; fix or regenerate "
-            "the history file"
+            f"{_source(df, model, i)} has a non-numeric or empty 'epoch' value; fix or regenerate the history file"
         )
     return out
 
@@ -163,9 +161,7 @@ def number(row: Mapping, key: str, *, required: bool, figure: str) -> float | No
         ) from e
     if math.isnan(f):
         if required:
-            raise ResreproError(
-                f"{figure} row for model {row.get('model')!r} has {key}=NaN; re-run the analysis stage"
-            )
+            raise ResreproError(f"{figure} row for model {row.get('model')!r} has {key}=NaN; re-run the analysis stage")
         return None
     return f
 
@@ -185,14 +181,16 @@ def error_points(rows: Sequence[Mapping], x_key: str, paper_x_key: str | None) -
                 "value (fix the analysis output)"
             )
         pp = number(row, paper_x_key, required=False, figure=figure) if paper_x_key else None
-        pts.append({
-            "model": str(row["model"]),
-            "x": xv,
-            "err": number(row, "test_error_mean", required=True, figure=figure),
-            "std": number(row, "test_error_std", required=False, figure=figure),
-            "paper_x": pp if pp is not None and pp > 0 else None,
-            "paper_err": number(row, "paper_test_error", required=False, figure=figure),
-        })
+        pts.append(
+            {
+                "model": str(row["model"]),
+                "x": xv,
+                "err": number(row, "test_error_mean", required=True, figure=figure),
+                "std": number(row, "test_error_std", required=False, figure=figure),
+                "paper_x": pp if pp is not None and pp > 0 else None,
+                "paper_err": number(row, "paper_test_error", required=False, figure=figure),
+            }
+        )
     return pts
 
 
@@ -206,14 +204,16 @@ def time_points(rows: Sequence[Mapping]) -> list[dict]:
         sec = number(row, "seconds_mean", required=True, figure=figure)
         if macs <= 0 or sec <= 0:
             raise ResreproError(f"model {row.get('model')!r}: macs and seconds must be positive for a log-log plot")
-        pts.append({
-            "model": str(row.get("model")),
-            "x": macs,
-            "y": sec,
-            "std": number(row, "seconds_std", required=False, figure=figure),
-            "paper": number(row, "paper_seconds", required=False, figure=figure),
-            "device": row.get("device") or "",
-        })
+        pts.append(
+            {
+                "model": str(row.get("model")),
+                "x": macs,
+                "y": sec,
+                "std": number(row, "seconds_std", required=False, figure=figure),
+                "paper": number(row, "paper_seconds", required=False, figure=figure),
+                "device": row.get("device") or "",
+            }
+        )
     return pts
 
 
@@ -245,8 +245,10 @@ class RunResults:
 
     @functools.cached_property
     def metrics(self) -> dict[str, list[dict]]:
-        return {m: [read_json(self.results / "eval" / m / f"seed{s}" / "metrics.json") for s in self.seeds]
-                for m in self.models}
+        return {
+            m: [read_json(self.results / "eval" / m / f"seed{s}" / "metrics.json") for s in self.seeds]
+            for m in self.models
+        }
 
     def histories(self) -> dict[str, list[pd.DataFrame]]:
         found = load_histories(sorted(self.results.glob("train/*/seed*/history.csv")))
@@ -263,23 +265,33 @@ class RunResults:
         for m in self.models:
             v = self.measured[m]
             pp = self.paper["table3"]["rows"].get(m, {}).get("params_millions")
-            rows.append({
-                "model": m, "params": v["params"], "macs": v["flops_per_image"] / 2,
-                "test_error_mean": v["test_error"]["mean"], "test_error_std": v["test_error"]["std"],
-                "paper_params": pp * 1e6 if pp else None, "paper_test_error": self.paper_error(m),
-            })
+            rows.append(
+                {
+                    "model": m,
+                    "params": v["params"],
+                    "macs": v["flops_per_image"] / 2,
+                    "test_error_mean": v["test_error"]["mean"],
+                    "test_error_std": v["test_error"]["std"],
+                    "paper_params": pp * 1e6 if pp else None,
+                    "paper_test_error": self.paper_error(m),
+                }
+            )
         return rows
 
     def time_rows(self) -> list[dict]:
         """The rows of time_vs_flops: our seconds per epoch, the paper's Table 2."""
         t2 = self.paper["table2"]["rows"]
-        return [{
-            "model": m, "macs": self.measured[m]["flops_per_image"] / 2,
-            "seconds_mean": self.measured[m]["seconds_per_epoch"]["mean"],
-            "seconds_std": self.measured[m]["seconds_per_epoch"]["std"],
-            "device": ", ".join(self.measured[m].get("devices", [])),
-            "paper_seconds": t2.get(m, {}).get("seconds_per_epoch"),
-        } for m in self.models]
+        return [
+            {
+                "model": m,
+                "macs": self.measured[m]["flops_per_image"] / 2,
+                "seconds_mean": self.measured[m]["seconds_per_epoch"]["mean"],
+                "seconds_std": self.measured[m]["seconds_per_epoch"]["std"],
+                "device": ", ".join(self.measured[m].get("devices", [])),
+                "paper_seconds": t2.get(m, {}).get("seconds_per_epoch"),
+            }
+            for m in self.models
+        ]
 
     def f1(self) -> dict[str, list]:
         """Per model: the per-class test F1 of each seed."""

@@ -91,8 +91,16 @@ def training_curves(
     height = 3.05 * nrows + note_pad(note) + 0.75
     with figure((width, height), out_svg, out_png, note) as fig:
         top = 1 - (note_pad(note) + 0.25) / height
-        outer = fig.add_gridspec(nrows, ncols, left=0.6 / width, right=1 - 0.15 / width, top=top, bottom=0.95 / height,
-                                 hspace=0.32, wspace=0.38)
+        outer = fig.add_gridspec(
+            nrows,
+            ncols,
+            left=0.6 / width,
+            right=1 - 0.15 / width,
+            top=top,
+            bottom=0.95 / height,
+            hspace=0.32,
+            wspace=0.38,
+        )
         handles = labels = None
         for k, (model, dfs) in enumerate(checked.items()):
             ax_acc = _curve_panel(fig, outer[k // ncols, k % ncols], model, dfs)
@@ -102,8 +110,16 @@ def training_curves(
         if handles:
             multi = any(len(dfs) > 1 for dfs in checked.values())
             title = "line: mean over seeds; band or bar: min–max over seeds" if multi else None
-            fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False,
-                       bbox_to_anchor=(0.5, 0.0), title=title, title_fontsize=7.5)
+            fig.legend(
+                handles,
+                labels,
+                loc="lower center",
+                ncol=len(handles),
+                frameon=False,
+                bbox_to_anchor=(0.5, 0.0),
+                title=title,
+                title_fontsize=7.5,
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,16 +140,35 @@ def _draw_error_points(ax, pts: Sequence[Mapping]) -> list:
     any_paper = False
     for i, p in enumerate(pts):
         name = catalog.display(p["model"])
-        ax.errorbar([p["x"]], [p["err"]], yerr=p["std"], fmt="o", color=OURS_COLOR, markersize=5, capsize=3,
-                    elinewidth=1, zorder=3, label="this reproduction (mean ± std over seeds)" if i == 0 else None)
+        ax.errorbar(
+            [p["x"]],
+            [p["err"]],
+            yerr=p["std"],
+            fmt="o",
+            color=OURS_COLOR,
+            markersize=5,
+            capsize=3,
+            elinewidth=1,
+            zorder=3,
+            label="this reproduction (mean ± std over seeds)" if i == 0 else None,
+        )
         labels.append((p["x"], p["err"], name, OURS_COLOR))
         if p["paper_err"] is None:
             continue
         px = p["paper_x"] if p["paper_x"] is not None else p["x"]
         ax.plot([p["x"], px], [p["err"], p["paper_err"]], linestyle=":", color="0.55", linewidth=0.8, zorder=1)
-        ax.plot([px], [p["paper_err"]], marker="s", markersize=6, linestyle="none", markerfacecolor="white",
-                markeredgecolor=PAPER_COLOR, markeredgewidth=1.2, zorder=2,
-                label="paper (reported)" if not any_paper else None)
+        ax.plot(
+            [px],
+            [p["paper_err"]],
+            marker="s",
+            markersize=6,
+            linestyle="none",
+            markerfacecolor="white",
+            markeredgecolor=PAPER_COLOR,
+            markeredgewidth=1.2,
+            zorder=2,
+            label="paper (reported)" if not any_paper else None,
+        )
         labels.append((px, p["paper_err"], name, PAPER_COLOR))
         any_paper = True
     return labels
@@ -170,8 +205,9 @@ def error_vs_params(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath,
     the paper has no number; ``paper_params`` None means "same as ours"). Ours: filled circles with
     ±1 std error bars; paper: hollow squares, joined to ours by a dotted line; all labelled.
     """
-    _error_vs_cost(rows, out_svg, out_png, note, x_key="params", paper_x_key="paper_params",
-                   xlabel="parameters (log scale)")
+    _error_vs_cost(
+        rows, out_svg, out_png, note, x_key="params", paper_x_key="paper_params", xlabel="parameters (log scale)"
+    )
 
 
 def error_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, note: str | None = None) -> None:
@@ -180,8 +216,15 @@ def error_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, 
     ``rows`` as for :func:`error_vs_params` with ``macs`` instead of ``params``; the paper prints no
     FLOPs, so its points sit at the cost of our model of the same name.
     """
-    _error_vs_cost(rows, out_svg, out_png, note, x_key="macs", paper_x_key=None,
-                   xlabel="multiply-accumulates per 32×32 image (log scale)")
+    _error_vs_cost(
+        rows,
+        out_svg,
+        out_png,
+        note,
+        x_key="macs",
+        paper_x_key=None,
+        xlabel="multiply-accumulates per 32×32 image (log scale)",
+    )
 
 
 def time_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, note: str | None = None) -> None:
@@ -196,12 +239,30 @@ def time_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, n
     paper = [p for p in pts if p["paper"] is not None]
     with _cost_axes(out_svg, out_png, note) as ax:
         for i, p in enumerate(pts):
-            ax.errorbar([p["x"]], [p["y"]], yerr=p["std"], fmt="o", color=OURS_COLOR, markersize=5, capsize=3, zorder=3,
-                        label=f"this reproduction ({', '.join(devices) or 'our hardware'})" if i == 0 else None)
+            ax.errorbar(
+                [p["x"]],
+                [p["y"]],
+                yerr=p["std"],
+                fmt="o",
+                color=OURS_COLOR,
+                markersize=5,
+                capsize=3,
+                zorder=3,
+                label=f"this reproduction ({', '.join(devices) or 'our hardware'})" if i == 0 else None,
+            )
         for i, p in enumerate(paper):
-            ax.plot([p["x"]], [p["paper"]], marker="s", markersize=6, linestyle="none", markerfacecolor="white",
-                    markeredgecolor=PAPER_COLOR, markeredgewidth=1.2, zorder=2,
-                    label="paper, Table 2 (hardware not stated)" if i == 0 else None)
+            ax.plot(
+                [p["x"]],
+                [p["paper"]],
+                marker="s",
+                markersize=6,
+                linestyle="none",
+                markerfacecolor="white",
+                markeredgecolor=PAPER_COLOR,
+                markeredgewidth=1.2,
+                zorder=2,
+                label="paper, Table 2 (hardware not stated)" if i == 0 else None,
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         xs = [p["x"] for p in pts]
@@ -212,8 +273,11 @@ def time_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, n
         ax.set_xlabel("multiply-accumulates per 32×32 image (log scale)")
         ax.set_ylabel("training time per epoch (s, log scale)")
         ax.legend(loc="best", frameon=False)
-        place_labels(ax, [(p["x"], p["y"], catalog.display(p["model"]), OURS_COLOR) for p in pts]
-                     + [(p["x"], p["paper"], catalog.display(p["model"]), PAPER_COLOR) for p in paper])
+        place_labels(
+            ax,
+            [(p["x"], p["y"], catalog.display(p["model"]), OURS_COLOR) for p in pts]
+            + [(p["x"], p["paper"], catalog.display(p["model"]), PAPER_COLOR) for p in paper],
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,8 +309,15 @@ def per_class_f1(
         for i, m in enumerate(models):
             a = arr[m]
             err = a.std(0, ddof=1) if a.shape[0] > 1 else None
-            ax.bar(x - 0.4 + width * (i + 0.5), a.mean(0), width, yerr=err, color=colors(i % 10),
-                   label=catalog.display(m), error_kw={"elinewidth": 0.6, "capsize": 1.5})
+            ax.bar(
+                x - 0.4 + width * (i + 0.5),
+                a.mean(0),
+                width,
+                yerr=err,
+                color=colors(i % 10),
+                label=catalog.display(m),
+                error_kw={"elinewidth": 0.6, "capsize": 1.5},
+            )
         ax.set_xticks(x)
         ax.set_xticklabels(classes, rotation=30, ha="right")
         ax.set_ylim(0, 100)
@@ -287,8 +358,16 @@ def confusion_matrices(
     width = cell * ncols + 0.9
     height = (cell + 0.45) * nrows + note_pad(note) + 0.35
     with figure((width, height), out_svg, out_png, note, rc={"axes.grid": False}) as fig:
-        gs = fig.add_gridspec(nrows, ncols, left=0.75 / width, right=1 - 0.12 / width, bottom=0.55 / height,
-                              top=1 - (note_pad(note) + 0.3) / height, wspace=0.12, hspace=0.42)
+        gs = fig.add_gridspec(
+            nrows,
+            ncols,
+            left=0.75 / width,
+            right=1 - 0.12 / width,
+            bottom=0.55 / height,
+            top=1 - (note_pad(note) + 0.3) / height,
+            wspace=0.12,
+            hspace=0.42,
+        )
         for i, m in enumerate(models):
             cm = np.asarray(matrices[m], dtype=float)
             if cm.shape != (k, k):
@@ -296,10 +375,22 @@ def confusion_matrices(
                     f"confusion matrix of {m!r} has shape {cm.shape}, expected ({k}, {k}); re-run the evaluation"
                 )
             r, c = divmod(i, ncols)
-            _confusion_panel(fig.add_subplot(gs[r, c]), cm, m, classes,
-                             xlabels=r == nrows - 1 or i + ncols >= len(models), ylabels=c == 0)
-        fig.text(0.5, 0.005, "predicted class (columns); rows: true class, % of that class",
-                 ha="center", va="bottom", fontsize=7)
+            _confusion_panel(
+                fig.add_subplot(gs[r, c]),
+                cm,
+                m,
+                classes,
+                xlabels=r == nrows - 1 or i + ncols >= len(models),
+                ylabels=c == 0,
+            )
+        fig.text(
+            0.5,
+            0.005,
+            "predicted class (columns); rows: true class, % of that class",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -95,8 +95,12 @@ def _section(text: Prose, key: str, values: dict, **placed: Any) -> dict:
 
 
 def _figure(fid: str, folder: Path) -> dict:
-    return {"id": fid, "caption": outputs.figure(fid).caption, "svg": str(folder / f"{fid}.svg"),
-            "png": str(folder / f"{fid}.png")}
+    return {
+        "id": fid,
+        "caption": outputs.figure(fid).caption,
+        "svg": str(folder / f"{fid}.svg"),
+        "png": str(folder / f"{fid}.png"),
+    }
 
 
 def _summary(text: Prose, common: dict, run: dict, spec: dict) -> list[str]:
@@ -199,12 +203,18 @@ def _jobs(results: Path, spec: dict) -> list[tuple[str, str, tuple | None]]:
     """Every job of the run up to the report: its label, an output it writes, (model, seed) if it trains."""
     r = str(results)
     models, seeds = spec["models"], spec["seeds"]
-    jobs = [("prepare_data", f"{spec['data']['cache_dir']}/cifar10.npz", None),
-            ("model_info", f"{r}/models.json", None)]
+    jobs = [
+        ("prepare_data", f"{spec['data']['cache_dir']}/cifar10.npz", None),
+        ("model_info", f"{r}/models.json", None),
+    ]
     jobs += [(f"train {m} seed {sd}", f"{r}/train/{m}/seed{sd}/history.csv", (m, sd)) for m in models for sd in seeds]
     jobs += [(f"evaluate {m} seed {sd}", f"{r}/eval/{m}/seed{sd}/metrics.json", None) for m in models for sd in seeds]
-    jobs += [("tables", f"{r}/tables/tables.json", None), ("provenance", f"{r}/provenance.json", None),
-             ("figures", f"{r}/figures/curves.svg", None), ("claims", f"{r}/claims.json", None)]
+    jobs += [
+        ("tables", f"{r}/tables/tables.json", None),
+        ("provenance", f"{r}/provenance.json", None),
+        ("figures", f"{r}/figures/curves.svg", None),
+        ("claims", f"{r}/claims.json", None),
+    ]
     return jobs
 
 
@@ -223,20 +233,36 @@ def _runtimes(results: Path, spec: dict, summaries: dict, snakemake_dir, text: P
         own = fmt.DASH
         t = summaries.get(trained) if trained else None
         if t:
-            own = text.render("tables.runtimes.own_measurement", **common, wall=t["job_wall_seconds"],
-                              train=t["total_train_seconds"], device=t["device_name"])
+            own = text.render(
+                "tables.runtimes.own_measurement",
+                **common,
+                wall=t["job_wall_seconds"],
+                train=t["total_train_seconds"],
+                device=t["device_name"],
+            )
         rows.append([name, out, start, wall, own])
-    return {"id": "runtimes", "title": outputs.table("runtimes").title,
-            "columns": text.render("tables.runtimes.columns", **common), "rows": rows,
-            "notes": text.render("tables.runtimes.notes", **common, missing=missing),
-            "widths": ["auto", "1fr", "auto", "auto", "auto"]}
+    return {
+        "id": "runtimes",
+        "title": outputs.table("runtimes").title,
+        "columns": text.render("tables.runtimes.columns", **common),
+        "rows": rows,
+        "notes": text.render("tables.runtimes.notes", **common, missing=missing),
+        "widths": ["auto", "1fr", "auto", "auto", "auto"],
+    }
 
 
 def _claims_table(text: Prose, common: dict, audit: dict) -> dict:
     rows = [[c["id"], c["statement"], c["ours"], c["verdict"]] for c in audit["claims"]]
     t = text.render("tables.claims", **common, n_claims=len(rows), verdicts=audit["verdicts"])
-    return {"id": "claims", "title": outputs.table("claims").title, "columns": t["columns"], "rows": rows,
-            "notes": t["notes"], "widths": ["auto", "1fr", "1fr", "auto"], "verdict_column": 3}
+    return {
+        "id": "claims",
+        "title": outputs.table("claims").title,
+        "columns": t["columns"],
+        "rows": rows,
+        "notes": t["notes"],
+        "widths": ["auto", "1fr", "1fr", "auto"],
+        "verdict_column": 3,
+    }
 
 
 def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None, list[dict], list[dict]]:
@@ -248,8 +274,12 @@ def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None,
     ev, jac, kinds = s["evidence"], s["jacobian"], s["kinds"]
     deepest = str(s["depths"][-1])
     pairs = [
-        {"plain": fmt.display_name(p), "resnet": fmt.display_name(r),
-         "plain_error": kinds[p]["final_train_error"], "resnet_error": kinds[r]["final_train_error"]}
+        {
+            "plain": fmt.display_name(p),
+            "resnet": fmt.display_name(r),
+            "plain_error": kinds[p]["final_train_error"],
+            "resnet_error": kinds[r]["final_train_error"],
+        }
         for p, r in catalog.twins(list(kinds))
     ]
     at_init = {m: k["grad_ratio_first_to_last_block"].get("0") for m, k in kinds.items()}
@@ -274,6 +304,11 @@ def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None,
     section = _section(text, "degradation", values, tables=["table6"], figures=outputs.figure_ids("degradation"))
     with open(results / "degradation" / "table6.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
-    table = {"id": "table6", "title": outputs.table("table6").title, "columns": rows[0], "rows": rows[1:],
-             "notes": text.render("degradation.table_notes", **values)}
+    table = {
+        "id": "table6",
+        "title": outputs.table("table6").title,
+        "columns": rows[0],
+        "rows": rows[1:],
+        "notes": text.render("degradation.table_notes", **values),
+    }
     return section, [table], [_figure(fid, results / "degradation") for fid in outputs.figure_ids("degradation")]

@@ -38,8 +38,7 @@ def check_table(table: Mapping, where: str = "table") -> tuple[list[str], list[l
         if isinstance(row, str) or not isinstance(row, Sequence) or len(row) != len(cols):
             n = len(row) if isinstance(row, Sequence) and not isinstance(row, str) else "not a list"
             raise ResreproError(
-                f"table {tid!r} row {i + 1} has {n} cells but {len(cols)} columns; make every row "
-                "as long as the header"
+                f"table {tid!r} row {i + 1} has {n} cells but {len(cols)} columns; make every row as long as the header"
             )
         out_rows.append(["" if c is None else str(c) for c in row])
     return cols, out_rows
