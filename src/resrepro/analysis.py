@@ -170,7 +170,8 @@ def build_tables(
             "notes": stamp_note
             + [
                 seed_note,
-                "Precision, recall and F1 are macro averages over the 10 classes of the test set; the model is selected on validation, never on the test set.",
+                "Precision, recall and F1 are macro averages over the 10 classes of the test set; "
+                "the model is selected on validation, never on the test set.",
                 missing,
             ],
         },
@@ -184,8 +185,10 @@ def build_tables(
             "notes": stamp_note
             + [
                 seed_note,
-                f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} percentage points of the run's best validation accuracy.",
-                "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, update), excluding validation. Total training time: the sum over epochs, in hours.",
+                f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} "
+                "percentage points of the run's best validation accuracy.",
+                "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, "
+                "update), excluding validation. Total training time: the sum over epochs, in hours.",
                 f"The paper names no hardware; ours: {', '.join(devices)}.",
                 missing,
             ],
@@ -239,7 +242,8 @@ def build_context_table(
         records.append(rec)
     notes = [f"{stamp.upper()}."] if stamp else []
     notes.append(
-        "All values are test error (%); sources that report accuracy are shown as 100 \u2212 accuracy. \u2014: not reported."
+        "All values are test error (%); sources that report accuracy are shown as 100 \u2212 accuracy. "
+        "\u2014: not reported."
     )
     notes.append(
         "Paper: Table 3"

@@ -85,8 +85,9 @@ def cmd_train(a) -> None:
         progress=not a.no_progress,
     )
     print(
-        f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} (val acc {summary['selected_val_acc']:.4f}), "
-        f"{summary['images_per_second']:.0f} img/s on {summary['device_name']}"
+        f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} "
+        f"(val acc {summary['selected_val_acc']:.4f}), {summary['images_per_second']:.0f} img/s "
+        f"on {summary['device_name']}"
     )
 
 
