@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from resrepro import config, train
+from resrepro import config, device, train
 
 RECIPE = config.validate(
     {
@@ -212,7 +212,7 @@ def test_warm_up_restores_the_optimizer_state():
 def test_cpu_threads_never_exceed_the_cores(monkeypatch):
     before = torch.get_num_threads()
     try:
-        monkeypatch.setattr(train.os, "sched_getaffinity", lambda pid: {0, 1})
+        monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: {0, 1})
         assert train.set_cpu_threads(8) == 2 and torch.get_num_threads() == 2
         assert train.set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
     finally:

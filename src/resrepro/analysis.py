@@ -117,6 +117,46 @@ COLUMNS = ["Model", "Quantity", "Paper", "Ours (mean \u00b1 std)", "Ours \u2212 
 ALIGN = ["left", "left", "right", "right", "right"]
 
 
+# The quantities of Tables 1-3 in the paper's order: (key in measured.json, row label, decimals shown).
+QUANTITIES = {
+    "table1": [
+        ("accuracy", "Accuracy (%)", 2),
+        ("precision", "Precision, macro (%)", 2),
+        ("recall", "Recall, macro (%)", 2),
+        ("f1", "F1, macro (%)", 2),
+    ],
+    "table2": [
+        ("epochs_to_convergence", "Epochs to convergence", 1),
+        ("seconds_per_epoch", "Time per epoch (s)", 2),
+        ("total_hours", "Total training time (h)", 3),
+        ("images_per_second", "Training images per second", 0),
+    ],
+    "table3": [("params_millions", "Parameters (millions)", 2), ("test_error", "Test error (%)", 2)],
+}
+
+
+def _table_notes(measured: dict, tolerance: float) -> dict[str, list[str]]:
+    """The notes that define each table's quantities."""
+    devices = sorted({d for ours in measured.values() for d in ours["devices"]})
+    return {
+        "table1": [
+            "Precision, recall and F1 are macro averages over the 10 classes of the test set; "
+            "the model is selected on validation, never on the test set."
+        ],
+        "table2": [
+            f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} "
+            "percentage points of the run's best validation accuracy.",
+            "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, "
+            "update), excluding validation. Total training time: the sum over epochs, in hours.",
+            f"The paper names no hardware; ours: {', '.join(devices)}.",
+        ],
+        "table3": [
+            "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.",
+            "Test error = 100 \u2212 test accuracy.",
+        ],
+    }
+
+
 def build_tables(
     measured: dict, paper: dict, seeds: list[int], tolerance: float, stamp: str | None = None
 ) -> list[dict]:
@@ -128,87 +168,24 @@ def build_tables(
     )
     stamp_note = [f"{stamp.upper()}."] if stamp else []
     missing = "\u2014: the paper reports no value for this model."
-    t1_rows, t1_rec = _rows(
-        measured,
-        paper["table1"],
-        [
-            ("accuracy", "Accuracy (%)", 2),
-            ("precision", "Precision, macro (%)", 2),
-            ("recall", "Recall, macro (%)", 2),
-            ("f1", "F1, macro (%)", 2),
-        ],
-    )
-    t2_rows, t2_rec = _rows(
-        measured,
-        paper["table2"],
-        [
-            ("epochs_to_convergence", "Epochs to convergence", 1),
-            ("seconds_per_epoch", "Time per epoch (s)", 2),
-            ("total_hours", "Total training time (h)", 3),
-            ("images_per_second", "Training images per second", 0),
-        ],
-    )
-    devices = sorted({d for ours in measured.values() for d in ours["devices"]})
-    # Table 3: exact parameter counts and test error
-    params = {
-        m: {"mean": v["params"] / 1e6, "std": None, "n": 1, "values": [v["params"] / 1e6]} for m, v in measured.items()
-    }
-    t3_measured = {m: {"params_millions": params[m], "test_error": v["test_error"]} for m, v in measured.items()}
-    t3_rows, t3_rec = _rows(
-        t3_measured,
-        paper["table3"],
-        [("params_millions", "Parameters (millions)", 2), ("test_error", "Test error (%)", 2)],
-    )
-    return [
-        {
-            "id": "table1",
-            "title": paper["table1"]["title"] + " (paper vs. ours)",
-            "columns": COLUMNS,
-            "align": ALIGN,
-            "rows": t1_rows,
-            "records": t1_rec,
-            "notes": stamp_note
-            + [
-                seed_note,
-                "Precision, recall and F1 are macro averages over the 10 classes of the test set; "
-                "the model is selected on validation, never on the test set.",
-                missing,
-            ],
-        },
-        {
-            "id": "table2",
-            "title": paper["table2"]["title"] + " (paper vs. ours)",
-            "columns": COLUMNS,
-            "align": ALIGN,
-            "rows": t2_rows,
-            "records": t2_rec,
-            "notes": stamp_note
-            + [
-                seed_note,
-                f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} "
-                "percentage points of the run's best validation accuracy.",
-                "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, "
-                "update), excluding validation. Total training time: the sum over epochs, in hours.",
-                f"The paper names no hardware; ours: {', '.join(devices)}.",
-                missing,
-            ],
-        },
-        {
-            "id": "table3",
-            "title": paper["table3"]["title"] + " (paper vs. ours)",
-            "columns": COLUMNS,
-            "align": ALIGN,
-            "rows": t3_rows,
-            "records": t3_rec,
-            "notes": stamp_note
-            + [
-                seed_note,
-                "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.",
-                "Test error = 100 \u2212 test accuracy.",
-                missing,
-            ],
-        },
-    ]
+    # Table 3: exact parameter counts (one value, no spread) and test error
+    with_params = {m: {**v, "params_millions": summarise([v["params"] / 1e6])} for m, v in measured.items()}
+    notes = _table_notes(measured, tolerance)
+    tables = []
+    for tid, quantities in QUANTITIES.items():
+        rows, records = _rows(with_params, paper[tid], quantities)
+        tables.append(
+            {
+                "id": tid,
+                "title": paper[tid]["title"] + " (paper vs. ours)",
+                "columns": COLUMNS,
+                "align": ALIGN,
+                "rows": rows,
+                "records": records,
+                "notes": stamp_note + [seed_note, *notes[tid], missing],
+            }
+        )
+    return tables
 
 
 def build_context_table(

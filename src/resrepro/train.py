@@ -15,7 +15,6 @@ validation split (best validation accuracy); the test set is never seen here.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from . import ResreproError, io, models
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
+from .device import autocast, device_name, select_device, set_cpu_threads, synchronize, use_bf16  # noqa: F401
 from .schedule import lr_at, still_warming
 
 HISTORY_COLUMNS = [
@@ -43,32 +43,6 @@ HISTORY_COLUMNS = [
 
 class NonFiniteLoss(ResreproError):
     pass
-
-
-def select_device(spec: str = "auto") -> torch.device:
-    """``auto``: CUDA if present, otherwise the CPU; or an explicit ``cpu``/``cuda``/``cuda:N``."""
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ResreproError(
-            f"device {spec!r} requested but CUDA is not available here; set train.device to auto or cpu"
-        )
-    device = torch.device(spec)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its algorithms once per shape
-    return device
-
-
-def set_cpu_threads(requested: int) -> int:
-    """Use ``train.threads`` CPU threads, but never more than the cores this process may run on:
-    oversubscribed oneDNN convolutions run far slower than at one thread per core."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    threads = max(1, min(requested, cores))
-    torch.set_num_threads(threads)
-    return threads
 
 
 def augment(x: torch.Tensor, padding: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
@@ -100,15 +74,6 @@ def to_device(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch
     return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device), torch.from_numpy(
         np.asarray(y, dtype=np.int64)
     ).to(device)
-
-
-def use_bf16(device: torch.device, precision: str = "auto") -> bool:
-    """bf16 autocast on CUDA by default; fp32 on the CPU (no native bf16 there: many times slower)."""
-    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
-
-
-def autocast(device: torch.device, precision: str = "auto"):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device, precision))
 
 
 def compiles(recipe: dict, device: torch.device) -> bool:
@@ -217,12 +182,6 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int, precision:
     return torch.cat(out)
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for queued CUDA work (timings); a no-op on the CPU."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def measure_gradients(model: torch.nn.Module, probe: tuple[torch.Tensor, torch.Tensor], epoch: int) -> dict:
     """Per-block gradient norms on the fixed probe images (a copy of the model: no side effects)."""
     import copy
@@ -231,14 +190,6 @@ def measure_gradients(model: torch.nn.Module, probe: tuple[torch.Tensor, torch.T
 
     twin = copy.deepcopy(model)
     return {"epoch": epoch, **block_gradient_norms(twin, to_input(probe[0]), probe[1])}
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    from .provenance import cpu_name
-
-    return cpu_name()
 
 
 def resume(checkpoint: Path, key: str, weights_of, optimizer, device, label: str) -> tuple[int, list, dict, list]:
