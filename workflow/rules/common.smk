@@ -111,7 +111,9 @@ def train_minutes(model, attempt=1):
     n_val = data_cfg["val_subset"] or data_cfg["val_size"]
     n_train = data_cfg["train_subset"] or 50000 - data_cfg["val_size"]
     steps = -(-n_train // recipe["batch_size"])
-    spec = catalog.get(model)  # forward cost and depth, declared once in resrepro.catalog
+    spec = catalog.get(
+        model
+    )  # forward cost and depth, declared once in resrepro.catalog
     gflops, depth = spec.gflops, spec.depth
     epoch_s = (3 * n_train + n_val) * gflops / (GPU_TFLOPS * 1e3)
     epoch_s += steps * depth * LAYER_STEP_MS / 1e3
