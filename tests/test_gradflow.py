@@ -3,12 +3,15 @@
 import pytest
 import torch
 
-from resrepro import gradflow, models
+from resrepro import catalog, gradflow, models
+
+# every plain/residual pair of the catalog (He et al.'s depths 20-1202), from the catalog's own twins
+TWINS = catalog.twins(catalog.available())
 
 
-@pytest.mark.parametrize("depth", models.HE_DEPTHS)
-def test_plain_twin_has_the_same_parameters(depth):
-    plain, res = models.create(f"plain{depth}"), models.create(f"resnet{depth}")
+@pytest.mark.parametrize("plain_name,residual_name", TWINS)
+def test_plain_twin_has_the_same_parameters(plain_name, residual_name):
+    plain, res = models.create(plain_name), models.create(residual_name)
     assert models.count_parameters(plain) == models.count_parameters(res)
     ps, rs = plain.state_dict(), res.state_dict()
     assert ps.keys() == rs.keys() and all(ps[k].shape == rs[k].shape for k in ps)

@@ -23,7 +23,8 @@ PARAMS = {
     "vgg16": 14_728_266,
     "wrn28_10": 36_479_194,
 }
-PARAMS.update({f"plain{d}": PARAMS[f"resnet{d}"] for d in (20, 32, 44, 56, 110, 1202)})  # same layers, no shortcuts
+# plain twins: the same layers as their residual twin, no shortcuts, so the same count
+PARAMS.update({catalog.get(r).twin: PARAMS[r] for r in list(PARAMS) if catalog.get(r).family == "cifar-resnet"})
 # Forward multiply-accumulates per 32x32 image, in G, as published with the counts above.
 MACS = {
     "resnet18": 0.556,
@@ -119,8 +120,8 @@ def test_catalog_depth_counts_weighted_layers(name):
 
 def test_wide_resnet_has_projection_shortcuts_only_where_the_shape_changes():
     m = models.create("wrn28_10")
-    projections = [b.shortcut for b in m.blocks if b.shortcut is not None]
-    assert len(m.blocks) == 12 and len(projections) == 3
+    projections = [b.shortcut for b in m.body if b.shortcut is not None]
+    assert len(m.body) == 12 and len(projections) == 3
     assert all(p.kernel_size == (1, 1) and p.bias is None for p in projections)
     assert m(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
 
@@ -162,3 +163,29 @@ def test_catalog_command_lists_every_model_without_torch():
     assert out.returncode == 0, out.stderr
     names = [line.split()[0] for line in out.stdout.splitlines()[1:]]
     assert names == catalog.available()
+
+
+def _stage_widths(model: torch.nn.Module, family: str) -> tuple[int, ...]:
+    """The channels of each stage of a built model, read off its layers."""
+    if family in ("resnet", "cifar-resnet", "plain"):
+        stages = [getattr(model, f"layer{i}") for i in range(1, 5) if hasattr(model, f"layer{i}")]
+        return tuple(stage[0].conv1.out_channels for stage in stages)
+    if family == "wide-resnet":
+        n = len(model.body) // 3
+        return tuple(model.body[i * n].conv1.out_channels for i in range(3))
+    widths, last = [], None  # vgg: the last convolution before each max-pool
+    for layer in model.features:
+        last = layer.out_channels if isinstance(layer, torch.nn.Conv2d) else last
+        if isinstance(layer, torch.nn.MaxPool2d):
+            widths.append(last)
+    return tuple(widths)
+
+
+@pytest.mark.parametrize("name", catalog.available())
+def test_catalog_widths_and_block_are_what_the_builder_builds(name):
+    spec = catalog.get(name)
+    model = models.create(name)
+    assert _stage_widths(model, spec.family) == spec.widths
+    blocks = {type(m).__name__ for m in model.modules()}
+    expected = {"basic": "BasicBlock", "bottleneck": "Bottleneck", "plain": "PlainBlock", "preact-basic": "PreActBlock"}
+    assert spec.block == "vgg" or expected[spec.block] in blocks

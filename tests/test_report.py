@@ -394,7 +394,7 @@ def test_table_helpers_reject_ragged_rows():
 # --------------------------------------------------------------------------------------------
 # the report of a run, from a fixture of result files (no training)
 
-from test_claims import COUNTS  # noqa: E402  (exact parameter counts, facts.md)
+from test_claims import COUNTS  # noqa: E402  (exact parameter counts)
 
 RUN_MODELS, RUN_SEEDS = ("resnet18", "resnet110", "vgg16"), (0, 1)
 

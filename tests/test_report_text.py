@@ -62,8 +62,8 @@ def test_degradation_section_names_the_twins_and_says_which_nets_never_started(t
     assert "depths 20, 56, seeds 0, 1," in intro
     assert train.startswith("Final training error: plain-20 10.00 % ± 0.50, ResNet-20 9.00 % ± 0.50; plain-56 85.00 %")
     assert "Plain networks degrade: yes; residual networks degrade: no;" in train
-    assert "Did not start converging (" in train and "): plain56; their training error" in train
-    assert grad.endswith("input): plain20 0.00123; resnet20 0.5; plain56 0.00123; resnet56 0.5.")
+    assert "Did not start converging (" in train and "): plain-56; their training error" in train
+    assert grad.endswith("input): plain-20 0.00123; ResNet-20 0.5; plain-56 0.00123; ResNet-56 0.5.")
     assert "(largest deviation 1.0e-07)" in jacobian and "(largest deviation 2.0e-06)" in jacobian
 
 

@@ -264,3 +264,9 @@ def test_he_warm_up_rule_holds_the_low_lr_until_training_error_falls_below_the_l
         progress=False,
     )
     assert (pd.read_csv(tmp_path / "history.csv")["lr"] == 0.01).all()
+
+
+def test_gradient_flow_on_a_net_without_he_blocks_is_refused_with_the_fix(tmp_path):
+    recipe = dict(RECIPE, epochs=1, gradflow_epochs=[0])
+    with pytest.raises(train.ResreproError, match="no residual blocks to measure"):
+        train.train("vgg16", recipe, tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt")

@@ -45,7 +45,7 @@ class ModelSpec:
     twin: str | None  # the same layers with (residual=False) or without (residual=True) shortcuts
     macs: int  # forward multiply-accumulates per 32x32 image
     builder: str  # name of a builder in resrepro.models.BUILDERS
-    args: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the builder
+    args: dict[str, Any] = field(default_factory=dict)  # what the builder needs beyond the fields above
     description: str = ""
 
     @property
@@ -99,6 +99,14 @@ def twins(models: list[str]) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda p: get(p[0]).depth)
 
 
+def pair(depth: int) -> tuple[str, str]:
+    """The registry names of the plain network and its residual twin at ``depth``."""
+    for plain, residual in twins(available()):
+        if get(plain).depth == depth:
+            return plain, residual
+    raise ResreproError(f"the catalog has no plain/residual twins of depth {depth}")
+
+
 # --- ImageNet-style ResNets with a CIFAR stem (He et al. 2016a; torchvision; kuangliu/pytorch-cifar) ---
 _TORCHVISION = "torchvision ResNet, CIFAR stem (3x3 stride-1 conv, no max-pool)"
 for _depth, _block, _layers, _macs in (
@@ -118,7 +126,7 @@ for _depth, _block, _layers, _macs in (
             twin=None,
             macs=_macs,
             builder="torchvision_resnet",
-            args={"block": _block, "layers": _layers},
+            args={"layers": _layers},
             description=f"{_TORCHVISION}: {_block} blocks {_layers}",
         )
     )
@@ -148,7 +156,6 @@ for _depth, _macs in _HE_MACS.items():
                 twin=_other,
                 macs=_macs,
                 builder="cifar_resnet",
-                args={"depth": _depth, "shortcuts": _residual},
                 description=(
                     f"He et al. CIFAR ResNet-{_depth}: 3 stages x {_n} basic blocks, widths 16/32/64, "
                     "option-A shortcuts"
@@ -189,7 +196,6 @@ register(
         twin=None,
         macs=5_243_328_768,
         builder="wide_resnet",
-        args={"depth": 28, "widen": 10},
         description="WRN-28-10: pre-activation basic blocks, widths 16/160/320/640, 1x1 projection shortcuts",
     )
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import ResreproError, catalog, fmt, io
+from . import ResreproError, catalog, fmt, io, outputs
 from .stats import summarise
 
 # He et al.'s Table 6 comes from reports/context.yaml (source ``he2016``), the one transcription of it.
@@ -41,19 +41,12 @@ def twins(models: list[str]) -> list[int]:
     return [catalog.get(plain).depth for plain, _ in catalog.twins(models)]
 
 
-KINDS = ("plain", "resnet")  # the two members of a pair, as keyed in summary.json
+KINDS = ("plain", "resnet")  # the two members of a catalog.pair, as keyed in summary.json
+pair = catalog.pair
 
 
 def _model(kind: str, depth: int) -> str:
     return pair(depth)[KINDS.index(kind)]
-
-
-def pair(depth: int) -> tuple[str, str]:
-    """The registry names of the plain net and its residual twin at ``depth``."""
-    for plain, residual in catalog.twins(catalog.available()):
-        if catalog.get(plain).depth == depth:
-            return plain, residual
-    raise ResreproError(f"the catalog has no plain/residual twins of depth {depth}")
 
 
 def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple[list[int], dict]:
@@ -217,7 +210,8 @@ def run(
     summary = collect(depths, seeds, runs)
     summary["he_table6"] = he_table6(context)
     summary["jacobian"] = jacobian_on_trained(results, depths[0], seeds[0])
-    with io.atomic_path(out_dir / "table6.csv") as tmp:
+    (table_id,) = outputs.table_ids("degradation")
+    with io.atomic_path(out_dir / f"{table_id}.csv") as tmp:
         table6(summary).to_csv(tmp, index=False)
     from .figures import degradation_figures  # matplotlib only here: the module stays light
 

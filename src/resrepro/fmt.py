@@ -35,9 +35,10 @@ def number(x: float | None, digits: int = 2, *, table: bool = True) -> str:
     return f"{x:,.{digits}f}"
 
 
-def mean_std(s: Mapping, digits: int = 2, *, table: bool = True) -> str:
-    """``mean ± std`` of a :func:`resrepro.stats.summarise` record; the mean alone with one value."""
-    text = number(s["mean"], digits, table=table)
+def mean_std(s: Mapping, digits: int = 2, *, table: bool = True, unit: str = "") -> str:
+    """``mean ± std`` of a :func:`resrepro.stats.summarise` record (``unit`` after the mean, as in
+    ``12.34 % ± 0.56``); the mean alone with one value."""
+    text = number(s["mean"], digits, table=table) + unit
     return text if s["std"] is None else f"{text} {PM} {number(s['std'], digits, table=table)}"
 
 

@@ -41,7 +41,7 @@ def describe(name: str) -> str:
 def create(name: str, num_classes: int = 10) -> nn.Module:
     """Build a freshly initialised model by name, with the builder its catalog entry names."""
     spec = catalog.get(name)
-    return BUILDERS[spec.builder](num_classes=num_classes, **spec.args)
+    return BUILDERS[spec.builder](spec, num_classes, **spec.args)
 
 
 # --- ImageNet-style ResNets with a CIFAR stem ---------------------------------------------------
@@ -55,10 +55,10 @@ def _cifar_stem_resnet(block, layers, num_classes: int) -> nn.Module:
     return model
 
 
-def torchvision_resnet(block: str, layers: list[int], num_classes: int = 10) -> nn.Module:
-    """torchvision's ResNet with ``basic`` or ``bottleneck`` blocks and a CIFAR stem."""
+def torchvision_resnet(spec: catalog.ModelSpec, num_classes: int, layers: list[int]) -> nn.Module:
+    """torchvision's ResNet with the spec's ``basic`` or ``bottleneck`` blocks and a CIFAR stem."""
     blocks = {"basic": tv_resnet.BasicBlock, "bottleneck": tv_resnet.Bottleneck}
-    return _cifar_stem_resnet(blocks[block], layers, num_classes)
+    return _cifar_stem_resnet(blocks[spec.block], layers, num_classes)
 
 
 # --- He et al. CIFAR ResNets (6n+2) ---------------------------------------------------------------
@@ -144,11 +144,9 @@ class CifarResNet(nn.Module):
         return [b for stage in (self.layer1, self.layer2, self.layer3) for b in stage]
 
 
-def cifar_resnet(depth: int, shortcuts: bool = True, num_classes: int = 10) -> nn.Module:
-    return CifarResNet(depth, num_classes, shortcuts=shortcuts)
-
-
-HE_DEPTHS = tuple(s.depth for s in catalog.specs() if s.family == "cifar-resnet" and s.depth <= 110)
+def cifar_resnet(spec: catalog.ModelSpec, num_classes: int) -> nn.Module:
+    """He et al.'s net of the spec's depth and widths; its plain twin when the spec has no shortcuts."""
+    return CifarResNet(spec.depth, num_classes, widths=spec.widths, shortcuts=spec.residual)
 
 
 # --- VGG-16 with batch norm ------------------------------------------------------------------------
@@ -164,7 +162,7 @@ class CifarVGG(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-def vgg(cfg: str = "D", num_classes: int = 10) -> nn.Module:
+def vgg(spec: catalog.ModelSpec, num_classes: int, cfg: str = "D") -> nn.Module:
     return CifarVGG(cfg, num_classes)
 
 
@@ -210,7 +208,7 @@ class WideResNet(nn.Module):
             for j in range(n):
                 blocks.append(PreActBlock(in_planes, planes, 2 if (i > 0 and j == 0) else 1))
                 in_planes = planes
-        self.blocks = nn.Sequential(*blocks)
+        self.body = nn.Sequential(*blocks)
         self.bn = nn.BatchNorm2d(in_planes)
         self.relu = nn.ReLU(inplace=True)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -221,12 +219,13 @@ class WideResNet(nn.Module):
         nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn(self.blocks(self.conv1(x))))
+        x = self.relu(self.bn(self.body(self.conv1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def wide_resnet(depth: int, widen: int, num_classes: int = 10) -> nn.Module:
-    return WideResNet(depth, widen, num_classes)
+def wide_resnet(spec: catalog.ModelSpec, num_classes: int) -> nn.Module:
+    """WRN-d-k of the spec's depth; k from its first stage width (16k)."""
+    return WideResNet(spec.depth, spec.widths[0] // 16, num_classes)
 
 
 # The builders that catalog entries name (resrepro.catalog.ModelSpec.builder).

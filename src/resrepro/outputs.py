@@ -30,6 +30,7 @@ class Table:
     id: str  # file name: <id>.csv (and .tex in reports/<run>/tables)
     stage: str  # the rule that computes it: tables, report or degradation
     title: str  # "" for Tables 1-3: they take the paper's own title (reports/paper.yaml)
+    paper: bool = False  # one of the paper's own tables: its key in reports/paper.yaml is the id
 
 
 FIGURES = (
@@ -84,9 +85,9 @@ FIGURES = (
 )
 
 TABLES = (
-    Table("table1", "tables", ""),
-    Table("table2", "tables", ""),
-    Table("table3", "tables", ""),
+    Table("table1", "tables", "", paper=True),
+    Table("table2", "tables", "", paper=True),
+    Table("table3", "tables", "", paper=True),
     Table("context", "tables", "Table 4: Test error (%) in context: the paper, ours and published CIFAR-10 results"),
     Table("claims", "report", "Table 5: Claims audit (every claim of the paper, with its verdict)"),
     Table("runtimes", "report", "Table A1: Runtime of each job"),
@@ -106,6 +107,30 @@ def figure_ids(stage: str) -> list[str]:
 
 def table_ids(*stages: str) -> list[str]:
     return [t.id for t in TABLES if t.stage in {_check(s) for s in stages}]
+
+
+def check_drawers(stage: str, drawers, where: str) -> list[str]:
+    """The figure ids of ``stage``, once each has a drawing function in ``drawers`` (named ``where``) and every
+    drawing function a declared figure; otherwise a ResreproError that says which side to fix."""
+    declared = figure_ids(stage)
+    missing = [f for f in declared if f not in drawers]
+    if missing:
+        raise ResreproError(
+            f"figure(s) {', '.join(missing)} are declared in resrepro.outputs (stage {stage!r}) but have no "
+            f"drawing function; add one to {where}"
+        )
+    extra = [f for f in drawers if f not in declared]
+    if extra:
+        raise ResreproError(
+            f"{where} draws figure(s) {', '.join(extra)} that resrepro.outputs does not declare for the {stage} "
+            "stage; declare them there (the Snakemake rule lists its outputs from it)"
+        )
+    return declared
+
+
+def paper_table_ids() -> list[str]:
+    """The paper's own tables (Tables 1-3), in order: keys of reports/paper.yaml and of the tables stage."""
+    return [t.id for t in TABLES if t.paper]
 
 
 def figure(fid: str) -> Figure:

@@ -13,10 +13,10 @@ from typing import Collection, Mapping, Sequence
 
 import yaml
 
-from . import ResreproError
+from . import ResreproError, outputs
 from .fmt import display_name, printed
 
-TABLES = ("table1", "table2", "table3")
+TABLES = tuple(outputs.paper_table_ids())  # the paper's Tables 1-3, declared in resrepro.outputs
 _REQUIRED = ("id", "location", "quote", "statement", "form")
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import ResreproError, io, models
+from . import ResreproError, catalog, io, models
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
 from .device import autocast, device_name, select_device, set_cpu_threads, synchronize, use_bf16  # noqa: F401
@@ -382,7 +382,7 @@ def train(
     # gradient flow (degradation study): the gradient reaching each block, on fixed batches
     probe_epochs = set(recipe["gradflow_epochs"])
     probe = (x_train[: recipe["gradflow_images"]], y_train[: recipe["gradflow_images"]])
-    if probe_epochs and not hasattr(weights_of, "blocks"):
+    if probe_epochs and catalog.get(model_name).builder != "cifar_resnet":
         raise ResreproError(
             f"train.gradflow_epochs is set but {model_name} has no residual blocks to measure; "
             "use it for He et al.'s CIFAR ResNets and plain networks only"

@@ -11,7 +11,7 @@ rule tables:
         paper=PAPER,
         claims=CLAIMS,
         context=CONTEXT,
-        code=[str(REPO / "src" / "resrepro" / f) for f in ("analysis.py", "paper.py")],
+        code=code("analysis"),
     output:
         tables=f"{RESULTS}/tables/tables.json",
         measured=f"{RESULTS}/tables/measured.json",
@@ -43,10 +43,7 @@ rule claims:
         paper=PAPER,
         claims=CLAIMS,
         degradation=degradation_outputs(),
-        code=sorted(
-            str(p) for p in (REPO / "src" / "resrepro" / "claims").glob("*.py")
-        )
-        + [str(REPO / "src" / "resrepro" / "paper.py")],
+        code=code("claims"),
     output:
         report(
             f"{RESULTS}/claims.json",

@@ -3,7 +3,7 @@ import json
 import shlex
 from pathlib import Path
 
-from resrepro import catalog, outputs
+from resrepro import catalog, codebase, outputs
 from resrepro.config import recipe_for, validate
 
 # Validate against workflow/schemas/config.schema.yaml before any job is scheduled; on error
@@ -82,6 +82,11 @@ def degradation_outputs():
     """The degradation study's summary when the run has plain/residual twins, else nothing."""
     twins = catalog.twins(MODELS)
     return [f"{RESULTS}/degradation/summary.json"] if twins else []
+
+
+def code(*stages):
+    """The source files a stage runs (its modules and all they import): an edit re-runs that stage."""
+    return codebase.stage_files(*stages)
 
 
 def per_job(pattern):

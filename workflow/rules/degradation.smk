@@ -10,13 +10,22 @@ rule degradation:
         gradflow=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/gradflow.json"),
         weights=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/weights.pt"),
         context=CONTEXT,
+        code=code("degradation"),
     output:
         summary=f"{RESULTS}/degradation/summary.json",
-        table=f"{RESULTS}/degradation/table6.csv",
-        figure6=f"{RESULTS}/degradation/figure6.svg",
-        figure6_png=f"{RESULTS}/degradation/figure6.png",
-        gradflow=f"{RESULTS}/degradation/gradflow.svg",
-        gradflow_png=f"{RESULTS}/degradation/gradflow.png",
+        # tables and figures of the study, declared once in resrepro.outputs
+        tables=expand(
+            f"{RESULTS}/degradation/{{name}}.csv",
+            name=outputs.table_ids("degradation"),
+        ),
+        svg=expand(
+            f"{RESULTS}/degradation/{{name}}.svg",
+            name=outputs.figure_ids("degradation"),
+        ),
+        png=expand(
+            f"{RESULTS}/degradation/{{name}}.png",
+            name=outputs.figure_ids("degradation"),
+        ),
     log:
         f"{LOGS}/degradation.log",
     conda:

@@ -12,10 +12,7 @@ rule figures:
         metrics=rules.tables.input.metrics,
         paper=PAPER,
         claims=CLAIMS,
-        code=sorted(
-            str(p) for p in (REPO / "src" / "resrepro" / "figures").glob("*.py")
-        )
-        + [str(REPO / "src" / "resrepro" / "paper.py")],
+        code=code("figures"),
     output:
         svg=report(
             expand(f"{RESULTS}/figures/{{name}}.svg", name=FIGURES),

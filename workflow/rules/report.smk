@@ -19,7 +19,7 @@ rule report:
         degradation=degradation_outputs(),
         models=rules.model_info.output.info,
         templates=TEMPLATES,
-        code=sorted(str(p) for p in (REPO / "src" / "resrepro" / "report").glob("*.py")),
+        code=code("report"),
     output:
         pdf=report(f"{REPORTS}/report.pdf", category="Report", labels={"file": "PDF"}),
         html=report(

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import ResreproError, catalog
-from ..degradation import KINDS, pair
+from .. import ResreproError, catalog, outputs
 from .style import DEPTH_COLORS, figure
 
+KIND_TITLES = ("plain networks", "residual networks")  # catalog.pair(depth) is (plain, residual)
 
-def _figure6(runs: dict, depths: list[int], colors: dict, out_dir: Path, note: str | None) -> None:
-    with figure((8.0, 3.4), out_dir / "figure6.svg", out_dir / "figure6.png", note, tight_top=0.92) as fig:
+
+def _figure6(runs: dict, depths: list[int], colors: dict, out: tuple[Path, Path], note: str | None) -> None:
+    with figure((8.0, 3.4), *out, note, tight_top=0.92) as fig:
         axes = fig.subplots(1, 2, sharey=True)
-        for ax, kind, title in zip(axes, KINDS, ("plain networks", "residual networks")):
+        for kind, (ax, title) in enumerate(zip(axes, KIND_TITLES)):
             for d in depths:
-                model = pair(d)[KINDS.index(kind)]
+                model = catalog.pair(d)[kind]
                 hs = [r["history"] for r in runs[model]]
                 ep = hs[0]["epoch"].to_numpy()
                 tr = np.mean([100 * (1 - h["train_acc"].to_numpy()) for h in hs], 0)
@@ -34,19 +35,19 @@ def _figure6(runs: dict, depths: list[int], colors: dict, out_dir: Path, note: s
         axes[0].set_ylabel("error (%)   dashed: training, bold: validation")
 
 
-def _gradflow(runs: dict, depths: list[int], colors: dict, out_dir: Path, note: str | None) -> None:
-    epochs = [m["epoch"] for m in runs[pair(depths[0])[0]][0]["gradflow"]]
+def _gradflow(runs: dict, depths: list[int], colors: dict, out: tuple[Path, Path], note: str | None) -> None:
+    epochs = [m["epoch"] for m in runs[catalog.pair(depths[0])[0]][0]["gradflow"]]
     if not epochs:
         raise ResreproError(
             "no gradient-flow measurements in this run; set train.gradflow_epochs (see presets/degradation.yaml)"
         )
     size = (2.6 * len(epochs) + 0.6, 3.2)
-    with figure(size, out_dir / "gradflow.svg", out_dir / "gradflow.png", note, tight_top=0.9) as fig:
+    with figure(size, *out, note, tight_top=0.9) as fig:
         axes = np.atleast_1d(fig.subplots(1, len(epochs), sharey=True))
         for ax, e in zip(axes, epochs):
-            for kind, style in zip(KINDS, ("--", "-")):
+            for kind, style in enumerate(("--", "-")):
                 for d in depths:
-                    model = pair(d)[KINDS.index(kind)]
+                    model = catalog.pair(d)[kind]
                     norms = next(x for x in runs[model][0]["gradflow"] if x["epoch"] == e)["activation_grad_norm"]
                     ax.semilogy(
                         np.arange(1, len(norms) + 1),
@@ -70,6 +71,9 @@ def degradation_figures(runs: dict, summary: dict, out_dir: str | Path, note: st
     """
     out_dir = Path(out_dir)
     depths = summary["depths"]
-    colors = dict(zip(depths, DEPTH_COLORS))
-    _figure6(runs, depths, colors, out_dir, note)
-    _gradflow(runs, depths, colors, out_dir, note)
+    colors = {d: DEPTH_COLORS[i % len(DEPTH_COLORS)] for i, d in enumerate(depths)}  # any number of depths
+    for fid in outputs.check_drawers("degradation", DRAWERS, "resrepro.figures.degradation.DRAWERS"):
+        DRAWERS[fid](runs, depths, colors, (out_dir / f"{fid}.svg", out_dir / f"{fid}.png"), note)
+
+
+DRAWERS = {"figure6": _figure6, "gradflow": _gradflow}

@@ -409,22 +409,8 @@ DRAWERS: dict[str, Callable[[RunResults, Path, Path, str | None], None]] = {
 
 
 def check_drawers() -> list[str]:
-    """The ids of the figures stage (resrepro.outputs), once each has a drawing function in :data:`DRAWERS`
-    and every drawing function a declared figure."""
-    declared = outputs.figure_ids("figures")
-    missing = [f for f in declared if f not in DRAWERS]
-    if missing:
-        raise ResreproError(
-            f"figure(s) {', '.join(missing)} are declared in resrepro.outputs (stage 'figures') but have no "
-            "drawing function; add one to resrepro.figures.run.DRAWERS"
-        )
-    extra = [f for f in DRAWERS if f not in declared]
-    if extra:
-        raise ResreproError(
-            f"resrepro.figures.run.DRAWERS draws figure(s) {', '.join(extra)} that resrepro.outputs does not "
-            "declare for the figures stage; declare them there (the Snakemake rule lists its outputs from it)"
-        )
-    return declared
+    """The ids of the figures stage (resrepro.outputs), once each has a drawing function in :data:`DRAWERS`."""
+    return outputs.check_drawers("figures", DRAWERS, "resrepro.figures.run.DRAWERS")
 
 
 def from_results(

@@ -21,8 +21,7 @@ from .. import ResreproError, fmt
 
 def mean_std_percent(s: Mapping, digits: int = 2) -> str:
     """A mean +- std record of percentages as ``12.34 % ± 0.56`` (the mean alone with one value)."""
-    mean = f"{fmt.number(s['mean'], digits, table=False)} %"
-    return mean if s["std"] is None else f"{mean} {fmt.PM} {fmt.number(s['std'], digits, table=False)}"
+    return fmt.mean_std(s, digits, table=False, unit=" %")
 
 
 FILTERS = {
