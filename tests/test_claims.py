@@ -538,3 +538,33 @@ def test_gradient_flow_rules_decide_both_ways():
     assert claims.rules_gradient_flow({"claim": "shortcut_mitigates"}, x)[0]["outcome"] == "not reproduced"
     x.gradients = _grads([0.5, 0.6], [0.01, 0.5], [0.8, 0.9])  # one seed breaks the factor
     assert claims.rules_gradient_flow({"claim": "shrinks_with_depth"}, x)[0]["outcome"] == "not reproduced"
+
+
+def test_every_form_type_has_exactly_one_rule_registered_next_to_its_code():
+    expected = {
+        "value",
+        "table_cell",
+        "better",
+        "trend",
+        "lowest",
+        "no_degradation",
+        "residual_vs_plain",
+        "degradation",
+        "params_relation",
+        "params_trend",
+        "table_covers",
+        "datasets_reported",
+        "unmeasured",
+        "gradient_flow",
+        "background",
+        "method",
+        "residual_notation",
+        "gradient_identity",
+        "gradient_guarantee",
+        "stacked_blocks",
+    }
+    assert set(claims.FORM_RULES) == expected
+    used = {c["form"]["type"] for c in claims.load_claims(REPO / "reports" / "claims.yaml")}
+    assert used <= set(claims.FORM_RULES)
+    with pytest.raises(ResreproError, match="two rules claim the form type 'better'"):
+        claims.form_rule("better")(lambda form, x: [])

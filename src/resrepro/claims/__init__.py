@@ -55,6 +55,7 @@ from .common import (
     UNMEASURED,
     VERDICTS,
     check,
+    form_rule,
 )
 from .evidence import Inputs, comparability, models_named, parameter_counts, read_run
 from .internal import (
@@ -95,6 +96,7 @@ __all__ = [
     "CONFIDENCE",
     "CONSISTENT",
     "FORM_RULES",
+    "form_rule",
     "GRADIENT_FACTOR",
     "HIGHER_IS_BETTER",
     "Inputs",

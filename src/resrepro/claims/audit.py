@@ -4,38 +4,15 @@ the claim's verdict; :func:`run_audit` audits one run from its result files."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from .. import ResreproError
 from .. import paper as transcription
 from ..fmt import printed
 from ..stats import CONFIDENCE
-from . import internal, orderings, scope, theory, values
-from .common import ALPHA, MARGIN_PP, RELATIVE_MARGIN, VERDICTS, _display, _summary_text
+from . import internal, orderings, scope, theory, values  # noqa: F401  (each registers its form types)
+from .common import ALPHA, FORM_RULES, MARGIN_PP, RELATIVE_MARGIN, VERDICTS, _display, _summary_text
 from .evidence import Inputs, comparability, read_run
-
-FORM_RULES: dict[str, Callable[[Mapping, Inputs], list[dict]]] = {
-    "value": values.rules_value,
-    "table_cell": values.rules_value,
-    "better": orderings.rules_better,
-    "trend": orderings.rules_trend,
-    "lowest": orderings.rules_lowest,
-    "no_degradation": orderings.rules_no_degradation,
-    "residual_vs_plain": orderings.rules_residual_vs_plain,
-    "degradation": orderings.rules_degradation,
-    "params_relation": internal.rules_params_relation,
-    "params_trend": internal.rules_params_trend,
-    "table_covers": internal.rules_table_covers,
-    "datasets_reported": internal.rules_datasets_reported,
-    "unmeasured": scope.rules_unmeasured,
-    "gradient_flow": orderings.rules_gradient_flow,
-    "background": scope.rules_background,
-    "method": scope.rules_method,
-    "residual_notation": theory.rules_residual_notation,
-    "gradient_identity": theory.rules_gradient_identity,
-    "gradient_guarantee": theory.rules_gradient_guarantee,
-    "stacked_blocks": theory.rules_stacked_blocks,
-}
 
 RULES_STATED = {
     "alpha": ALPHA,

@@ -4,7 +4,7 @@ put numbers into reasons."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from .. import ResreproError, fmt
 
@@ -87,3 +87,19 @@ def check(rule: str, kind: str, outcome: str, reason: str, **evidence: Any) -> d
     if outcome not in OUTCOMES:
         raise ResreproError(f"rule {rule!r} returned the unknown outcome {outcome!r}")
     return {"rule": rule, "kind": kind, "outcome": outcome, "reason": reason, "evidence": evidence}
+
+
+# Each claim's form type (reports/claims.yaml) names the rules that decide it; a rule registers itself with
+# @form_rule("<type>") next to its code, so a new form type is a rule and its claims, nothing else.
+FORM_RULES: dict[str, Callable[[Mapping, Any], list[dict]]] = {}
+
+
+def form_rule(*types: str):
+    def register(fn):
+        for t in types:
+            if t in FORM_RULES:
+                raise ResreproError(f"two rules claim the form type {t!r}: {FORM_RULES[t].__name__} and {fn.__name__}")
+            FORM_RULES[t] = fn
+        return fn
+
+    return register

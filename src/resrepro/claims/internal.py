@@ -7,7 +7,7 @@ import math
 from typing import Mapping
 
 from ..fmt import printed
-from .common import CONSISTENT, NO_PAPER_DATA, TEST_PER_CLASS, _display, _interval, _names, _overlap, check
+from .common import CONSISTENT, NO_PAPER_DATA, TEST_PER_CLASS, _display, _interval, _names, _overlap, check, form_rule
 from .evidence import Inputs
 
 # ---- one printed value against the dataset and the paper's other numbers ---------------------------
@@ -176,6 +176,7 @@ def _unknown_counts(rule: str, counts: dict) -> list[dict]:
     return [check(rule, "model", "not testable", f"no parameter count for {_names(unknown)}")] if unknown else []
 
 
+@form_rule("params_relation")
 def rules_params_relation(form: Mapping, x: Inputs) -> list[dict]:
     model, others = form["model"], list(form["more_than"])
     counts = _cifar_counts(x, [model] + others)
@@ -206,6 +207,7 @@ def rules_params_relation(form: Mapping, x: Inputs) -> list[dict]:
     ]
 
 
+@form_rule("params_trend")
 def rules_params_trend(form: Mapping, x: Inputs) -> list[dict]:
     order = list(form["order"])
     counts = _cifar_counts(x, order)
@@ -229,6 +231,7 @@ def rules_params_trend(form: Mapping, x: Inputs) -> list[dict]:
     return [check("params_trend", "model", "reproduced", f"parameters grow with depth: {text}", counts=counts)]
 
 
+@form_rule("table_covers")
 def rules_table_covers(form: Mapping, x: Inputs) -> list[dict]:
     t = x.paper[form["table"]]
     absent = [m for m in form["models"] if m not in t["rows"]]
@@ -246,6 +249,7 @@ def rules_table_covers(form: Mapping, x: Inputs) -> list[dict]:
     return [check("table_covers", "paper", CONSISTENT, f"{title} has rows for {_names(form['models'])}")]
 
 
+@form_rule("datasets_reported")
 def rules_datasets_reported(form: Mapping, x: Inputs) -> list[dict]:
     ds = list(x.paper.get("datasets") or [])
     if len(ds) < int(form["at_least"]):

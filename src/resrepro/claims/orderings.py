@@ -28,6 +28,7 @@ from .common import (
     _label,
     _names,
     check,
+    form_rule,
 )
 from .evidence import Inputs
 
@@ -157,6 +158,7 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
     )
 
 
+@form_rule("better")
 def rules_better(form: Mapping, x: Inputs) -> list[dict]:
     sign = _better_sign(form["metrics"][0], form["direction"])
     pairs = [(a, b, q) for q in form["metrics"] for a in form["better"] for b in form["than"]]
@@ -172,6 +174,7 @@ def _adjacent_paper(rule: str, order: list[str], q: str, sign: int, x: Inputs, n
     return paper, [m for m in order if m not in printed_models]
 
 
+@form_rule("trend")
 def rules_trend(form: Mapping, x: Inputs) -> list[dict]:
     sign = _better_sign(form["quantity"], form["direction"])
     order, q = list(form["order"]), form["quantity"]
@@ -182,6 +185,7 @@ def rules_trend(form: Mapping, x: Inputs) -> list[dict]:
     return [paper, _measured_pairs(pairs, sign, x, "trend", what="ordered as claimed")]
 
 
+@form_rule("lowest")
 def rules_lowest(form: Mapping, x: Inputs) -> list[dict]:
     model, q = form["model"], form["quantity"]
     rows = {m for t in TABLES for m in x.paper.get(t, {}).get("rows", {})}
@@ -199,6 +203,7 @@ def rules_lowest(form: Mapping, x: Inputs) -> list[dict]:
     return [paper, _measured_pairs([(model, o, q) for o in others_run], -1, x, "lowest", what="lower")]
 
 
+@form_rule("no_degradation")
 def rules_no_degradation(form: Mapping, x: Inputs) -> list[dict]:
     """Non-inferiority: each deeper model is not worse than the shallower one by more than the margin."""
     order, q = list(form["order"]), form["quantity"]
@@ -214,6 +219,7 @@ NO_PLAIN = "the paper prints no network without skip connections"
 ADD_TWINS = "add plain/residual twins to `models`, as presets/degradation.yaml does"
 
 
+@form_rule("residual_vs_plain")
 def rules_residual_vs_plain(form: Mapping, x: Inputs) -> list[dict]:
     """Each residual network of the run against its plain twin (the same layers without shortcuts)."""
     q = form["quantity"]
@@ -234,6 +240,7 @@ def rules_residual_vs_plain(form: Mapping, x: Inputs) -> list[dict]:
     return [paper, _measured_pairs(pairs, sign, x, "residual_vs_plain")]
 
 
+@form_rule("degradation")
 def rules_degradation(form: Mapping, x: Inputs) -> list[dict]:
     """Plain networks: the deepest has a lower training accuracy than the shallowest (He et al. Fig. 6)."""
     q, family = form["quantity"], form.get("family", "plain")
@@ -262,6 +269,7 @@ def rules_degradation(form: Mapping, x: Inputs) -> list[dict]:
 GRADIENT_FACTOR = 2.0
 
 
+@form_rule("gradient_flow")
 def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
     """Gradient norms measured at initialisation (resrepro.degradation): the ratio r of the gradient
     reaching the first block to that reaching the last, per seed. ``shrinks_with_depth``: the deepest

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Mapping
 
 from .. import ResreproError
-from .common import OUR_LOSS, UNMEASURED, check
+from .common import OUR_LOSS, UNMEASURED, check, form_rule
 from .evidence import Inputs
 
 
+@form_rule("unmeasured")
 def rules_unmeasured(form: Mapping, x: Inputs) -> list[dict]:
     q = form["quantity"]
     if q not in UNMEASURED:
@@ -19,6 +20,7 @@ def rules_unmeasured(form: Mapping, x: Inputs) -> list[dict]:
     return [check("unmeasured", "scope", "not testable", UNMEASURED[q])]
 
 
+@form_rule("background")
 def rules_background(form: Mapping, x: Inputs) -> list[dict]:
     return [
         check(
@@ -31,6 +33,7 @@ def rules_background(form: Mapping, x: Inputs) -> list[dict]:
     ]
 
 
+@form_rule("method")
 def rules_method(form: Mapping, x: Inputs) -> list[dict]:
     return [
         check(

@@ -10,7 +10,7 @@ from typing import Mapping
 import numpy as np
 
 from .. import ResreproError
-from .common import check
+from .common import check, form_rule
 from .evidence import Inputs
 
 
@@ -34,6 +34,7 @@ def _show(d: Mapping[str, float]) -> str:
     return " ".join(t.replace(" 1F", " F").replace(" 1x", " x") for t in terms).lstrip("+ ")
 
 
+@form_rule("residual_notation")
 def rules_residual_notation(form: Mapping, x: Inputs) -> list[dict]:
     """With R = residual, a block that learns R outputs R(x) + x; it must equal the desired mapping."""
     residual = _linear(form["residual"], {})
@@ -60,6 +61,7 @@ def rules_residual_notation(form: Mapping, x: Inputs) -> list[dict]:
     ]
 
 
+@form_rule("gradient_identity")
 def rules_gradient_identity(form: Mapping, x: Inputs) -> list[dict]:
     """dy/dx of y = a F(x) + b x against the claimed c dF/dx + d, by central differences on a smooth F."""
     a, b = form["block"].get("F", 0.0), form["block"].get("x", 0.0)
@@ -99,6 +101,7 @@ def rules_gradient_identity(form: Mapping, x: Inputs) -> list[dict]:
     ]
 
 
+@form_rule("gradient_guarantee")
 def rules_gradient_guarantee(form: Mapping, x: Inputs) -> list[dict]:
     """Search the paper's own block family for a residual function whose block gradient vanishes."""
     family = form["block"]
@@ -139,6 +142,7 @@ def rules_gradient_guarantee(form: Mapping, x: Inputs) -> list[dict]:
     ]
 
 
+@form_rule("stacked_blocks")
 def rules_stacked_blocks(form: Mapping, x: Inputs) -> list[dict]:
     """The formula for N blocks against N stacked blocks x_k = x_{k-1} + F_k(x_{k-1}) (scalar linear F_k)."""
     rng = np.random.default_rng(0)

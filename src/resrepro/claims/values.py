@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 from .. import ResreproError
 from ..fmt import printed
 from ..stats import mean_ci
-from .common import MARGIN_PP, RELATIVE_MARGIN, TRAIN_IMAGES, _display, _f, _interval, _summary_text, check
+from .common import MARGIN_PP, RELATIVE_MARGIN, TRAIN_IMAGES, _display, _f, _interval, _summary_text, check, form_rule
 from .evidence import Inputs
 from .internal import (
     rule_error_vs_accuracy,
@@ -174,6 +174,7 @@ CELL_RULES: dict[str, list[Callable]] = {
 }
 
 
+@form_rule("value", "table_cell")
 def rules_value(form: Mapping, x: Inputs) -> list[dict]:
     rules = CELL_RULES.get(form["quantity"])
     if rules is None:
