@@ -17,6 +17,18 @@ from . import ResreproError
 
 STAGES = ("figures", "tables", "report", "degradation")
 
+# The columns of every training job's history.csv (written by resrepro.train, read by the figures).
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "epoch_seconds",
+    "images_per_second",
+)
+
 
 @dataclass(frozen=True)
 class Figure:

@@ -23,22 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import ResreproError, catalog, io, models
+from . import ResreproError, catalog, io, models, outputs
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
 from .device import autocast, device_name, select_device, set_cpu_threads, synchronize, use_bf16  # noqa: F401
 from .schedule import lr_at, still_warming
 
-HISTORY_COLUMNS = [
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "lr",
-    "epoch_seconds",
-    "images_per_second",
-]
+HISTORY_COLUMNS = list(outputs.HISTORY_COLUMNS)
 
 
 class NonFiniteLoss(ResreproError):

@@ -16,19 +16,10 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import ResreproError, catalog
+from .. import ResreproError, catalog, outputs
 from ..io import read_json
 
-HISTORY_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "lr",
-    "epoch_seconds",
-    "images_per_second",
-)
+HISTORY_COLUMNS = outputs.HISTORY_COLUMNS
 _NEEDED_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
 _HISTORY_RE = re.compile(r"(?:^|/)train/(?P<model>[^/]+)/seed(?P<seed>\d+)/history\.csv$")
