@@ -568,3 +568,23 @@ def test_every_form_type_has_exactly_one_rule_registered_next_to_its_code():
     assert used <= set(claims.FORM_RULES)
     with pytest.raises(ResreproError, match="two rules claim the form type 'better'"):
         claims.form_rule("better")(lambda form, x: [])
+
+
+@pytest.mark.parametrize("direction", ["higher", "lower"])
+def test_a_clear_reversal_is_called_the_other_way_in_both_directions(direction):
+    """Lower-is-better quantities (time, error) too: 3.20 s against 1.40 s per epoch is a reversal, not noise."""
+    q = "accuracy" if direction == "higher" else "seconds_per_epoch"
+    better, worse = (
+        ([95.0, 95.1, 95.2], [92.0, 92.1, 92.2]) if direction == "higher" else ([1.40, 1.41, 1.39], [3.20, 3.21, 3.19])
+    )
+    form = {**BEATS_VGG, "metrics": [q], "direction": direction}
+    reversal = claims.rules_better(form, inputs(measured(resnet18={q: worse}, vgg16={q: better})))[1]
+    assert reversal["outcome"] == "not reproduced" and "1 significantly the other way" in reversal["reason"]
+    assert "noise" not in reversal["reason"]
+    spread = [b + d for b, d in zip(better, (0.3, -0.3, 0.1))]  # the same means within seed-to-seed noise
+    noise = claims.rules_better(form, inputs(measured(resnet18={q: better}, vgg16={q: spread})))
+    assert "within seed-to-seed noise" in noise[1]["reason"] and "other way" not in noise[1]["reason"]
+    holds = claims.rules_better(form, inputs(measured(resnet18={q: better}, vgg16={q: worse})))[1]
+    assert holds["outcome"] == "reproduced"
+    (test,) = reversal["evidence"]["tests"]
+    assert test["advantage"] < 0 and test["advantage_ci95"][1] < 0, "the advantage is oriented by the direction"

@@ -89,6 +89,9 @@ def _pair_test(a: str, b: str, q: str, va: list[float], vb: list[float], sign: i
         **t,
         "difference": sign * w["diff"],
         "ci95": sorted(sign * c for c in w["ci"]) if w["ci"] else None,
+        # the same, oriented so that positive means "a better than b" whichever way the quantity improves
+        "advantage": w["diff"],
+        "advantage_ci95": w["ci"],
         "t": w["t"],
         "df": w["df"],
         "p": w["p"],
@@ -144,7 +147,8 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
             f"every pair is {what} at one-sided alpha = {ALPHA} (Welch t-test over seeds): {ours}",
             **ev,
         )
-    reversed_ = [t for t in failing if t["difference"] < -margin and t["ci95"] and t["ci95"][1] < -margin]
+    # significantly the other way: the whole 95 % interval of the advantage lies below -margin (either direction)
+    reversed_ = [t for t in failing if t["advantage_ci95"] and t["advantage_ci95"][1] < -margin]
     parts = [f"{len(reversed_)} significantly the other way"] if reversed_ else []
     if len(failing) > len(reversed_):
         parts.append(f"{len(failing) - len(reversed_)} within seed-to-seed noise")
