@@ -588,3 +588,33 @@ def test_a_clear_reversal_is_called_the_other_way_in_both_directions(direction):
     assert holds["outcome"] == "reproduced"
     (test,) = reversal["evidence"]["tests"]
     assert test["advantage"] < 0 and test["advantage_ci95"][1] < 0, "the advantage is oriented by the direction"
+
+
+def test_a_non_inferiority_failure_says_whether_the_drop_exceeds_the_margin():
+    form = {"type": "no_degradation", "order": ["resnet18", "resnet34"], "quantity": "accuracy"}
+    base = [93.0, 93.1, 92.9]
+    far = claims.rules_no_degradation(
+        form, inputs(measured(resnet18={"accuracy": base}, resnet34={"accuracy": [b - 0.8 for b in base]}))
+    )[1]
+    assert "1 significantly the other way" in far["reason"]  # worse by more than the 0.5 pp margin
+    near = claims.rules_no_degradation(
+        form, inputs(measured(resnet18={"accuracy": base}, resnet34={"accuracy": [b - 0.5 for b in base]}))
+    )[1]
+    assert near["outcome"] == "not reproduced" and "inconclusive against the 0.5 pp margin" in near["reason"]
+    assert "noise" not in near["reason"]
+
+
+def test_an_exact_tie_without_spread_is_called_a_tie_and_the_reversal_uses_the_claims_alpha():
+    form = {**BEATS_VGG, "metrics": ["epochs_to_convergence"], "direction": "lower"}
+    tie = claims.rules_better(
+        form,
+        inputs(measured(resnet18={"epochs_to_convergence": [5, 5, 5]}, vgg16={"epochs_to_convergence": [5, 5, 5]})),
+    )
+    assert "1 tied (no seed-to-seed spread)" in tie[1]["reason"]
+    # reverse one-sided p between 0.025 and 0.05: a reversal at alpha = 0.05, not noise
+    q = "seconds_per_epoch"
+    slow, fast = [1.78, 2.0, 2.22], [1.55, 1.5, 1.6]  # reverse p = 0.032, the 95 % interval still straddles 0
+    (t,) = claims.rules_better({**form, "metrics": [q]}, inputs(measured(resnet18={q: slow}, vgg16={q: fast})))[1][
+        "evidence"
+    ]["tests"]
+    assert 0.0 < t["p_reverse"] < 0.05 and t["reversed"]

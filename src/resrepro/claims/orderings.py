@@ -85,13 +85,18 @@ def _pair_test(a: str, b: str, q: str, va: list[float], vb: list[float], sign: i
         return t
     # orient so that H1 is "a better than b" (by more than -margin)
     w = welch(sign * np.asarray(va), sign * np.asarray(vb), shift=margin)
+    # and the reverse one-sided test at the same alpha, H1: "a worse than b by more than the margin"
+    reverse = welch(sign * np.asarray(vb), sign * np.asarray(va), shift=-margin)
     return {
         **t,
         "difference": sign * w["diff"],
         "ci95": sorted(sign * c for c in w["ci"]) if w["ci"] else None,
-        # the same, oriented so that positive means "a better than b" whichever way the quantity improves
+        # a - b oriented by the direction: positive means "a better than b" whichever way the quantity improves
         "advantage": w["diff"],
         "advantage_ci95": w["ci"],
+        "p_reverse": reverse["p"],
+        "reversed": reverse["p"] < ALPHA,
+        "tied": w["se"] == 0 and w["diff"] + margin == 0,
         "t": w["t"],
         "df": w["df"],
         "p": w["p"],
@@ -147,11 +152,19 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
             f"every pair is {what} at one-sided alpha = {ALPHA} (Welch t-test over seeds): {ours}",
             **ev,
         )
-    # significantly the other way: the whole 95 % interval of the advantage lies below -margin (either direction)
-    reversed_ = [t for t in failing if t["advantage_ci95"] and t["advantage_ci95"][1] < -margin]
+    # each failing pair: significantly the other way (the reverse one-sided test at the same alpha), an exact tie
+    # without spread, or undecided: within seed-to-seed noise, or, for a non-inferiority margin, inconclusive
+    reversed_ = [t for t in failing if t["reversed"]]
+    tied = [t for t in failing if t["tied"]]
+    undecided = len(failing) - len(reversed_) - len(tied)
     parts = [f"{len(reversed_)} significantly the other way"] if reversed_ else []
-    if len(failing) > len(reversed_):
-        parts.append(f"{len(failing) - len(reversed_)} within seed-to-seed noise")
+    parts += [f"{len(tied)} tied (no seed-to-seed spread)"] if tied else []
+    if undecided:
+        parts.append(
+            f"{undecided} inconclusive against the {margin:g} pp margin"
+            if margin
+            else f"{undecided} within seed-to-seed noise"
+        )
     return check(
         rule,
         "measurement",
