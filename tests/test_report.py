@@ -569,6 +569,20 @@ def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report)
     assert "inconsistent as stated" in h and 'class="verdict' in h
 
 
+def test_paper_labels_only_the_papers_own_words(run_report):
+    """'Paper:' stands before the verbatim quote alone; our formalisation is labelled as ours."""
+    import html as html_lib
+    import json
+
+    root, _, _, out = run_report
+    audit = json.loads((root / "claims.json").read_text())
+    page = html_lib.unescape((out / "report.html").read_text(encoding="utf-8"))
+    labelled = re.findall(r"<b>Paper:</b> \u201c(.*?)\u201d</blockquote>", page, re.S)
+    assert labelled == [c["quote"] for c in audit["claims"]]
+    assert page.count("<b>As we test it:</b>") == len(audit["claims"])
+    assert "<b>Paper:</b>" not in page.replace("<blockquote><b>Paper:</b>", "")
+
+
 def test_run_report_rerender_is_byte_identical(run_report, tmp_path):
     root, spec, _, out = run_report
     ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake")
@@ -584,7 +598,7 @@ def test_run_report_table_files(run_report, tmp_path):
     tex = (tmp_path / "claims.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "T1.resnet18.recall" in tex
     rows = list(csv.reader(io.StringIO((tmp_path / "claims.csv").read_text())))
-    assert rows[0] == ["Claim", "The paper states", "Ours", "Verdict"] and len(rows) == 68
+    assert rows[0] == ["Claim", "The claim as we test it (our wording)", "Ours", "Verdict"] and len(rows) == 68
 
 
 def test_run_report_fails_loudly_on_a_missing_figure(run_report, tmp_path):
