@@ -189,3 +189,25 @@ def test_catalog_widths_and_block_are_what_the_builder_builds(name):
     blocks = {type(m).__name__ for m in model.modules()}
     expected = {"basic": "BasicBlock", "bottleneck": "Bottleneck", "plain": "PlainBlock", "preact-basic": "PreActBlock"}
     assert spec.block == "vgg" or expected[spec.block] in blocks
+
+
+def test_an_architecture_added_through_the_catalog_alone_is_usable_everywhere():
+    """The extension point, used: one register() call (here He et al.'s 6n+2 net with n = 4, in a fresh process)
+    and the schema accepts the name, the builder builds it, and display name and twins follow."""
+    code = """
+from resrepro import catalog, config, models
+spec = catalog.get("resnet20")
+for residual, name, twin in ((True, "resnet26", "plain26"), (False, "plain26", "resnet26")):
+    catalog.register(catalog.ModelSpec(
+        name=name, display=name.replace("resnet", "ResNet-").replace("plain", "plain-"),
+        family="cifar-resnet" if residual else "plain", depth=26, widths=spec.widths,
+        block="basic" if residual else "plain", residual=residual, twin=twin, macs=0, builder="cifar_resnet"))
+cfg = config.validate({"run": "x", "models": ["resnet26", "plain26"], "seeds": [0], "data": {}, "train": {}})
+m = models.create("resnet26")
+layers = sum(isinstance(x, (models.nn.Conv2d, models.nn.Linear)) for x in m.modules())
+print(cfg["models"], layers, models.count_parameters(m), catalog.display("plain26"), catalog.twins(cfg["models"]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("[")[1].startswith("'resnet26', 'plain26']")
+    assert " 26 " in out.stdout and "plain-26" in out.stdout and "('plain26', 'resnet26')" in out.stdout
