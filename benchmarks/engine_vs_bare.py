@@ -12,12 +12,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from resrepro import bench, config, models, train
+from resrepro import bench, config, device, models
 
 name, steps = (sys.argv[1] if len(sys.argv) > 1 else "resnet20"), int(sys.argv[2]) if len(sys.argv) > 2 else 4
 recipe = dict(config.load("config.yaml")["train"], threads=2)
 dev = torch.device("cpu")
-train.set_cpu_threads(recipe["threads"])
+device.set_cpu_threads(recipe["threads"])
 
 
 def bare() -> float:

@@ -8,12 +8,12 @@ import sys
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from resrepro import bench, config, train
+from resrepro import bench, config, device, train
 
 name = sys.argv[1] if len(sys.argv) > 1 else "resnet20"
 recipe = dict(config.load("config.yaml")["train"], threads=2)
 dev = torch.device("cpu")
-train.set_cpu_threads(recipe["threads"])
+device.set_cpu_threads(recipe["threads"])
 x, y = train.to_device(*bench.synthetic(128 * 4), dev)
 model = train.build_model(name, dev, recipe).train()
 opt = train.build_optimizer(model, recipe, dev)

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from resrepro import analysis, io
+from resrepro import analysis, fmt, io
+from resrepro.paper import load_context, load_paper
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,7 @@ def test_summary_and_formatting():
     s = analysis.summarise([90.0, 92.0])
     assert s["mean"] == 91.0 and s["std"] == pytest.approx(2**0.5) and s["n"] == 2
     assert analysis.summarise([5.0])["std"] is None
-    assert analysis.fmt_ours(s, 2) == "91.00 \u00b1 1.41"
+    assert fmt.mean_std(s, 2) == "91.00 \u00b1 1.41"
     assert analysis.fmt_diff(s, 94.5, 2) == "\u22123.50" and analysis.fmt_diff(s, 90.0, 1) == "+1.0"
     assert analysis.fmt_diff(s, None, 2) == "\u2014"
 
@@ -53,7 +54,7 @@ def test_tables_from_result_files(tmp_path):
     assert measured["resnet18"]["seconds_per_epoch"]["mean"] == pytest.approx(12.0)
     assert measured["resnet18"]["total_hours"]["mean"] == pytest.approx(36 / 3600)
     tables = analysis.build_tables(
-        measured, analysis.load_paper(REPO / "reports" / "paper.yaml"), [0, 1], 0.01, stamp="quick preset"
+        measured, load_paper(REPO / "reports" / "paper.yaml"), [0, 1], 0.01, stamp="quick preset"
     )
     t1, t2, t3 = tables
     acc = next(r for r in t1["rows"] if r[0] == "ResNet-18" and r[1].startswith("Accuracy"))
@@ -85,8 +86,8 @@ def test_context_table():
         "resnet18": {"test_error": analysis.summarise([6.0, 6.2])},
         "resnet110": {"test_error": analysis.summarise([6.5, 6.7])},
     }
-    paper = analysis.load_paper(REPO / "reports" / "paper.yaml")
-    sources = analysis.load_context(REPO / "reports" / "context.yaml")
+    paper = load_paper(REPO / "reports" / "paper.yaml")
+    sources = load_context(REPO / "reports" / "context.yaml")
     t = analysis.build_context_table(
         measured, paper, {"resnet110": {"test_error": (4.2, 1, "the text")}}, sources, stamp="quick preset"
     )

@@ -618,3 +618,25 @@ def test_an_exact_tie_without_spread_is_called_a_tie_and_the_reversal_uses_the_c
         "evidence"
     ]["tests"]
     assert 0.0 < t["p_reverse"] < 0.05 and t["reversed"]
+
+
+@pytest.mark.parametrize("value", [93.15, 92.37, 91.09, 100.0])
+def test_identical_seeds_are_an_exact_tie_whatever_floating_point_leaves_of_the_variance(value):
+    """[93.15] * 3 has a variance of about 1e-14 in floating point: the tie is decided on the values."""
+    form = {**BEATS_VGG, "metrics": ["accuracy"], "direction": "higher"}
+    tie = claims.rules_better(
+        form, inputs(measured(resnet18={"accuracy": [value] * 3}, vgg16={"accuracy": [value] * 3}))
+    )
+    (t,) = tie[1]["evidence"]["tests"]
+    assert t["tied"] and not t["reversed"] and t["p"] == 1.0
+    assert "1 tied (no seed-to-seed spread)" in tie[1]["reason"]
+
+
+def test_no_spread_and_worse_by_exactly_the_margin_is_the_other_way_not_a_tie():
+    """'Deeper not worse by 0.5 pp or more': 0.5 pp worse without spread fails, and says so."""
+    form = {"type": "no_degradation", "order": ["resnet18", "resnet34"], "quantity": "accuracy"}
+    for shallow in (93.5, 93.65):  # 93.65 - 0.5 is not exact in floating point
+        meas = measured(resnet18={"accuracy": [shallow] * 3}, resnet34={"accuracy": [round(shallow - 0.5, 2)] * 3})
+        r = claims.rules_no_degradation(form, inputs(meas))[1]
+        assert r["outcome"] == "not reproduced" and "1 significantly the other way" in r["reason"], shallow
+        assert "tied" not in r["reason"]

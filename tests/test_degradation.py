@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from resrepro import analysis, degradation, io, models
+from resrepro import degradation, io, models
+from resrepro.paper import load_context
 
 
 def stats(mean, std=None):
@@ -66,7 +67,7 @@ def make_run(root, depths=(20, 32), seeds=(0,)):
 
 def test_study_outputs_from_result_files(tmp_path):
     make_run(tmp_path)
-    context = analysis.load_context(Path(__file__).resolve().parents[1] / "reports" / "context.yaml")
+    context = load_context(Path(__file__).resolve().parents[1] / "reports" / "context.yaml")
     s = degradation.run(
         tmp_path, ["plain20", "resnet20", "plain32", "resnet32"], [0], tmp_path / "out", context, note="fixture"
     )

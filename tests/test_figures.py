@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resrepro import ResreproError, catalog
+from resrepro import ResreproError, catalog, outputs
 from resrepro.figures import (
-    HISTORY_COLUMNS,
     confusion_matrices,
     error_vs_flops,
     error_vs_params,
@@ -46,7 +45,7 @@ def history(epochs: int, seed: int, *, with_val: bool = True) -> pd.DataFrame:
     if not with_val:
         df["val_loss"] = math.nan
         df["val_acc"] = math.nan
-    return df[list(HISTORY_COLUMNS)]
+    return df[list(outputs.HISTORY_COLUMNS)]
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -129,7 +128,7 @@ def test_load_histories(tmp_path):
     assert list(got) == ["resnet20", "resnet110"]  # natural order
     assert [df.attrs["seed"] for df in got["resnet20"]] == [0, 1]
     assert [len(df) for df in got["resnet20"]] == [2, 3]
-    assert list(got["resnet20"][0].columns) == list(HISTORY_COLUMNS)
+    assert list(got["resnet20"][0].columns) == list(outputs.HISTORY_COLUMNS)
     training_curves(got, tmp_path / "c.svg", tmp_path / "c.png")
     check_svg(tmp_path / "c.svg")
 
@@ -289,14 +288,14 @@ def test_labels_do_not_overlap(tmp_path):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from resrepro.figures import _place_labels
+    from resrepro.figures import place_labels
 
     fig = Figure(figsize=(4, 3))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
-    _place_labels(ax, [(5, 5, "resnet34", "k"), (5.1, 5.05, "resnet50", "k")])
+    place_labels(ax, [(5, 5, "resnet34", "k"), (5.1, 5.05, "resnet50", "k")])
     offsets = [t.get_position() for t in ax.texts]  # xytext, in offset points
     assert offsets[0] != offsets[1]
 

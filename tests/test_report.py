@@ -14,8 +14,9 @@ import pandas as pd
 import pypdf
 import pytest
 
-from resrepro import ResreproError, report
+from resrepro import ResreproError, outputs, report
 from resrepro.figures import error_vs_params, training_curves
+from resrepro.paper import load_context, load_paper
 from resrepro.report import render, table_to_csv, table_to_latex, typst_str
 
 REPO = Path(__file__).resolve().parents[1]
@@ -484,7 +485,7 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
             },
         },
     )
-    paper = analysis.load_paper(REPO / "reports" / "paper.yaml")
+    paper = load_paper(REPO / "reports" / "paper.yaml")
     text_claims = claims.load_claims(REPO / "reports" / "claims.yaml")
     measured = analysis.collect(root, list(RUN_MODELS), list(RUN_SEEDS), 0.01)
     tables = analysis.build_tables(measured, paper, list(RUN_SEEDS), 0.01, stamp)
@@ -493,7 +494,7 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
             measured,
             paper,
             claims.text_values(text_claims),
-            analysis.load_context(REPO / "reports" / "context.yaml"),
+            load_context(REPO / "reports" / "context.yaml"),
             stamp,
         )
     )
@@ -594,7 +595,9 @@ def test_run_report_rerender_is_byte_identical(run_report, tmp_path):
 def test_run_report_table_files(run_report, tmp_path):
     _, _, ctx, _ = run_report
     written = report.write_table_files(ctx, tmp_path)
-    assert sorted(p.name for p in written) == sorted(f"{t}.{e}" for t in report.TABLE_FILES for e in ("tex", "csv"))
+    assert sorted(p.name for p in written) == sorted(
+        f"{t}.{e}" for t in outputs.table_ids("tables", "report") for e in ("tex", "csv")
+    )
     tex = (tmp_path / "claims.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "T1.resnet18.recall" in tex
     rows = list(csv.reader(io.StringIO((tmp_path / "claims.csv").read_text())))

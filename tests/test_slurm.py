@@ -28,7 +28,7 @@ import torch
 import yaml
 from archives import make_arrays, official_files, write_tar
 
-from resrepro import io
+from resrepro import catalog, io
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / "tools" / "slurm"
@@ -86,6 +86,12 @@ def test_training_jobs_request_a_gpu_and_a_time_limit_scaled_by_cost(tmp_path):
     assert minutes["vgg16"] < minutes["resnet18"] < minutes["resnet34"] < minutes["resnet50"] <= 240
     assert minutes["resnet110"] > minutes["resnet18"]  # thin and deep: latency-bound, not FLOP-bound
     assert min(minutes.values()) >= 30
+    # the README quotes these limits: they must be the ones Snakemake computes
+    readme = " ".join((REPO / "README.md").read_text().split())
+    quoted = {}
+    for m, n in minutes.items():
+        quoted[m] = re.search(rf"(\d+)(?: min)? \({re.escape(catalog.get(m).display)}\)", readme)
+        assert quoted[m] and int(quoted[m].group(1)) == n, f"README quotes a time limit for {m} that is not {n} min"
 
 
 def test_plugin_pins_agree_with_the_slurm_extra():

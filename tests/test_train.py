@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from resrepro import config, device, train
+from resrepro import config, device, outputs, train
 
 RECIPE = config.validate(
     {
@@ -28,6 +28,15 @@ RECIPE = config.validate(
 def tiny(n=64, seed=0):
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10
+
+
+def fit(tmp_path, recipe=RECIPE, model="resnet20", train_set=None, val_set=None, ckpt="c.pt"):
+    """One quiet training on the tiny data in tmp_path (the shape every test below shares)."""
+    train_set = tiny() if train_set is None else train_set
+    val_set = tiny(20, 1) if val_set is None else val_set
+    return train.train(
+        model, recipe, train_set, val_set, seed=0, out_dir=tmp_path, checkpoint=tmp_path / ckpt, progress=False
+    )
 
 
 def test_lr_schedule():
@@ -61,18 +70,9 @@ def test_augment_is_a_crop_of_the_padded_image_and_a_flip():
 
 
 def test_training_writes_history_weights_and_summary(tmp_path):
-    s = train.train(
-        "resnet20",
-        RECIPE,
-        tiny(),
-        tiny(20, 1),
-        seed=0,
-        out_dir=tmp_path,
-        checkpoint=tmp_path / "ckpt.pt",
-        progress=False,
-    )
+    s = fit(tmp_path, ckpt="ckpt.pt")
     h = pd.read_csv(tmp_path / "history.csv")
-    assert list(h.columns) == train.HISTORY_COLUMNS and len(h) == 2
+    assert tuple(h.columns) == outputs.HISTORY_COLUMNS and len(h) == 2
     assert (h["images_per_second"] > 0).all() and h["val_acc"].between(0, 1).all()
     assert s["selected_epoch"] in (1, 2) and s["device"] == "cpu" and s["precision"] == "fp32"
     assert json.loads((tmp_path / "train.json").read_text())["selected_val_acc"] == pytest.approx(h["val_acc"].max())
@@ -83,16 +83,7 @@ def test_training_writes_history_weights_and_summary(tmp_path):
 def test_non_finite_loss_names_epoch_and_step(tmp_path):
     recipe = dict(RECIPE, lr=1e30, epochs=1)
     with pytest.raises(train.NonFiniteLoss, match=r"epoch 1, step \d+ of 2.*Lower train.lr"):
-        train.train(
-            "resnet20",
-            recipe,
-            tiny(),
-            tiny(20, 1),
-            seed=0,
-            out_dir=tmp_path,
-            checkpoint=tmp_path / "c.pt",
-            progress=False,
-        )
+        fit(tmp_path, recipe)
     assert not (tmp_path / "weights.pt").exists() and not (tmp_path / "history.csv").exists()
 
 
@@ -148,25 +139,16 @@ def test_killed_job_resumes_to_identical_weights_and_metrics(tmp_path):
 def test_checkpoint_of_another_configuration_is_ignored(tmp_path, capsys):
     ckpt = tmp_path / "c.pt"
     torch.save({"key": "something else", "epoch": 1}, ckpt)
-    train.train(
-        "resnet20",
-        dict(RECIPE, epochs=1),
-        tiny(),
-        tiny(20, 1),
-        seed=0,
-        out_dir=tmp_path,
-        checkpoint=ckpt,
-        progress=False,
-    )
+    fit(tmp_path, dict(RECIPE, epochs=1), ckpt=ckpt.name)
     assert "belongs to another configuration" in capsys.readouterr().err
 
 
 def test_device_selection():
-    assert train.select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert train.select_device("cpu").type == "cpu"
+    assert device.select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert device.select_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
         with pytest.raises(Exception, match="CUDA is not available"):
-            train.select_device("cuda")
+            device.select_device("cuda")
 
 
 def test_compile_warm_up_leaves_training_unchanged(tmp_path, monkeypatch):
@@ -176,20 +158,9 @@ def test_compile_warm_up_leaves_training_unchanged(tmp_path, monkeypatch):
     runs its steps on the eager model: a run with it must end bit-identical to a run without it.
     """
     data, val = tiny(72), tiny(20, 1)  # 72 = 2 x 32 + 8: two batch shapes per epoch
-    plain = train.train(
-        "resnet20", RECIPE, data, val, seed=0, out_dir=tmp_path / "a", checkpoint=tmp_path / "a.pt", progress=False
-    )
+    plain = fit(tmp_path / "a", train_set=data, val_set=val, ckpt="ckpt.pt")
     monkeypatch.setattr(torch, "compile", lambda model, **kw: model)
-    warmed = train.train(
-        "resnet20",
-        dict(RECIPE, compile=True),
-        data,
-        val,
-        seed=0,
-        out_dir=tmp_path / "b",
-        checkpoint=tmp_path / "b.pt",
-        progress=False,
-    )
+    warmed = fit(tmp_path / "b", dict(RECIPE, compile=True), train_set=data, val_set=val, ckpt="ckpt.pt")
     assert plain["compile_seconds"] is None and warmed["compile_seconds"] > 0
     a, b = (torch.load(tmp_path / d / "weights.pt", weights_only=True) for d in ("a", "b"))
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -213,8 +184,8 @@ def test_cpu_threads_never_exceed_the_cores(monkeypatch):
     before = torch.get_num_threads()
     try:
         monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: {0, 1})
-        assert train.set_cpu_threads(8) == 2 and torch.get_num_threads() == 2
-        assert train.set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+        assert device.set_cpu_threads(8) == 2 and torch.get_num_threads() == 2
+        assert device.set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 
@@ -232,16 +203,7 @@ def test_a_failing_compiler_gives_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(
         train.ResreproError, match="torch.compile .* failed: RuntimeError: InductorError.*train.compile: false"
     ):
-        train.train(
-            "resnet20",
-            dict(RECIPE, compile=True),
-            tiny(40),
-            tiny(20, 1),
-            seed=0,
-            out_dir=tmp_path,
-            checkpoint=tmp_path / "c.pt",
-            progress=False,
-        )
+        fit(tmp_path, dict(RECIPE, compile=True), train_set=tiny(40))
 
 
 def test_he_warm_up_rule_holds_the_low_lr_until_training_error_falls_below_the_limit(tmp_path):
@@ -253,20 +215,11 @@ def test_he_warm_up_rule_holds_the_low_lr_until_training_error_falls_below_the_l
     assert not train.still_warming([], dict(r, warmup_until_train_error=None))
     assert train.lr_at(500, 10, r, warming=True) == 0.01 and train.lr_at(500, 10, r) == 0.1
     # in the loop: a limit no net reaches keeps every epoch at warmup_lr (the history's lr column)
-    train.train(
-        "resnet20",
-        dict(r, warmup_until_train_error=1e-9),
-        tiny(),
-        tiny(20, 1),
-        seed=0,
-        out_dir=tmp_path,
-        checkpoint=tmp_path / "c.pt",
-        progress=False,
-    )
+    fit(tmp_path, dict(r, warmup_until_train_error=1e-9))
     assert (pd.read_csv(tmp_path / "history.csv")["lr"] == 0.01).all()
 
 
 def test_gradient_flow_on_a_net_without_he_blocks_is_refused_with_the_fix(tmp_path):
     recipe = dict(RECIPE, epochs=1, gradflow_epochs=[0])
     with pytest.raises(train.ResreproError, match="no residual blocks to measure"):
-        train.train("vgg16", recipe, tiny(), tiny(20, 1), seed=0, out_dir=tmp_path, checkpoint=tmp_path / "c.pt")
+        fit(tmp_path, recipe, model="vgg16")

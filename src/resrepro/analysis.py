@@ -13,10 +13,7 @@ import pandas as pd
 
 from . import fmt, io, outputs
 from .fmt import display_name
-from .paper import load_context, load_paper  # noqa: F401  (the paper's loaders, re-exported)
 from .stats import summarise
-
-MINUS = fmt.MINUS
 
 
 def epochs_to_convergence(val_acc: list[float], tolerance: float) -> int:
@@ -30,10 +27,6 @@ def fmt_paper(x: float | None, decimals: int | None = None) -> str:
     if x is None:
         return fmt.DASH
     return f"{x:g}" if decimals is None else fmt.printed(x, decimals)
-
-
-def fmt_ours(s: dict, digits: int) -> str:
-    return fmt.mean_std(s, digits)
 
 
 def fmt_diff(ours: dict, paper: float | None, digits: int) -> str:
@@ -97,7 +90,7 @@ def _rows(measured: dict, paper_table: dict, quantities: list[tuple[str, str, in
                     display_name(model),
                     label,
                     fmt_paper(p, decimals.get(key)),
-                    fmt_ours(ours[key], digits),
+                    fmt.mean_std(ours[key], digits),
                     fmt_diff(ours[key], p, digits),
                 ]
             )
@@ -208,7 +201,7 @@ def build_context_table(
             p, p_txt = value, fmt_paper(value, d) + " (text)"
             from_text.append(display_name(m))
         ours = measured.get(m, {}).get("test_error")
-        row = [display_name(m), p_txt, fmt_ours(ours, 2) if ours else "\u2014"]
+        row = [display_name(m), p_txt, fmt.mean_std(ours, 2) if ours else fmt.DASH]
         rec = {"model": m, "paper": p, "ours": ours["mean"] if ours else None}
         for src in sources:
             v = src["values"].get(m)

@@ -17,15 +17,13 @@ import numpy as np
 import torch
 
 from . import io, models, reference
+from .device import select_device, set_cpu_threads, synchronize
 from .train import (
     augment,
     build_model,
     build_optimizer,
     compiles,
     mark_step,
-    select_device,
-    set_cpu_threads,
-    synchronize,
     to_device,
     to_input,
     train_step,
@@ -117,7 +115,7 @@ def run(
         set_cpu_threads(recipe["threads"])
     warmup = warmup if warmup is not None else (2 if dev.type == "cpu" else 15)
     steps = steps if steps is not None else (4 if dev.type == "cpu" else 60)
-    from .train import device_name
+    from .device import device_name
 
     peak = measure_peak(dev)
     records = []

@@ -1,8 +1,9 @@
 """The source files behind a stage: its own modules and every resrepro module they import, followed.
 
 Snakemake lists these as a rule's inputs (``workflow/rules/common.smk``: ``code(...)``), so editing any
-code a stage runs re-runs that stage, and nothing else; the list is derived from the imports, not
-written by hand. Torch-free and light: the Snakefile uses it (it parses, never imports).
+code a stage runs re-runs the stages that run it; the list is derived from the imports, not written by
+hand. A package counts whole (importing any part of it runs its ``__init__``, which imports the rest), and
+``resrepro/__init__.py`` runs for every stage. Torch-free: the Snakefile uses it (it parses, never imports).
 """
 
 from __future__ import annotations

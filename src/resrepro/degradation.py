@@ -42,11 +42,10 @@ def twins(models: list[str]) -> list[int]:
 
 
 KINDS = ("plain", "resnet")  # the two members of a catalog.pair, as keyed in summary.json
-pair = catalog.pair
 
 
 def _model(kind: str, depth: int) -> str:
-    return pair(depth)[KINDS.index(kind)]
+    return catalog.pair(depth)[KINDS.index(kind)]
 
 
 def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple[list[int], dict]:
@@ -126,13 +125,13 @@ def evidence(summary: dict, floor: float = 1.0) -> dict:
             for d in depths[1:]
         }
     deepest = depths[-1]
-    plain_deep, res_deep = (summary["kinds"][m] for m in pair(deepest))
+    plain_deep, res_deep = (summary["kinds"][m] for m in catalog.pair(deepest))
     not_started = sorted(
         (m for m, k in summary["kinds"].items() if k["final_train_error"]["mean"] >= STARTED_BELOW),
         key=lambda m: (catalog.get(m).residual, catalog.get(m).depth),
     )
     # when neither twin at the deepest depth started converging, comparing them says nothing about the shortcut
-    comparable = any(m not in not_started for m in pair(deepest))
+    comparable = any(m not in not_started for m in catalog.pair(deepest))
     return {
         "rule": (
             f"a deeper net is degraded when its final training error exceeds the {depths[0]}-layer net's "
@@ -162,7 +161,7 @@ def table6(summary: dict) -> pd.DataFrame:
 
     rows = []
     for d in summary["depths"]:
-        p, r = (summary["kinds"][m] for m in pair(d))
+        p, r = (summary["kinds"][m] for m in catalog.pair(d))
         rows.append(
             {
                 "Depth": d,
@@ -182,7 +181,7 @@ def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
 
     from . import gradflow, models
 
-    name = pair(depth)[1]
+    name = catalog.pair(depth)[1]
     model = models.create(name)
     weights = Path(results) / "train" / name / f"seed{seed}" / "weights.pt"
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))

@@ -52,7 +52,8 @@ def evaluate(
     import torch
 
     from . import models
-    from .train import predict, select_device, to_device
+    from .device import select_device
+    from .train import predict, to_device
 
     dev = select_device(device)
     model = models.create(model_name).to(dev, memory_format=torch.channels_last)

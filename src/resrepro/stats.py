@@ -92,12 +92,22 @@ def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
     return {**s, "ci": [s["mean"] - half, s["mean"] + half], "half_width": half}
 
 
+# Differences of means smaller than this count as zero when neither sample varies (float rounding).
+EXACT_TOLERANCE = 1e-9
+
+
+def no_spread(*samples: Sequence[float]) -> bool:
+    """True when every sample repeats one value (then means differ exactly, with no uncertainty)."""
+    return all(np.ptp(np.asarray(s, dtype=float)) == 0 for s in samples)
+
+
 def welch(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> dict:
     """One-sided Welch t-test of H1: mean(a) - mean(b) > -shift (shift = 0: "a is larger").
 
     Returns the difference of means, its 95 % Welch confidence interval, t, df and the one-sided p.
-    Both samples need two or more values. If both have zero spread the difference is exact: p is 0
-    when it favours H1 and 1 otherwise.
+    Both samples need two or more values. If neither sample varies (decided on the values, not on a
+    variance that rounding may leave at 1e-14) the difference is exact: p is 0 when it favours H1 by more
+    than rounding (``EXACT_TOLERANCE``) and 1 otherwise.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or len(b) < 2:
@@ -105,13 +115,13 @@ def welch(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> dict:
     va, vb = float(a.var(ddof=1)) / len(a), float(b.var(ddof=1)) / len(b)
     diff = float(a.mean() - b.mean())
     se = math.sqrt(va + vb)
-    if se == 0:
+    if no_spread(a, b):
         return {
             "diff": diff,
             "se": 0.0,
             "df": None,
             "t": None,
-            "p": 0.0 if diff + shift > 0 else 1.0,
+            "p": 0.0 if diff + shift > EXACT_TOLERANCE else 1.0,
             "ci": [diff, diff],
         }
     df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))

@@ -26,10 +26,8 @@ import torch.nn.functional as F
 from . import ResreproError, catalog, io, models, outputs
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
-from .device import autocast, device_name, select_device, set_cpu_threads, synchronize, use_bf16  # noqa: F401
+from .device import autocast, device_name, select_device, set_cpu_threads, synchronize, use_bf16
 from .schedule import lr_at, still_warming
-
-HISTORY_COLUMNS = list(outputs.HISTORY_COLUMNS)
 
 
 class NonFiniteLoss(ResreproError):
@@ -252,7 +250,7 @@ def validate(model, x_val: torch.Tensor, y_val: torch.Tensor, recipe: dict) -> t
 
 
 def history_row(epoch: int, ep: dict, n_train: int, val_loss: float, val_acc: float) -> dict:
-    """One line of history.csv (HISTORY_COLUMNS)."""
+    """One line of history.csv (outputs.HISTORY_COLUMNS)."""
     return {
         "epoch": epoch + 1,
         "train_loss": ep["loss_sum"].item() / n_train,
@@ -277,7 +275,7 @@ def write_outputs(out_dir: Path, model_name: str, seed: int, history: list, best
     import pandas as pd
 
     with io.atomic_path(out_dir / "history.csv") as tmp:
-        pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(tmp, index=False, float_format="%.6g")
+        pd.DataFrame(history, columns=list(outputs.HISTORY_COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
     with io.atomic_path(out_dir / "weights.pt") as tmp:
         torch.save(best["state"], tmp)
     record = {"model": model_name, "seed": seed, "images": images, "measurements": gradients}

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from resrepro import bench, config, models, train
+from resrepro import device as devices
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,8 +40,8 @@ def main() -> None:
     )  # validated, defaults filled
     x_tr, y_tr = bench.synthetic(args.n_train)
     x_va, y_va = bench.synthetic(args.n_val, seed=1)
-    device = train.select_device("auto")
-    print(json.dumps({"device": train.device_name(device), "torch": torch.__version__}), flush=True)
+    device = devices.select_device("auto")
+    print(json.dumps({"device": devices.device_name(device), "torch": torch.__version__}), flush=True)
     for name in args.models.split(","):
         flops = models.model_info(name)["flops_per_image"]
         with tempfile.TemporaryDirectory() as tmp:

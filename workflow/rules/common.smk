@@ -85,7 +85,10 @@ def degradation_outputs():
 
 
 def code(*stages):
-    """The source files a stage runs (its modules and all they import): an edit re-runs that stage."""
+    """The source files a stage runs (its modules and all they import): an edit re-runs that stage.
+
+    Training and evaluation deliberately list no code: a code edit never retrains (hours on GPUs).
+    """
     return codebase.stage_files(*stages)
 
 
@@ -116,9 +119,8 @@ def train_minutes(model, attempt=1):
     n_val = data_cfg["val_subset"] or data_cfg["val_size"]
     n_train = data_cfg["train_subset"] or 50000 - data_cfg["val_size"]
     steps = -(-n_train // recipe["batch_size"])
-    spec = catalog.get(
-        model
-    )  # forward cost and depth, declared once in resrepro.catalog
+    # forward cost and depth, declared once in resrepro.catalog
+    spec = catalog.get(model)
     gflops, depth = spec.gflops, spec.depth
     epoch_s = (3 * n_train + n_val) * gflops / (GPU_TFLOPS * 1e3)
     epoch_s += steps * depth * LAYER_STEP_MS / 1e3

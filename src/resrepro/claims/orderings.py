@@ -16,7 +16,7 @@ import numpy as np
 from .. import ResreproError, catalog
 from ..fmt import printed
 from ..paper import TABLES
-from ..stats import welch
+from ..stats import EXACT_TOLERANCE, no_spread, welch
 from .common import (
     ALPHA,
     CONSISTENT,
@@ -87,6 +87,11 @@ def _pair_test(a: str, b: str, q: str, va: list[float], vb: list[float], sign: i
     w = welch(sign * np.asarray(va), sign * np.asarray(vb), shift=margin)
     # and the reverse one-sided test at the same alpha, H1: "a worse than b by more than the margin"
     reverse = welch(sign * np.asarray(vb), sign * np.asarray(va), shift=-margin)
+    exact = no_spread(va, vb)  # no seed-to-seed spread: the difference is known exactly
+    if exact:  # worse by the margin or more ("not worse by the margin or more" fails at the boundary too)
+        reversed_ = w["diff"] <= -margin + EXACT_TOLERANCE and not (margin == 0 and abs(w["diff"]) <= EXACT_TOLERANCE)
+    else:
+        reversed_ = reverse["p"] < ALPHA
     return {
         **t,
         "difference": sign * w["diff"],
@@ -95,8 +100,8 @@ def _pair_test(a: str, b: str, q: str, va: list[float], vb: list[float], sign: i
         "advantage": w["diff"],
         "advantage_ci95": w["ci"],
         "p_reverse": reverse["p"],
-        "reversed": reverse["p"] < ALPHA,
-        "tied": w["se"] == 0 and w["diff"] + margin == 0,
+        "reversed": reversed_,
+        "tied": exact and margin == 0 and abs(w["diff"]) <= EXACT_TOLERANCE,
         "t": w["t"],
         "df": w["df"],
         "p": w["p"],
@@ -111,6 +116,8 @@ def _line(t: Mapping) -> str:
     )
     if "p" in t:
         s += f", p = {t['p']:.3g}"
+        if t["reversed"] and t["df"] is not None:
+            s += f" (the other way: one-sided p = {t['p_reverse']:.3g})"
     return s
 
 

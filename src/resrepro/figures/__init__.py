@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .axes import place_labels
 from .degradation import degradation_figures
-from .inputs import HISTORY_COLUMNS, RunResults, load_histories
+from .inputs import RunResults, load_histories
 from .run import (
     DRAWERS,
     check_drawers,
@@ -29,11 +29,8 @@ from .run import (
 )
 from .style import PNG_DPI, RC, figure, save, stamp_note
 
-_place_labels = place_labels  # the name tests/test_figures.py imports
-
 __all__ = [
     "DRAWERS",
-    "HISTORY_COLUMNS",
     "PNG_DPI",
     "RC",
     "RunResults",

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from .style import OURS_COLOR
+
 
 def format_count(x: float, _pos=None) -> str:
     """A tick label for a count: 270k, 11.2M."""
@@ -68,6 +70,22 @@ _OFFSETS = [
     (-5, 13, "right"),
     (-5, -19, "right"),
 ]
+
+
+def ours_point(ax, x: float, y: float, std: float | None, label: str | None, elinewidth: float | None = None) -> None:
+    """One of our measurements: a filled dot with a ±1 std bar over seeds (none with one seed)."""
+    ax.errorbar(
+        [x],
+        [y],
+        yerr=std,
+        fmt="o",
+        color=OURS_COLOR,
+        markersize=5,
+        capsize=3,
+        elinewidth=elinewidth,
+        zorder=3,
+        label=label,
+    )
 
 
 def _overlaps(box: tuple, placed: list[tuple]) -> bool:

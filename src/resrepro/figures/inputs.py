@@ -19,7 +19,6 @@ import pandas as pd
 from .. import ResreproError, catalog, outputs
 from ..io import read_json
 
-HISTORY_COLUMNS = outputs.HISTORY_COLUMNS
 _NEEDED_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
 _HISTORY_RE = re.compile(r"(?:^|/)train/(?P<model>[^/]+)/seed(?P<seed>\d+)/history\.csv$")
@@ -45,7 +44,7 @@ def check_history(df, model: str, i: int) -> pd.DataFrame:
     if missing:
         raise ResreproError(
             f"{_source(df, model, i)} lacks column(s) {', '.join(missing)}; a training history "
-            f"needs the columns {','.join(HISTORY_COLUMNS)} (re-run the train stage)"
+            f"needs the columns {','.join(outputs.HISTORY_COLUMNS)} (re-run the train stage)"
         )
     if len(df) == 0:
         raise ResreproError(

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from .. import ResreproError, catalog, outputs
-from .axes import epoch_axis, log_count_axis, place_labels, plot_series
+from .axes import epoch_axis, log_count_axis, ours_point, place_labels, plot_series
 from .inputs import RunResults, aggregate, check_histories, check_models, error_points, time_points
 from .style import OURS_COLOR, PAPER_COLOR, TRAIN_COLOR, VAL_COLOR, figure, note_pad
 
@@ -140,18 +140,7 @@ def _draw_error_points(ax, pts: Sequence[Mapping]) -> list:
     any_paper = False
     for i, p in enumerate(pts):
         name = catalog.display(p["model"])
-        ax.errorbar(
-            [p["x"]],
-            [p["err"]],
-            yerr=p["std"],
-            fmt="o",
-            color=OURS_COLOR,
-            markersize=5,
-            capsize=3,
-            elinewidth=1,
-            zorder=3,
-            label="this reproduction (mean ± std over seeds)" if i == 0 else None,
-        )
+        ours_point(ax, p["x"], p["err"], p["std"], "this reproduction (mean ± std over seeds)" if i == 0 else None, 1)
         labels.append((p["x"], p["err"], name, OURS_COLOR))
         if p["paper_err"] is None:
             continue
@@ -239,17 +228,8 @@ def time_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, n
     paper = [p for p in pts if p["paper"] is not None]
     with _cost_axes(out_svg, out_png, note) as ax:
         for i, p in enumerate(pts):
-            ax.errorbar(
-                [p["x"]],
-                [p["y"]],
-                yerr=p["std"],
-                fmt="o",
-                color=OURS_COLOR,
-                markersize=5,
-                capsize=3,
-                zorder=3,
-                label=f"this reproduction ({', '.join(devices) or 'our hardware'})" if i == 0 else None,
-            )
+            label = f"this reproduction ({', '.join(devices) or 'our hardware'})" if i == 0 else None
+            ours_point(ax, p["x"], p["y"], p["std"], label)
         for i, p in enumerate(paper):
             ax.plot(
                 [p["x"]],

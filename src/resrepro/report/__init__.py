@@ -8,7 +8,7 @@ LaTeX and CSV.
   sentences are text in ``templates/report_text.yaml`` (:mod:`.prose`).
 """
 
-from .content import TABLE_FILES, TEXT_FILE, build_context, snakemake_metadata
+from .content import TEXT_FILE, build_context, snakemake_metadata
 from .document import VERDICT_COLORS, Document
 from .escape import TypstCode, latex_escape, typst_str
 from .render import HTML_TEMPLATE, TEMPLATE_DIR, TYPST_TEMPLATE, render, render_sources
@@ -16,7 +16,6 @@ from .tables import column_alignment, table_to_csv, table_to_latex, write_table_
 
 __all__ = [
     "HTML_TEMPLATE",
-    "TABLE_FILES",
     "TEMPLATE_DIR",
     "TEXT_FILE",
     "TYPST_TEMPLATE",

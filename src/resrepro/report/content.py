@@ -22,7 +22,6 @@ from .prose import Prose
 from .render import template_dir
 
 TEXT_FILE = "report_text.yaml"  # in the template folder
-TABLE_FILES = tuple(outputs.table_ids("tables", "report"))
 STUDY_SUMMARY = ("degradation", "summary.json")  # the degradation study's summary, when the run has one
 
 
