@@ -146,3 +146,25 @@ def test_each_stage_reruns_when_any_code_it_imports_changes():
     stages = set(re.findall(r"code=code\(\"(\w+)\"\)", rules))
     assert stages == {"analysis", "claims", "figures", "report", "degradation"}, stages
     assert rules.count("code=") == len(re.findall(r"code=code\(", rules)), "a rule lists its code by hand"
+
+
+def test_the_import_scan_finds_what_the_python_parser_finds_in_every_module():
+    from resrepro import codebase
+
+    def by_ast(path: Path) -> set[str]:
+        in_package, names = path.parent != SRC, set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 0 and node.module and node.module.split(".")[0] == "resrepro":
+                    parts = node.module.split(".")[1:]
+                    names |= {parts[0]} if parts else {a.name for a in node.names}
+                elif node.level == (2 if in_package else 1):
+                    names |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {a.name.split(".")[1] for a in node.names if a.name.startswith("resrepro.")}
+        return {n for n in names if codebase.files_of(n)}
+
+    paths = sorted(SRC.rglob("*.py"))
+    assert len(paths) > 40
+    for path in paths:
+        assert codebase._imports(path) == by_ast(path), path.relative_to(SRC)

@@ -8,7 +8,7 @@ hand. A package counts whole (importing any part of it runs its ``__init__``, wh
 
 from __future__ import annotations
 
-import ast
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,21 +22,28 @@ def files_of(name: str) -> list[Path]:
     return sorted((SRC / name).rglob("*.py")) if (SRC / name).is_dir() else []
 
 
+# ``from .x import y`` / ``from .. import (a, b)`` / ``from resrepro.x import y`` / ``import resrepro.x``, lazy ones
+# too. A line scan, not ast.parse: the Snakefile runs this at every start, under SLURM at every job's start
+# (tests/test_project.py checks it against ast on every file).
+_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)", re.M)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+resrepro\.(\w+)", re.M)
+
+
 @lru_cache(maxsize=None)
 def _imports(path: Path) -> frozenset[str]:
     """Top-level resrepro modules that ``path`` imports (lazily too); siblings of a package are its own."""
-    in_package = path.parent != SRC
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            top_level = node.level == (2 if in_package else 1)
-            if node.level == 0 and node.module and node.module.split(".")[0] == "resrepro":
-                parts = node.module.split(".")[1:]
-                names |= {parts[0]} if parts else {a.name for a in node.names}
-            elif top_level:
-                names |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-        elif isinstance(node, ast.Import):
-            names |= {a.name.split(".")[1] for a in node.names if a.name.startswith("resrepro.")}
+    top_level_dots = "." * (2 if path.parent != SRC else 1)
+    text = path.read_text(encoding="utf-8")
+    names = set(_IMPORT.findall(text))
+    for dots, module, imported in _FROM.findall(text):
+        if not dots and module.split(".")[0] == "resrepro":
+            parts = module.split(".")[1:]
+        elif dots == top_level_dots:
+            parts = module.split(".") if module else []
+        else:
+            continue
+        listed = [n.split(" as ")[0].strip() for n in imported.strip("() \n").replace("\n", ",").split(",")]
+        names |= {parts[0]} if parts else {n for n in listed if n}
     return frozenset(n for n in names if files_of(n))
 
 
