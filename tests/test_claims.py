@@ -472,7 +472,7 @@ def test_audit_gives_every_claim_a_verdict():
     a = claims.audit(CLAIMS, PAPER, _full_measurement(), COUNTS, FULL_SPEC)
     assert a["comparable"] and len(a["claims"]) == 67
     v = {c["id"]: c["verdict"] for c in a["claims"]}
-    assert a["verdicts"] == {k: n for k, n in Counter(v.values()).items()}, "the summary counts the claims' verdicts"
+    assert {k: n for k, n in a["verdicts"].items() if n} == Counter(v.values()), "the summary counts verdicts"
     # the paper's self-contradictions hold whatever we measure
     for cid in (
         "T1.resnet18.recall",

@@ -8,7 +8,20 @@ from typing import Any, Callable, Mapping
 
 from .. import ResreproError, fmt
 
-VERDICTS = ("reproduced", "not reproduced", "inconsistent as stated", "not testable")
+# The verdict taxonomy, by severity (each is defined in the report: templates/report_text.yaml, "verdicts").
+INCONSISTENT = "inconsistent as stated"  # impossible under every reading: arithmetic, the dataset, mathematics
+IMPLAUSIBLE = "implausible"  # possible only under a stated, extreme condition
+UNSUPPORTED = "unsupported"  # the paper claims evidence that it does not show
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive"  # measured, but the test cannot tell
+NOT_TESTABLE = "not testable"  # with its reason kept apart: UNTESTABLE
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, INCONSISTENT, IMPLAUSIBLE, UNSUPPORTED, NOT_TESTABLE)
+# Why a claim is not testable. "underspecified" is a finding against the paper; the others are not.
+UNDERSPECIFIED = "underspecified"  # the paper does not say enough to compare anything with it
+OUT_OF_SCOPE = "out of scope"  # about other work, or outside what a CIFAR-10 reproduction tests
+NOT_IN_RUN = "not in this run"  # another run (more seeds, twins, full length) would decide it
+UNTESTABLE = (UNDERSPECIFIED, OUT_OF_SCOPE, NOT_IN_RUN)
 # outcomes of a single check: the verdicts, plus these two (they never decide a claim)
 CONSISTENT = "consistent"
 NO_PAPER_DATA = "no paper data"
@@ -83,10 +96,48 @@ def _summary_text(s: dict, d: int = 2) -> str:
     return f"{fmt.mean_std(s, d, table=False)} (n = {s['n']}, {ci})"
 
 
-def check(rule: str, kind: str, outcome: str, reason: str, **evidence: Any) -> dict:
+def check(
+    rule: str,
+    kind: str,
+    outcome: str,
+    reason: str,
+    *,
+    untestable: str | None = None,
+    depends_on: tuple[str, ...] | list[str] = (),
+    **evidence: Any,
+) -> dict:
+    """One check of a claim. ``untestable``: why a "not testable" outcome is one (UNTESTABLE; by default
+    "not in this run"). ``depends_on``: the choices of ours (CHOICES) the outcome rests on; such an
+    outcome is never "inconsistent as stated", which is kept for what no reading and no choice rescues."""
     if outcome not in OUTCOMES:
         raise ResreproError(f"rule {rule!r} returned the unknown outcome {outcome!r}")
-    return {"rule": rule, "kind": kind, "outcome": outcome, "reason": reason, "evidence": evidence}
+    unknown = [d for d in depends_on if d not in CHOICES]
+    if unknown:
+        raise ResreproError(f"rule {rule!r} depends on unknown choices {unknown}; declare them in CHOICES")
+    if depends_on and outcome == INCONSISTENT:
+        raise ResreproError(
+            f"rule {rule!r}: an outcome that depends on our choice ({', '.join(depends_on)}) cannot be {INCONSISTENT!r}"
+        )
+    if outcome == NOT_TESTABLE:
+        untestable = untestable or NOT_IN_RUN
+        if untestable not in UNTESTABLE:
+            raise ResreproError(f"rule {rule!r}: {untestable!r} is not a reason for 'not testable' ({UNTESTABLE})")
+    elif untestable is not None:
+        raise ResreproError(f"rule {rule!r}: only a 'not testable' outcome has a reason why it is not testable")
+    out = {"rule": rule, "kind": kind, "outcome": outcome, "reason": reason, "evidence": evidence}
+    if untestable:
+        out["untestable"] = untestable
+    if depends_on:
+        out["depends_on"] = list(depends_on)
+    return out
+
+
+# The choices of ours that a verdict may rest on, declared once; a check names them in ``depends_on``.
+CHOICES = {
+    "resnet110": "ResNet-110 is He et al.'s CIFAR ResNet-110 (3 stages of 18 basic blocks, 1.7 M parameters); "
+    "the paper defines no ResNet-110",
+    "recipe": "our training recipe (config train.*); the paper gives no optimiser, schedule or augmentation",
+}
 
 
 # Each claim's form type (reports/claims.yaml) names the rules that decide it; a rule registers itself with

@@ -24,7 +24,9 @@ from .escape import TypstCode, soft_breaks
 from .tables import check_table, column_alignment
 
 # Verdicts of the claims audit (resrepro.claims.VERDICTS) and their colours in both outputs.
-VERDICT_COLORS = dict(zip(VERDICTS, ("#1b7a3a", "#b00020", "#a65400", "#5a5a5a"), strict=True))
+VERDICT_COLORS = dict(
+    zip(VERDICTS, ("#1b7a3a", "#b00020", "#5b4a8a", "#a65400", "#8a6d00", "#7a4a2a", "#5a5a5a"), strict=True)
+)
 
 # Typst page geometry used to fit figures (A4, keep in sync with report.typ.j2).
 _TEXT_WIDTH_CM = 21.0 - 2 * 2.2
