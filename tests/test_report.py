@@ -503,7 +503,12 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
     write_json(
         root / "claims.json",
         claims.audit(
-            text_claims, yaml.safe_load((REPO / "reports" / "paper.yaml").read_text()), measured, COUNTS, spec
+            text_claims,
+            yaml.safe_load((REPO / "reports" / "paper.yaml").read_text()),
+            measured,
+            COUNTS,
+            spec,
+            margins=claims.load_margins(REPO / "reports" / "claims.yaml"),
         ),
     )
     figures.from_results(root, paper, claims.text_values(text_claims), spec, root / "figures")

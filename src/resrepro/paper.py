@@ -8,6 +8,8 @@ audit's rules (:mod:`resrepro.claims` passes its form types to :func:`load_claim
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
@@ -47,12 +49,45 @@ def load_claims(path: str | Path, known_forms: Collection[str] | None = None) ->
         if c["id"] in seen:
             raise ResreproError(f"{path}: two claims have the id {c['id']!r}")
         seen.add(c["id"])
-        if known_forms is not None and c["form"].get("type") not in known_forms:
-            raise ResreproError(
-                f"{path}: claim {c['id']!r} has the form type {c['form'].get('type')!r}; "
-                f"known: {', '.join(sorted(known_forms))}"
-            )
+        readings = c.get("readings") or []
+        if not isinstance(readings, list) or any(
+            not (isinstance(r, Mapping) and r.get("name") and r.get("form")) for r in readings
+        ):
+            raise ResreproError(f"{path}: claim {c['id']!r}: every entry of 'readings' needs a name and a form")
+        for form in [c["form"]] + [r["form"] for r in readings]:
+            if known_forms is not None and form.get("type") not in known_forms:
+                raise ResreproError(
+                    f"{path}: claim {c['id']!r} has the form type {form.get('type')!r}; "
+                    f"known: {', '.join(sorted(known_forms))}"
+                )
     return claims
+
+
+def load_margins(path: str | Path) -> dict:
+    """The pre-registered margins of reports/claims.yaml (``margins``), written before any run, and their
+    SHA-256 (of the canonical JSON), which every claims.json and provenance.json records.
+
+    Each quantity has either ``pp`` (an absolute margin, percentage points) or ``relative`` (a fraction of
+    the printed value). Returns {"quantities": {q: {"pp"|"relative": x}}, "sha256": ..., "file": ...}."""
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    margins = doc.get("margins") if isinstance(doc, Mapping) else None
+    if not isinstance(margins, Mapping) or not margins:
+        raise ResreproError(f"{path}: no 'margins' mapping; pre-register a margin per quantity (see its header)")
+    for q, m in margins.items():
+        ok = isinstance(m, Mapping) and len(m) == 1 and next(iter(m)) in ("pp", "relative")
+        value = next(iter(m.values())) if ok else None
+        if not ok or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 100:
+            raise ResreproError(
+                f"{path}: margins.{q} must be {{pp: <points>}} or {{relative: <fraction>}} with a positive number, "
+                f"got {m!r}"
+            )
+    canonical = json.dumps(margins, sort_keys=True, separators=(",", ":"))
+    return {
+        "quantities": {q: dict(m) for q, m in margins.items()},
+        "sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+        "file": Path(path).name,
+    }
 
 
 def text_values(claims: Sequence[Mapping]) -> dict:

@@ -128,3 +128,27 @@ def welch(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> dict:
     t = (diff + shift) / se
     half = t_ppf(0.5 + CONFIDENCE / 2, df) * se
     return {"diff": diff, "se": se, "df": df, "t": t, "p": t_sf(t, df), "ci": [diff - half, diff + half]}
+
+
+def prediction_interval(values: Sequence[float], level: float = 0.90) -> dict:
+    """The ``level`` Student-t prediction interval for ONE new run: mean +- t_{(1+level)/2, n-1} s sqrt(1 + 1/n).
+
+    A printed number that summarises an unknown number of runs is compared as if it were one run, the
+    weaker assumption (its interval is wider than the mean's). None without two or more values."""
+    s = summarise(values)
+    if s["n"] < 2:
+        return {**s, "interval": None, "half_width": None, "level": level}
+    half = t_ppf(0.5 + level / 2, s["n"] - 1) * s["std"] * math.sqrt(1 + 1 / s["n"])
+    return {**s, "interval": [s["mean"] - half, s["mean"] + half], "half_width": half, "level": level}
+
+
+def equivalence(interval: Sequence[float], reference: float, margin: float, rounding: float = 0.0) -> str:
+    """Two one-sided tests (TOST) read off an interval of ours against a printed ``reference`` known to within
+    +- ``rounding``: "equivalent" iff every difference the interval and the rounding allow lies inside +-margin,
+    "different" iff every one lies outside, "undecided" otherwise. With a 90 % interval each side is a 5 % test."""
+    lo, hi = interval[0] - reference - rounding, interval[1] - reference + rounding
+    if -margin <= lo and hi <= margin:
+        return "equivalent"
+    if lo > margin or hi < -margin:
+        return "different"
+    return "undecided"

@@ -39,17 +39,15 @@ from __future__ import annotations
 
 from ..paper import table_cell_claims, text_values
 from ..stats import CONFIDENCE, betainc, mean_ci, t_ppf, t_sf, welch
-from .audit import FORM_RULES, RULES_STATED, audit, combine, load_claims, run_audit
+from .audit import FORM_RULES, RULES_STATED, audit, combine, holm, load_claims, load_margins, run_audit
 from .common import (
     ALPHA,
     CONSISTENT,
     HIGHER_IS_BETTER,
     LABELS,
-    MARGIN_PP,
     NO_PAPER_DATA,
     OUR_LOSS,
     OUTCOMES,
-    RELATIVE_MARGIN,
     TEST_PER_CLASS,
     TRAIN_IMAGES,
     UNMEASURED,
@@ -101,17 +99,17 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "Inputs",
     "LABELS",
-    "MARGIN_PP",
     "NO_PAPER_DATA",
     "OUR_LOSS",
     "OUTCOMES",
-    "RELATIVE_MARGIN",
     "RULES_STATED",
     "TEST_PER_CLASS",
     "TRAIN_IMAGES",
     "UNMEASURED",
     "VERDICTS",
     "audit",
+    "holm",
+    "load_margins",
     "betainc",
     "check",
     "combine",

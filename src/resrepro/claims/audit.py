@@ -11,21 +11,54 @@ from .. import paper as transcription
 from ..fmt import printed
 from ..stats import CONFIDENCE
 from . import internal, orderings, scope, theory, values  # noqa: F401  (each registers its form types)
-from .common import ALPHA, FORM_RULES, MARGIN_PP, RELATIVE_MARGIN, VERDICTS, _display, _summary_text
-from .evidence import Inputs, comparability, read_run
+from .common import (
+    ALPHA,
+    CHOICES,
+    FORM_RULES,
+    IMPLAUSIBLE,
+    INCONCLUSIVE,
+    INCONSISTENT,
+    NOT_REPRODUCED,
+    NOT_TESTABLE,
+    REPRODUCED,
+    UNSUPPORTED,
+    UNTESTABLE,
+    VERDICTS,
+    _display,
+    _summary_text,
+)
+from .evidence import Inputs, comparability, models_named, predictions_reader, read_run
+from .power import POWER
+from .values import PI_LEVEL
 
 RULES_STATED = {
     "alpha": ALPHA,
     "confidence": CONFIDENCE,
-    "margin_pp": MARGIN_PP,
-    "relative_margin": RELATIVE_MARGIN,
-    "value": "reproduced iff |mean over seeds - printed value| <= rounding half-unit"
-    " + max(margin, 95 % t-CI half-width)",
-    "ordering": "reproduced iff a one-sided Welch t-test over seeds is significant at alpha"
-    " for every pair the claim names",
-    "combination": "any 'inconsistent as stated' check wins, then 'not reproduced', then 'reproduced',"
-    " else 'not testable'",
+    "prediction_interval": PI_LEVEL,
+    "power": POWER,
+    "value": "TOST with the pre-registered margin: reproduced iff the 90 % prediction interval of one run of ours"
+    " minus the printed value, widened by its rounding, lies inside +-margin; not reproduced iff wholly outside;"
+    " inconclusive otherwise",
+    "ordering": "one-sided Welch t-tests over seeds for every pair the claim names (intersection-union: the claim's"
+    " p is its largest pair p), then Holm's correction across the ordering claims; reproduced iff the adjusted p"
+    " < alpha; not reproduced iff a pair is significantly the other way (or exactly tied); inconclusive otherwise",
+    "combination": "within a reading: inconsistent as stated, then implausible, then not reproduced, then reproduced,"
+    " then unsupported, then inconclusive, else not testable; across readings: robust iff every reading agrees and"
+    " no choice of ours decides it; 'inconsistent as stated' only if every reading is",
 }
+PRECEDENCE = (INCONSISTENT, IMPLAUSIBLE, NOT_REPRODUCED, REPRODUCED, UNSUPPORTED, INCONCLUSIVE)
+# When readings disagree and the literal one is impossible, the claim takes its most favourable other reading.
+FAVOURABLE = (REPRODUCED, INCONCLUSIVE, NOT_TESTABLE, UNSUPPORTED, NOT_REPRODUCED, IMPLAUSIBLE, INCONSISTENT)
+# The headline's claim families: what decided the claim (a check's kind).
+FAMILIES = {
+    "paper": "the paper against itself",
+    "dataset": "CIFAR-10's test set",
+    "model": "the models' parameter counts",
+    "mathematics": "mathematics",
+    "measurement": "our measurements",
+    "scope": "scope",
+}
+ORDERING_RULES = {"better", "trend", "lowest", "no_degradation", "residual_vs_plain", "degradation"}
 
 
 def load_claims(path: str | Path) -> list[dict]:
@@ -33,22 +66,54 @@ def load_claims(path: str | Path) -> list[dict]:
     return transcription.load_claims(path, known_forms=FORM_RULES)
 
 
+def load_margins(path: str | Path) -> dict:
+    """The pre-registered margins of reports/claims.yaml, with their SHA-256."""
+    return transcription.load_margins(path)
+
+
 def combine(checks: Sequence[Mapping]) -> tuple[str, str]:
-    """The claim's verdict and the reason of the check that decided it."""
+    """The verdict of one reading and the reason of the check(s) that decided it."""
     if not checks:
         raise ResreproError("a claim with no checks cannot get a verdict")
-    for verdict in ("inconsistent as stated", "not reproduced", "reproduced"):
+    for verdict in PRECEDENCE:
         deciding = [c for c in checks if c["outcome"] == verdict]
         if deciding:
             return verdict, " | ".join(c["reason"] for c in deciding)
-    reasons = [c["reason"] for c in checks if c["outcome"] == "not testable"] or [c["reason"] for c in checks]
-    return "not testable", " | ".join(reasons)
+    reasons = [c["reason"] for c in checks if c["outcome"] == NOT_TESTABLE] or [c["reason"] for c in checks]
+    return NOT_TESTABLE, " | ".join(reasons)
 
 
-def _entry(c: Mapping, checks: list[dict]) -> dict:
-    """A claim of the audit: what it says, its verdict and the checks behind it."""
-    form = c["form"]
+def _reading(name: str, form: Mapping, x: Inputs) -> dict:
+    """One reading of a claim: its checks, verdict, the kind of evidence that decided it and what it rests on."""
+    checks = FORM_RULES[form["type"]](form, x)
     verdict, reason = combine(checks)
+    deciding = [c for c in checks if c["outcome"] == verdict] or checks
+    depends = {d for c in deciding for d in c.get("depends_on", ())}
+    kind = deciding[0]["kind"]
+    if kind == "measurement" and verdict != NOT_TESTABLE:
+        depends |= {m for m in models_named(form) if m in CHOICES}
+    untestable = sorted({c.get("untestable") for c in deciding if c.get("untestable")})
+    return {
+        "name": name,
+        "form": dict(form),
+        "verdict": verdict,
+        "reason": reason,
+        "kind": kind,
+        "depends_on": sorted(depends),
+        "untestable": untestable[0] if verdict == NOT_TESTABLE and untestable else None,
+        "checks": checks,
+    }
+
+
+def _entry(c: Mapping, x: Inputs) -> dict:
+    """A claim of the audit: what it says, its readings, its verdict and the checks behind it."""
+    readings = [_reading(c.get("reading", "as stated"), c["form"], x)]
+    readings += [_reading(r["name"], r["form"], x) for r in c.get("readings") or ()]
+    agree = len({r["verdict"] for r in readings}) == 1
+    chosen = readings[0]
+    if chosen["verdict"] == INCONSISTENT and not agree:
+        chosen = min(readings[1:], key=lambda r: FAVOURABLE.index(r["verdict"]))
+    form, checks = c["form"], chosen["checks"]
     meas = next((ch for ch in checks if ch["kind"] == "measurement"), None)
     stated = printed(form["value"], form["decimals"]) if form["type"] == "value" else c["statement"]
     return {
@@ -58,11 +123,62 @@ def _entry(c: Mapping, checks: list[dict]) -> dict:
         "statement": c["statement"],
         "paper": c.get("paper") or stated,
         "form": form,
-        "verdict": verdict,
-        "reason": reason,
+        "verdict": chosen["verdict"],
+        "reason": chosen["reason"],
+        "reading": chosen["name"],
+        "robust": agree and not chosen["depends_on"],
+        "depends_on": chosen["depends_on"],
+        "untestable": chosen["untestable"],
+        "family": chosen["kind"],
+        "readings": [{k: r[k] for k in ("name", "verdict", "reason", "depends_on")} for r in readings],
         "measurement": meas["evidence"] if meas else None,
         "ours": _ours_text(checks),
         "checks": checks,
+    }
+
+
+def holm(p: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error at most alpha when compared with alpha)."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    out, running = [1.0] * len(p), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def _ordering_check(e: Mapping) -> Mapping | None:
+    return next((ch for ch in e["checks"] if ch["rule"] in ORDERING_RULES and "p_iut" in ch["evidence"]), None)
+
+
+def _correct_for_multiplicity(entries: list[dict]) -> dict:
+    """Holm across every ordering claim that was tested: a claim is reproduced only if its adjusted p < ALPHA."""
+    tested = [(e, ch) for e in entries if (ch := _ordering_check(e))]
+    adjusted = holm([ch["evidence"]["p_iut"] for _, ch in tested])
+    for (e, ch), q in zip(tested, adjusted):
+        e["holm"] = {"p": ch["evidence"]["p_iut"], "adjusted": q, "family_size": len(tested)}
+        if e["verdict"] == REPRODUCED and q >= ALPHA:
+            e["verdict"] = INCONCLUSIVE
+            e["reason"] += (
+                f"; but not significant after Holm's correction across the {len(tested)} ordering claims tested"
+                f" (adjusted p = {q:.3g} >= {ALPHA})"
+            )
+    return {"method": "Holm", "family_size": len(tested), "alpha": ALPHA}
+
+
+def _headline(entries: Sequence[Mapping]) -> dict:
+    """Robust verdicts by claim family; the rest counted apart as resting on a reading or a choice of ours."""
+    out: dict = {label: {} for label in FAMILIES.values()}
+    for e in entries:
+        if e["robust"]:
+            fam = out[FAMILIES[e["family"]]]
+            fam[e["verdict"]] = fam.get(e["verdict"], 0) + 1
+    return {
+        "robust": {f: v for f, v in out.items() if v},
+        "not_robust": sum(not e["robust"] for e in entries),
+        "not_testable_because": {
+            u: sum(e["verdict"] == NOT_TESTABLE and e["untestable"] == u for e in entries) for u in UNTESTABLE
+        },
     }
 
 
@@ -73,21 +189,25 @@ def audit(
     counts: Mapping,
     spec: Mapping,
     gradients: Mapping | None = None,
+    margins: Mapping | None = None,
+    predictions=None,
 ) -> dict:
-    """Every claim (table cells first, then the text) with its checks and verdict."""
+    """Every claim (table cells first, then the text) with its readings, checks and verdict."""
     ok, reasons = comparability(spec, paper)
     x = Inputs(paper, measured, counts, ok, reasons, transcription.text_values(claims))
-    x.gradients = gradients
-    entries = []
-    for c in list(transcription.table_cell_claims(paper)) + list(claims):
-        entries.append(_entry(c, FORM_RULES[c["form"]["type"]](c["form"], x)))
-    counts_by_verdict = {v: sum(e["verdict"] == v for e in entries) for v in VERDICTS}
+    x.gradients, x.margins, x.predictions = gradients, margins, predictions
+    entries = [_entry(c, x) for c in list(transcription.table_cell_claims(paper)) + list(claims)]
+    multiplicity = _correct_for_multiplicity(entries)
     return {
         "run": spec.get("run"),
         "comparable": ok,
         "not_comparable_because": reasons,
-        "verdicts": counts_by_verdict,
+        "verdicts": {v: sum(e["verdict"] == v for e in entries) for v in VERDICTS},
+        "headline": _headline(entries),
         "rules": dict(RULES_STATED),
+        "multiplicity": multiplicity,
+        "preregistered": {k: (margins or {}).get(k) for k in ("file", "sha256", "quantities")},
+        "choices": {k: v for k, v in CHOICES.items() if any(k in e["depends_on"] for e in entries)},
         "claims": entries,
     }
 
@@ -103,7 +223,8 @@ def _ours_text(checks: Sequence[Mapping]) -> str:
         if tests:
             sig = [t for t in tests if t.get("significant")]
             if all("p" in t for t in tests):
-                return f"{len(sig)} of {len(tests)} pair(s) significant (Welch, alpha {ALPHA})"
+                largest = max(t["p"] for t in tests)
+                return f"{len(sig)} of {len(tests)} pair(s) significant (Welch, alpha {ALPHA}; largest p {largest:.3g})"
             return f"{len(tests)} pair(s), one seed: no test"
     for ch in checks:
         ev = ch["evidence"]
@@ -120,4 +241,5 @@ def run_audit(results: str | Path, paper_path: str | Path, claims_path: str | Pa
     claims = load_claims(claims_path)
     forms = [c["form"] for c in transcription.table_cell_claims(paper) + claims]
     measured, counts, gradients = read_run(results, forms)
-    return audit(claims, paper, measured, counts, spec, gradients)
+    margins = load_margins(claims_path)
+    return audit(claims, paper, measured, counts, spec, gradients, margins, predictions_reader(results))

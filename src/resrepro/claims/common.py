@@ -28,12 +28,7 @@ NO_PAPER_DATA = "no paper data"
 OUTCOMES = VERDICTS + (CONSISTENT, NO_PAPER_DATA)
 
 ALPHA = 0.05
-# Practical margin (percentage points) within which a measured mean "reproduces" a printed value,
-# on top of the printed rounding and our 95 % CI: about 3x the seed-to-seed standard deviation of a
-# CIFAR-10 ResNet (He et al. 2016 report 6.61 +- 0.16 % for ResNet-110 over 5 runs).
-MARGIN_PP = 0.5
-# Relative margin for times and epoch counts, where a definition or the hardware matches.
-RELATIVE_MARGIN = 0.10
+# Margins are pre-registered per quantity in reports/claims.yaml (margins), never set here.
 
 # CIFAR-10's official test set: 10,000 images, exactly 1,000 per class (Krizhevsky 2009).
 TEST_PER_CLASS = {"CIFAR-10": [1000] * 10}

@@ -4,9 +4,9 @@ degradation study's gradient norms, and whether the run is comparable with the p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
-from .. import catalog, io
+from .. import ResreproError, catalog, io
 from ..paper import TABLES
 
 
@@ -29,6 +29,9 @@ class Inputs:
         self.not_comparable = list(not_comparable)
         self.text_values = text_values or {}
         self.gradients: Mapping | None = None  # results/<run>/degradation/summary.json, when the run has one
+        self.margins: Mapping | None = None  # the pre-registered margins (resrepro.paper.load_margins)
+        # model -> {seed: [right or wrong, per test image]} from eval/<model>/seed<s>/predictions.csv, if read
+        self.predictions: Callable[[str], Mapping[int, Sequence[bool]]] | None = None
 
     # paper side -------------------------------------------------------------------------
     def table_of(self, quantity: str) -> str | None:
@@ -49,6 +52,24 @@ class Inputs:
         if tv:
             return tv
         return None
+
+    def margin(self, quantity: str, printed_value: float | None = None) -> tuple[float, str]:
+        """The pre-registered margin for ``quantity`` in its units, and how it is stated ("1 pp", "10 %")."""
+        m = ((self.margins or {}).get("quantities") or {}).get(quantity)
+        if m is None:
+            raise ResreproError(
+                f"no pre-registered margin for {quantity!r}; add it to the 'margins' of reports/claims.yaml"
+                " before any run"
+            )
+        if "pp" in m:
+            return float(m["pp"]), f"{m['pp']:g} pp"
+        if printed_value is None:
+            raise ResreproError(f"the margin of {quantity!r} is relative; it needs the printed value")
+        return float(m["relative"]) * abs(float(printed_value)), f"{m['relative']:.0%} of the printed value"
+
+    def defined(self, quantity: str) -> bool:
+        """Whether the paper defines ``quantity`` (reports/paper.yaml: definitions)."""
+        return bool((self.paper.get("definitions") or {}).get(quantity))
 
     # our side ---------------------------------------------------------------------------
     def values(self, model: str, quantity: str) -> list[float] | None:
@@ -142,3 +163,24 @@ def read_run(results: str | Path, forms: Iterable[Mapping]) -> tuple[dict, dict,
     counts = parameter_counts(names, models_json)
     study = results / "degradation" / "summary.json"
     return measured, counts, io.read_json(study) if study.exists() else None
+
+
+def predictions_reader(results: str | Path) -> Callable[[str], dict[int, list[bool]]]:
+    """A reader of each model's per-image correctness, per seed, from eval/<model>/seed<s>/predictions.csv
+    (columns index, label, prediction), read once per model."""
+    import csv
+
+    results = Path(results)
+    cache: dict[str, dict[int, list[bool]]] = {}
+
+    def read(model: str) -> dict[int, list[bool]]:
+        if model not in cache:
+            out = {}
+            for f in sorted((results / "eval" / model).glob("seed*/predictions.csv")):
+                with open(f, encoding="utf-8", newline="") as fh:
+                    rows = sorted(csv.DictReader(fh), key=lambda r: int(r["index"]))
+                out[int(f.parent.name[4:])] = [r["label"] == r["prediction"] for r in rows]
+            cache[model] = out
+        return cache[model]
+
+    return read

@@ -7,7 +7,22 @@ import math
 from typing import Mapping
 
 from ..fmt import printed
-from .common import CONSISTENT, NO_PAPER_DATA, TEST_PER_CLASS, _display, _interval, _names, _overlap, check, form_rule
+from .common import (
+    CHOICES,
+    CONSISTENT,
+    IMPLAUSIBLE,
+    INCONSISTENT,
+    NO_PAPER_DATA,
+    NOT_REPRODUCED,
+    TEST_PER_CLASS,
+    UNSUPPORTED,
+    _display,
+    _interval,
+    _names,
+    _overlap,
+    check,
+    form_rule,
+)
 from .evidence import Inputs
 
 # ---- one printed value against the dataset and the paper's other numbers ---------------------------
@@ -36,7 +51,7 @@ def rule_test_set_resolution(form: Mapping, x: Inputs) -> dict:
     return check(
         "test_set_resolution",
         "dataset",
-        "inconsistent as stated",
+        INCONSISTENT,
         f"{value} % is impossible on {n:,} test images: every accuracy is a multiple of {step:g} %",
         n_test=n,
         step=step,
@@ -77,7 +92,7 @@ def rule_recall_equals_accuracy(form: Mapping, x: Inputs) -> dict:
     return check(
         "recall_equals_accuracy",
         "dataset",
-        "inconsistent as stated",
+        INCONSISTENT,
         f"macro recall {recall} % differs from accuracy {accuracy} %, but on {dataset}'s "
         f"test set ({c} classes x {k:,} = {n:,} images) macro recall = (1/{c}) sum TP_c/{k:,} "
         f"= sum TP_c/{n:,} = accuracy exactly{ours}",
@@ -99,7 +114,7 @@ def rule_f1_bound(form: Mapping, x: Inputs) -> dict:
     return check(
         "f1_bound",
         "paper",
-        "inconsistent as stated",
+        INCONSISTENT,
         f"macro F1 {f1} exceeds (macro precision + macro recall)/2 = {mean}; "
         "each class's F1 (a harmonic mean) is at most the arithmetic mean of its precision and recall",
         **ev,
@@ -131,13 +146,15 @@ def rule_total_time_arithmetic(form: Mapping, x: Inputs) -> dict:
         )
     minutes = _overlap((e[0] * s_lo / 60, e[0] * s_hi / 60), printed_total)
     hint = f" ({e[0] * s[0] / 60:g} min: it would match if the column were in minutes)" if minutes else ""
+    ratio = total * 3600 / s[0] / e[0]
     return check(
         "total_time_arithmetic",
         "paper",
-        "inconsistent as stated",
+        IMPLAUSIBLE,
         f"{text}, not {printed(total, form['decimals'])} h; the printed total needs "
-        f"{total * 3600 / s[0]:,.0f} epochs at {printed(s[0], s[1])} s, "
-        f"{total * 3600 / s[0] / e[0]:.0f} x the epochs to convergence{hint}",
+        f"{total * 3600 / s[0]:,.0f} epochs at {printed(s[0], s[1])} s, {ratio:.0f} x the epochs to convergence"
+        f"{hint}. It holds only if training ran {ratio:.0f} x past convergence or the column is not in hours",
+        condition=f"training ran {ratio:.0f} x the epochs to convergence, or the unit is not hours",
         **ev,
     )
 
@@ -158,13 +175,21 @@ def rule_error_vs_accuracy(form: Mapping, x: Inputs) -> dict:
     return check(
         "error_vs_accuracy",
         "paper",
-        "inconsistent as stated",
-        f"test error {error} % but {acc[2]} prints accuracy {accuracy} %, i.e. error {100 - acc[0]:.1f} %",
+        IMPLAUSIBLE,
+        f"test error {error} % but {acc[2]} prints accuracy {accuracy} %, i.e. error {100 - acc[0]:.1f} %; "
+        "both hold only if the two tables report different runs or checkpoints of the same model, "
+        "which the paper never says",
+        condition="the tables report different runs or checkpoints of one model",
         **ev,
     )
 
 
 # ---- parameter counts and the paper's coverage ----------------------------------------------------
+
+
+def _choices(models: list[str]) -> tuple[str, ...]:
+    """The choices of ours (common.CHOICES) that the parameter counts of ``models`` rest on."""
+    return tuple(c for c in CHOICES if c in models)
 
 
 def _cifar_counts(x: Inputs, models: list[str]) -> dict:
@@ -190,9 +215,10 @@ def rules_params_relation(form: Mapping, x: Inputs) -> list[dict]:
             check(
                 "params_relation",
                 "model",
-                "inconsistent as stated",
-                f"{_display(model)} (He et al.'s CIFAR architecture, the only published one; the paper defines "
-                f"none) has fewer parameters than {_names(fewer)}: {text}",
+                NOT_REPRODUCED,
+                f"{_display(model)} as we define it (He et al.'s CIFAR architecture, the only published one; the "
+                f"paper defines none) has fewer parameters than {_names(fewer)}: {text}",
+                depends_on=_choices([model] + fewer),
                 counts=counts,
             )
         ]
@@ -222,9 +248,10 @@ def rules_params_trend(form: Mapping, x: Inputs) -> list[dict]:
             check(
                 "params_trend",
                 "model",
-                "inconsistent as stated",
+                NOT_REPRODUCED,
                 f"parameters do not grow with depth: {pairs}"
-                " (He et al.'s ResNet-110 is the only published one; the paper defines none)",
+                " (with our ResNet-110, He et al.'s, the only published one; the paper defines none)",
+                depends_on=_choices([m for pair in broken for m in pair]),
                 counts=counts,
             )
         ]
@@ -241,7 +268,7 @@ def rules_table_covers(form: Mapping, x: Inputs) -> list[dict]:
             check(
                 "table_covers",
                 "paper",
-                "inconsistent as stated",
+                UNSUPPORTED,
                 f"the text names {_names(absent)}, but {title} has rows only for {_names(list(t['rows']))}",
                 absent=absent,
             )
@@ -257,7 +284,7 @@ def rules_datasets_reported(form: Mapping, x: Inputs) -> list[dict]:
             check(
                 "datasets_reported",
                 "paper",
-                "inconsistent as stated",
+                UNSUPPORTED,
                 f"promises {form['at_least']}+ datasets, but every result of the paper is on "
                 f"{', '.join(ds) or 'no dataset'} alone",
                 datasets=ds,

@@ -21,8 +21,12 @@ from .common import (
     ALPHA,
     CONSISTENT,
     HIGHER_IS_BETTER,
-    MARGIN_PP,
+    INCONCLUSIVE,
     NO_PAPER_DATA,
+    NOT_REPRODUCED,
+    NOT_TESTABLE,
+    REPRODUCED,
+    UNDERSPECIFIED,
     UNMEASURED,
     _display,
     _label,
@@ -31,6 +35,7 @@ from .common import (
     form_rule,
 )
 from .evidence import Inputs
+from .power import DEFINITION_DEPENDENT, paired_test, power_note
 
 Pairs = Sequence[tuple[str, str, str]]  # (better, than, quantity)
 
@@ -126,7 +131,7 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
     needed = sorted({m for a, b, _ in pairs for m in (a, b)})
     absent = [m for m in needed if m not in x.measured]
     if absent:
-        return check(rule, "measurement", "not testable", f"needs {_names(absent)}, absent from this run")
+        return check(rule, "measurement", NOT_TESTABLE, f"needs {_names(absent)}, absent from this run")
     tests, few = [], []
     for a, b, q in pairs:
         va, vb = x.values(a, q), x.values(b, q)
@@ -136,8 +141,21 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
             )
         few += [m for m, v in ((a, va), (b, vb)) if len(v) < 2]
         tests.append(_pair_test(a, b, q, va, vb, sign, margin))
+        tests[-1].update(paired_test(x, a, b, q, sign))
     ev = {"tests": tests, "alpha": ALPHA, "margin": margin}
     ours = "; ".join(_line(t) for t in tests)
+    undefined = sorted({q for *_, q in pairs if q in DEFINITION_DEPENDENT and not x.defined(q)})
+    if undefined:
+        return check(
+            rule,
+            "measurement",
+            NOT_TESTABLE,
+            f"the paper does not define {', '.join(_label(q) for q in undefined)}; ours (the first epoch within "
+            "a fixed distance of the best validation accuracy) mostly reads back our learning-rate schedule, so it "
+            f"decides nothing about the paper's claim; measured, for what it is: {ours}",
+            untestable=UNDERSPECIFIED,
+            **ev,
+        )
     if few:
         also = f"; and {x.not_comparable_reason()}" if not x.comparable else ""
         return check(
@@ -149,14 +167,17 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
             **ev,
         )
     if not x.comparable:
-        return check(rule, "measurement", "not testable", f"{x.not_comparable_reason()}; measured: {ours}", **ev)
+        return check(rule, "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; measured: {ours}", **ev)
+    ev["p_iut"] = max(t["p"] for t in tests)  # the intersection-union p: the claim's p is its weakest pair's
+    ev["power"] = power_note(tests, x)
     failing = [t for t in tests if not t["significant"]]
     if not failing:
         return check(
             rule,
             "measurement",
-            "reproduced",
-            f"every pair is {what} at one-sided alpha = {ALPHA} (Welch t-test over seeds): {ours}",
+            REPRODUCED,
+            f"every pair is {what} at one-sided alpha = {ALPHA} (Welch t-test over seeds; largest p "
+            f"{ev['p_iut']:.3g}): {ours}",
             **ev,
         )
     # each failing pair: significantly the other way (the reverse one-sided test at the same alpha), an exact tie
@@ -172,12 +193,16 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
             if margin
             else f"{undecided} within seed-to-seed noise"
         )
+    # a pair shown the other way (or exactly tied) refutes a claim about every pair; noise alone cannot tell
+    outcome = NOT_REPRODUCED if reversed_ or tied else INCONCLUSIVE
+    tail = "" if outcome == NOT_REPRODUCED else f"; {ev['power']['text']}"
     return check(
         rule,
         "measurement",
-        "not reproduced",
+        outcome,
         f"{len(failing)} of {len(tests)} pair(s) not shown {what} at alpha = {ALPHA} ({', '.join(parts)}): "
-        + "; ".join(_line(t) for t in failing),
+        + "; ".join(_line(t) for t in failing)
+        + tail,
         **ev,
     )
 
@@ -234,8 +259,9 @@ def rules_no_degradation(form: Mapping, x: Inputs) -> list[dict]:
     sign = 1 if q in HIGHER_IS_BETTER else -1
     pairs = [(b, a, q) for a, b in zip(order, order[1:])]
     paper, _ = _adjacent_paper("no_degradation", order, q, sign, x, "not in the tables")
-    what = f"non-inferior (deeper not worse by {MARGIN_PP:g} pp or more)"
-    return [paper, _measured_pairs(pairs, sign, x, "no_degradation", margin=MARGIN_PP, what=what)]
+    margin, _ = x.margin(q)
+    what = f"non-inferior (deeper not worse by the pre-registered {margin:g} pp or more)"
+    return [paper, _measured_pairs(pairs, sign, x, "no_degradation", margin=margin, what=what)]
 
 
 NO_PLAIN = "the paper prints no network without skip connections"

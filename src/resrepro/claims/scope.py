@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .. import ResreproError
-from .common import OUR_LOSS, UNMEASURED, check, form_rule
+from .common import NOT_IN_RUN, NOT_TESTABLE, OUR_LOSS, OUT_OF_SCOPE, UNDERSPECIFIED, UNMEASURED, check, form_rule
 from .evidence import Inputs
 
 
@@ -17,7 +17,7 @@ def rules_unmeasured(form: Mapping, x: Inputs) -> list[dict]:
         raise ResreproError(
             f"no description of the unmeasured quantity {q!r}; add it to resrepro.claims.common.UNMEASURED"
         )
-    return [check("unmeasured", "scope", "not testable", UNMEASURED[q])]
+    return [check("unmeasured", "scope", NOT_TESTABLE, UNMEASURED[q], untestable=NOT_IN_RUN)]
 
 
 @form_rule("background")
@@ -26,9 +26,10 @@ def rules_background(form: Mapping, x: Inputs) -> list[dict]:
         check(
             "background",
             "scope",
-            "not testable",
+            NOT_TESTABLE,
             f"a statement about {form['about']}, not a result of the paper's experiments; "
             "outside what a CIFAR-10 reproduction tests",
+            untestable=OUT_OF_SCOPE,
         )
     ]
 
@@ -39,8 +40,9 @@ def rules_method(form: Mapping, x: Inputs) -> list[dict]:
         check(
             "method",
             "scope",
-            "not testable",
+            NOT_TESTABLE,
             f"describes the {form['aspect']} ({form['paper']}) without saying the experiments used it; "
             f"we train with {OUR_LOSS} (listed under deviations)",
+            untestable=UNDERSPECIFIED,
         )
     ]

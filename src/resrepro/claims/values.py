@@ -7,8 +7,21 @@ from typing import Callable, Mapping
 
 from .. import ResreproError
 from ..fmt import printed
-from ..stats import mean_ci
-from .common import MARGIN_PP, RELATIVE_MARGIN, TRAIN_IMAGES, _display, _f, _interval, _summary_text, check, form_rule
+from ..stats import equivalence, mean_ci, prediction_interval
+from .common import (
+    IMPLAUSIBLE,
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    NOT_TESTABLE,
+    REPRODUCED,
+    TRAIN_IMAGES,
+    UNDERSPECIFIED,
+    _display,
+    _interval,
+    _summary_text,
+    check,
+    form_rule,
+)
 from .evidence import Inputs
 from .internal import (
     rule_error_vs_accuracy,
@@ -18,47 +31,57 @@ from .internal import (
     rule_total_time_arithmetic,
 )
 
+PI_LEVEL = 0.90  # a two-sided 90 % interval: each of the two one-sided tests of TOST at 5 %
+_TOST_OUTCOME = {"equivalent": REPRODUCED, "different": NOT_REPRODUCED, "undecided": INCONCLUSIVE}
 
-def rule_measured_value(form: Mapping, x: Inputs) -> dict:
-    """Mean over seeds vs the printed value: reproduced iff |mean - paper| <= rounding + max(margin, CI half-width)."""
+
+def _equivalence(rule: str, form: Mapping, x: Inputs, why: str = "") -> dict:
+    """TOST against the printed value with the pre-registered margin (reports/claims.yaml: margins): reproduced
+    iff the 90 % prediction interval of one run of ours, minus the printed value and widened by its rounding,
+    lies inside +-margin; not reproduced iff it lies wholly outside; inconclusive otherwise. The paper never
+    says how many runs a number summarises, so it is compared as one run (a prediction interval, not the
+    mean's confidence interval)."""
     model, q, p, d = form["model"], form["quantity"], float(form["value"]), int(form["decimals"])
+    prefix = f"{why}; " if why else ""
     vals = x.values(model, q)
     if vals is None:
-        return check("measured_value", "measurement", "not testable", f"{_display(model)} is not in this run", paper=p)
-    s = mean_ci(vals)
+        return check(rule, "measurement", NOT_TESTABLE, f"{prefix}{_display(model)} is not in this run", paper=p)
+    margin, stated = x.margin(q, p)
+    s, pi = mean_ci(vals), prediction_interval(vals, PI_LEVEL)
     r = 0.5 * 10.0 ** (-d)
-    tol = r + max(MARGIN_PP, s["half_width"] or 0.0)
     diff = s["mean"] - p
-    ev = {"paper": p, "ours": s, "difference": diff, "tolerance": tol}
-    ours = f"ours {_summary_text(s)}, difference {diff:+.2f}"
+    ev = {"paper": p, "ours": s, "difference": diff, "margin": margin, "rounding": r, "prediction": pi}
+    ours = f"{prefix}ours {_summary_text(s)}, difference {diff:+.2f}"
     if not x.comparable:
-        return check("measured_value", "measurement", "not testable", f"{x.not_comparable_reason()}; {ours}", **ev)
-    seed_note = "" if s["std"] is not None else "; one seed, so no seed uncertainty: decided on the margin alone"
-    rule = f"tolerance {tol:.2f} = rounding {r:g} + max(margin {MARGIN_PP:g}, CI half-width {_f(s['half_width'])})"
-    if abs(diff) <= tol:
-        return check("measured_value", "measurement", "reproduced", f"{ours}, within the {rule}{seed_note}", **ev)
-    return check("measured_value", "measurement", "not reproduced", f"{ours}, outside the {rule}{seed_note}", **ev)
-
-
-def _relative_value(rule: str, form: Mapping, x: Inputs, why: str) -> dict:
-    model, q, p = form["model"], form["quantity"], float(form["value"])
-    vals = x.values(model, q)
-    if vals is None:
-        return check(rule, "measurement", "not testable", f"{why}; {_display(model)} is not in this run", paper=p)
-    s = mean_ci(vals)
-    ev = {"paper": p, "ours": s, "difference": s["mean"] - p}
-    ours = f"ours {_summary_text(s)}"
-    if not x.comparable:
-        return check(rule, "measurement", "not testable", f"{x.not_comparable_reason()}; {ours}", **ev)
-    tol = RELATIVE_MARGIN * abs(p) + 0.5 * 10.0 ** (-int(form["decimals"]))
-    ok = abs(s["mean"] - p) <= tol
+        return check(rule, "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; {ours}", **ev)
+    if pi["interval"] is None:
+        return check(
+            rule,
+            "measurement",
+            INCONCLUSIVE,
+            f"{ours}; one seed gives no seed-to-seed spread, so no interval: run two or more seeds",
+            **ev,
+        )
+    lo, hi = (v - p for v in pi["interval"])
+    ev["interval_minus_paper"] = [lo, hi]
+    outcome = _TOST_OUTCOME[equivalence(pi["interval"], p, margin, r)]
+    where = {REPRODUCED: "inside", NOT_REPRODUCED: "wholly outside", INCONCLUSIVE: "neither inside nor wholly outside"}
+    seeds = ""
+    if outcome == INCONCLUSIVE:
+        seeds = f"; the interval alone is {2 * pi['half_width']:.2f} wide against a {2 * margin:.2f}-wide band"
     return check(
         rule,
         "measurement",
-        "reproduced" if ok else "not reproduced",
-        f"{why}; {ours} is {'within' if ok else 'outside'} {RELATIVE_MARGIN:.0%} of the paper's {p:g}",
+        outcome,
+        f"{ours}; the {PI_LEVEL:.0%} prediction interval of ours - paper, {lo:+.2f} to {hi:+.2f} "
+        f"(+-{r:g} rounding), is {where[outcome]} the pre-registered +-{margin:.3g} margin ({stated}){seeds}",
         **ev,
     )
+
+
+def rule_measured_value(form: Mapping, x: Inputs) -> dict:
+    """A printed value against our seeds: an equivalence test (TOST) with the pre-registered margin."""
+    return _equivalence("measured_value", form, x)
 
 
 def _ours_or_absent(form: Mapping, vals: list[float] | None, text: Callable[[list[float]], str]) -> str:
@@ -74,12 +97,13 @@ def rule_definition_dependent(form: Mapping, x: Inputs) -> dict:
         return check(
             "definition_dependent",
             "measurement",
-            "not testable",
+            NOT_TESTABLE,
             "the paper does not define convergence (nor its schedule), so no number of ours is comparable; " + ours,
+            untestable=UNDERSPECIFIED,
             paper=form["value"],
             ours=mean_ci(vals) if vals else None,
         )
-    return _relative_value("definition_dependent", form, x, f"the paper defines it as {definition!r}")
+    return _equivalence("definition_dependent", form, x, f"the paper defines it as {definition!r}")
 
 
 def _implied_rate(form: Mapping, x: Inputs, ev: dict) -> str:
@@ -113,8 +137,9 @@ def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
         return check(
             "hardware_dependent",
             "measurement",
-            "not testable",
+            NOT_TESTABLE,
             f"the paper names no hardware, so absolute times cannot be compared; {ours}",
+            untestable=UNDERSPECIFIED,
             **ev,
         )
     if hw not in devices:
@@ -125,7 +150,7 @@ def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
             f"the paper used {hw}, this run {', '.join(devices) or 'unknown'}; {ours}",
             **ev,
         )
-    return _relative_value("hardware_dependent", form, x, f"same hardware ({hw})")
+    return _equivalence("hardware_dependent", form, x, f"same hardware ({hw})")
 
 
 def rule_parameter_count(form: Mapping, x: Inputs) -> dict:
@@ -146,9 +171,11 @@ def rule_parameter_count(form: Mapping, x: Inputs) -> dict:
         return check(
             "parameter_count",
             "model",
-            "inconsistent as stated",
+            IMPLAUSIBLE,
             f"{paper} M is the count of the 1000-class ImageNet {name} ({imagenet:,}); "
-            f"a CIFAR-10 {name} (10 classes, 3x3 stem) has {cifar:,} = {cifar / 1e6:.2f} M",
+            f"a CIFAR-10 {name} (10 classes) has {cifar:,} = {cifar / 1e6:.2f} M. It holds only if the "
+            "1000-class ImageNet head was left on a 10-class problem (likely a slip: torchvision's default)",
+            condition="the 1000-class ImageNet head left in",
             **ev,
         )
     return check(

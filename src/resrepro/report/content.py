@@ -122,6 +122,7 @@ def _summary(text: Prose, common: dict, run: dict, spec: dict) -> list[str]:
         n_cells=n_cells,
         n_text=n_claims - n_cells,
         verdicts=audit["verdicts"],
+        headline=audit["headline"],
         not_comparable_because=audit.get("not_comparable_because", []),
     )
 
@@ -152,6 +153,9 @@ def _methodology(text: Prose, common: dict, run: dict, spec: dict) -> dict:
         "precision": next(iter(summaries.values()))["precision"],
         "tolerance_pp": 100 * spec["tolerance"],
         "rules": run["audit"]["rules"],
+        "margins": run["audit"]["preregistered"],
+        "multiplicity": run["audit"]["multiplicity"],
+        "choices": run["audit"]["choices"],
     }
     return _section(text, "methodology", common | values)
 

@@ -286,6 +286,11 @@ class Claim:
     ours: str = ""
     reason: str = ""
     checks: list[Check] = field(default_factory=list)
+    robust: bool = True  # every reading agrees and no choice of ours decides it
+    depends_on: list[str] = field(default_factory=list)  # the choices of ours it rests on
+    untestable: str = ""  # why a "not testable" claim is one
+    adjusted_p: float | None = None  # Holm-adjusted p of an ordering claim
+    readings: list[Check] = field(default_factory=list)  # kind = the reading's name (when there are several)
 
     def __post_init__(self):
         if self.verdict not in VERDICT_COLORS:
@@ -302,10 +307,18 @@ class Claim:
         where = f"claim {i + 1}"
         verdict = _req_str(c, "verdict", where)
         checks = _dict_list(c.get("checks"), f"{where} 'checks'")
+        readings = _dict_list(c.get("readings"), f"{where} 'readings'")
         return cls(
             id=_req_str(c, "id", where),
             verdict=verdict,
             checks=[Check.from_mapping(ch, f"{where} check {j + 1}") for j, ch in enumerate(checks)],
+            robust=bool(c.get("robust", True)),
+            depends_on=[str(d) for d in c.get("depends_on") or ()],
+            untestable=_text(c.get("untestable")),
+            adjusted_p=(c.get("holm") or {}).get("adjusted"),
+            readings=[Check(_text(r.get("name")), _text(r.get("verdict")), _text(r.get("reason"))) for r in readings]
+            if len(readings) > 1
+            else [],
             **{k: _text(c.get(k)) for k in ("location", "quote", "paper", "ours", "reason")},
         )
 
