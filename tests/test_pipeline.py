@@ -73,6 +73,9 @@ def test_whole_dag_produces_the_report(tmp_path):
     prov = io.read_json(results / "provenance.json")
     assert prov["data"]["source"]["kind"] == "path" and prov["versions"]["torch"]
     assert prov["config_digest"] and "cpu" in prov
+    # the pre-registered margins that decided the audit are the ones provenance recorded
+    audit = io.read_json(results / "claims.json")
+    assert prov["preregistered_margins"]["sha256"] == audit["preregistered"]["sha256"]
 
     from pypdf import PdfReader
 

@@ -140,7 +140,7 @@ def cmd_provenance(a) -> None:
     from . import provenance
 
     manifest = io.read_json(a.data_manifest) if a.data_manifest else None
-    io.write_json(a.out, provenance.collect(a.config, manifest))
+    io.write_json(a.out, provenance.collect(a.config, manifest, claims=a.claims))
 
 
 def cmd_report(a) -> None:
@@ -272,6 +272,9 @@ def _add_result_commands(sub) -> None:
     s = sub.add_parser("provenance", help="record code, config, software, hardware and data")
     s.add_argument("--config", type=_json_arg, required=True)
     s.add_argument("--data-manifest", default=None)
+    s.add_argument(
+        "--claims", default=None, help="reports/claims.yaml: records the SHA-256 of its pre-registered margins"
+    )
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_provenance)
 

@@ -69,10 +69,16 @@ def gpu_names() -> list[str]:
         return []
 
 
-def collect(config: dict, data_manifest: dict | None = None, repo: str | Path = ".") -> dict:
+def collect(
+    config: dict, data_manifest: dict | None = None, repo: str | Path = ".", claims: str | Path | None = None
+) -> dict:
+    """What produced a run. ``claims``: reports/claims.yaml, whose pre-registered margins' SHA-256 is recorded."""
     from .config import digest
+    from .paper import load_margins
 
+    margins = load_margins(claims) if claims else None
     return {
+        "preregistered_margins": {"file": str(claims), "sha256": margins["sha256"]} if margins else None,
         "git": git_state(repo),
         "config_digest": digest(config),
         "config": config,

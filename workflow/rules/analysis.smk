@@ -66,6 +66,7 @@ rule provenance:
     input:
         manifest=rules.prepare_data.output.manifest,
         summaries=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/train.json"),
+        claims=CLAIMS,
     output:
         report(
             f"{RESULTS}/provenance.json",
@@ -80,4 +81,4 @@ rule provenance:
         config=lambda wildcards: as_json(config),
     shell:
         "resrepro provenance --config {params.config:q} --data-manifest {input.manifest:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        " --claims {input.claims:q} --out {output:q} > {log:q} 2>&1"
