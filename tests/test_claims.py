@@ -501,7 +501,7 @@ def test_comparability():
 
 def test_transcription_is_well_formed():
     ids = [c["id"] for c in CLAIMS] + [c["id"] for c in claims.table_cell_claims(PAPER)]
-    assert len(ids) == len(set(ids)) == 67
+    assert len(ids) == len(set(ids)) >= 68
     cells = claims.table_cell_claims(PAPER)
     assert len(cells) == 4 * 4 + 3 * 3 + 3 * 2
     t2 = next(c for c in cells if c["id"] == "T2.resnet18.total_hours")
@@ -730,3 +730,112 @@ def test_no_spread_and_worse_by_exactly_the_margin_is_the_other_way_not_a_tie():
         r = claims.rules_no_degradation(form, inputs(meas))[1]
         assert r["outcome"] == "not reproduced" and "1 significantly the other way" in r["reason"], shallow
         assert "tied" not in r["reason"]
+
+
+# --------------------------------------------------------------------------------------------
+# power, multiplicity, paired tests and readings
+
+
+def test_power_figures_match_the_formula_and_the_seeds_needed_find_the_effect():
+    from resrepro.claims import power
+
+    d3 = power.detectable(1.0, 3)
+    assert d3 == pytest.approx((claims.t_ppf(0.95, 4) + claims.t_ppf(0.8, 4)) * math.sqrt(2 / 3), rel=1e-6)
+    assert power.detectable(1.0, 10) < d3, "more seeds detect smaller effects"
+    n = power.seeds_needed(1.0, 0.6)
+    assert power.detectable(0.6, n) <= 1.0 < power.detectable(0.6, n - 1)
+    assert power.seeds_needed(-0.2, 0.6) is None and power.seeds_needed(1e-6, 1.0) is None
+
+
+def test_holm_adjusts_step_down_and_monotone():
+    assert claims.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert claims.holm([0.5]) == [0.5] and claims.holm([]) == []
+
+
+def test_an_ordering_reproduced_alone_can_be_inconclusive_after_holm():
+    # a clear claim and two claims at p ~ 0.03 each: Holm multiplies the smaller of those by 2, lifting both
+    clear = {"resnet18": [95.0, 95.1, 95.2], "vgg16": [93.0, 93.1, 92.9]}
+    marginal = {"resnet34": [94.3, 94.9, 94.8], "resnet50": [94.0, 94.2, 94.1]}
+    meas = measured(**{m: {"accuracy": v} for m, v in (clear | marginal).items()})
+    b = {**BEATS_VGG, "better": ["resnet34"], "than": ["resnet50"]}
+    forms = [("a", BEATS_VGG), ("b", b), ("c", b)]
+    cs = [{"id": i, "form": dict(f), "location": "x", "quote": "q", "statement": "s"} for i, f in forms]
+    paper = {**PAPER, **{t: {**PAPER[t], "rows": {}} for t in ("table1", "table2", "table3")}}
+    a = claims.audit(cs, paper, meas, COUNTS, FULL_SPEC, margins=MARGINS)
+    e = {c["id"]: c for c in a["claims"]}
+    p_b = e["b"]["holm"]["p"]
+    assert 0.025 < p_b < 0.05, p_b
+    assert e["a"]["verdict"] == "reproduced" and e["b"]["verdict"] == e["c"]["verdict"] == "inconclusive"
+    assert e["b"]["holm"]["adjusted"] == pytest.approx(2 * p_b) and "Holm" in e["b"]["reason"]
+    assert a["multiplicity"]["family_size"] == 3
+
+
+def test_mcnemar_is_exact_and_the_paired_test_counts_discordant_images():
+    from resrepro.claims import power
+
+    assert power.mcnemar_one_sided(5, 0) == pytest.approx(0.5**5)
+    assert power.mcnemar_one_sided(0, 5) == 1.0
+    assert power.mcnemar_one_sided(10, 10) == pytest.approx(sum(math.comb(20, k) for k in range(10, 21)) / 2**20)
+    x = inputs(measured(resnet18={"accuracy": [95.0, 95.1]}, vgg16={"accuracy": [93.0, 93.1]}))
+    preds = {"resnet18": {0: [1, 1, 1, 0], 1: [1, 1, 0, 1]}, "vgg16": {0: [1, 0, 0, 0], 1: [0, 1, 0, 1]}}
+    x.predictions = lambda m: {s: [bool(v) for v in c] for s, c in preds[m].items()}
+    r = claims.rules_better(BEATS_VGG, x)[1]
+    (t,) = r["evidence"]["tests"]
+    assert t["paired"]["a_right_b_wrong"] == 3 and t["paired"]["a_wrong_b_right"] == 0
+    assert t["paired"]["p"] == pytest.approx(0.125)
+    lower = {**BEATS_VGG, "metrics": ["test_error"], "direction": "lower"}
+    x.measured = measured(resnet18={"test_error": [5.0, 4.9]}, vgg16={"test_error": [7.0, 6.9]})
+    (t,) = claims.rules_better(lower, x)[1]["evidence"]["tests"]
+    assert t["paired"]["a_right_b_wrong"] == 3, "a lower error means right on more images"
+
+
+def test_a_hedged_claim_compares_the_group_mean_and_the_strict_reading_every_pair():
+    form = {**BEATS_VGG, "better": ["resnet18", "resnet34"], "aggregate": "mean"}
+    # ResNet-34 is no better than VGG-16, ResNet-18 far better: on average the ResNets are better
+    meas = measured(
+        resnet18={"accuracy": [96.0, 96.1, 96.2]},
+        resnet34={"accuracy": [93.0, 93.2, 92.9]},
+        vgg16={"accuracy": [93.0, 93.1, 92.9]},
+    )
+    assert claims.rules_better(form, inputs(meas))[1]["outcome"] == "reproduced"
+    strict = {k: v for k, v in form.items() if k != "aggregate"}
+    assert claims.rules_better(strict, inputs(meas))[1]["outcome"] != "reproduced"
+    x = inputs(meas)
+    claims.rules_better(form, x)
+    assert set(x.measured) == {"resnet18", "resnet34", "vgg16"}, "the group mean never leaks into other rules"
+    with pytest.raises(ResreproError, match="unknown aggregate"):
+        claims.rules_better({**form, "aggregate": "median"}, inputs(meas))
+
+
+def test_particularly_deeper_compares_the_deepest_twins_and_every_depth_is_a_reading():
+    meas = measured(
+        resnet20={"accuracy": [91.0, 91.1, 91.2]},
+        plain20={"accuracy": [91.0, 91.2, 91.1]},
+        resnet56={"accuracy": [93.0, 93.1, 93.2]},
+        plain56={"accuracy": [89.0, 89.1, 89.2]},
+    )
+    form = {"type": "residual_vs_plain", "quantity": "accuracy", "direction": "higher", "depths": "deepest"}
+    r = claims.rules_residual_vs_plain(form, inputs(meas))[1]
+    assert r["outcome"] == "reproduced" and len(r["evidence"]["tests"]) == 1
+    assert claims.rules_residual_vs_plain({**form, "depths": "all"}, inputs(meas))[1]["outcome"] == "inconclusive"
+
+
+def test_readings_that_disagree_make_a_verdict_not_robust_and_impossible_only_under_all():
+    c = {
+        "id": "x",
+        "location": "x",
+        "quote": "q",
+        "statement": "s",
+        "form": {"type": "gradient_guarantee", "blocks": ["relu_linear", "he_basic"]},
+        "reading": "a guarantee",
+        "readings": [
+            {"name": "a tendency", "form": {"type": "gradient_guarantee", "blocks": ["relu_linear_nonnegative"]}}
+        ],
+    }
+    a = claims.audit([c], PAPER, {}, COUNTS, FULL_SPEC, margins=MARGINS)
+    e = a["claims"][-1]
+    assert [r["verdict"] for r in e["readings"]] == ["inconsistent as stated", "reproduced"]
+    assert e["verdict"] == "reproduced" and e["reading"] == "a tendency" and not e["robust"]
+    agree = {**c, "readings": [{"name": "same", "form": c["form"]}]}
+    e = claims.audit([agree], PAPER, {}, COUNTS, FULL_SPEC, margins=MARGINS)["claims"][-1]
+    assert e["verdict"] == "inconsistent as stated" and e["robust"]

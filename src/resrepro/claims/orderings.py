@@ -9,6 +9,7 @@ never by parsing a model's name.
 
 from __future__ import annotations
 
+import copy
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -209,9 +210,34 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
 
 @form_rule("better")
 def rules_better(form: Mapping, x: Inputs) -> list[dict]:
+    """Every model of ``better`` against every one of ``than`` in every metric; with ``aggregate: mean`` (a hedge
+    such as "tend to"), the mean over ``better`` per seed against each of ``than``."""
     sign = _better_sign(form["metrics"][0], form["direction"])
     pairs = [(a, b, q) for q in form["metrics"] for a in form["better"] for b in form["than"]]
-    return [_paper_pairs(pairs, sign, x, "better"), _measured_pairs(pairs, sign, x, "better")]
+    paper = _paper_pairs(pairs, sign, x, "better")
+    if form.get("aggregate") == "mean":
+        group, x = group_mean(x, list(form["better"]), list(form["metrics"]))
+        pairs = [(group, b, q) for q in form["metrics"] for b in form["than"]]
+    elif form.get("aggregate") is not None:
+        raise ResreproError(f"unknown aggregate {form['aggregate']!r} in a 'better' form; use mean")
+    return [paper, _measured_pairs(pairs, sign, x, "better")]
+
+
+def group_mean(x: Inputs, models: list[str], quantities: list[str]) -> tuple[str, Inputs]:
+    """The per-seed mean of ``models`` (seed i of each, over the seeds all of them have) as a model of its own,
+    "mean of ResNet-18, ...", and a copy of ``x`` that measures it (none if a model is absent)."""
+    name = "mean of " + _names(models)
+    x = copy.copy(x)
+    if all(m in x.measured for m in models):
+        entry: dict = {}
+        for q in quantities:
+            vals = [x.values(m, q) for m in models]
+            if all(vals):
+                n = min(len(v) for v in vals)
+                per_seed = [float(np.mean([v[i] for v in vals])) for i in range(n)]
+                entry[q] = {"values": per_seed, "mean": float(np.mean(per_seed)), "n": n}
+        x.measured = {**x.measured, name: entry}
+    return name, x
 
 
 def _adjacent_paper(rule: str, order: list[str], q: str, sign: int, x: Inputs, none: str) -> tuple[dict, list]:
@@ -275,7 +301,12 @@ def rules_residual_vs_plain(form: Mapping, x: Inputs) -> list[dict]:
     q = form["quantity"]
     sign = _better_sign(q, form["direction"])
     plain_of = {residual: plain for plain, residual in catalog.twins(list(x.measured))}
-    pairs = [(m, plain_of[m], q) for m in x.measured if m in plain_of]
+    pairs = sorted(((m, plain_of[m], q) for m in x.measured if m in plain_of), key=lambda p: catalog.get(p[0]).depth)
+    depths = form.get("depths", "all")
+    if depths == "deepest":  # "can ..., particularly in deeper networks": the deepest pair the run has
+        pairs = pairs[-1:]
+    elif depths != "all":
+        raise ResreproError(f"unknown depths {depths!r} in a residual_vs_plain form; use all or deepest")
     paper = check("residual_vs_plain", "paper", NO_PAPER_DATA, NO_PLAIN)
     if not pairs:
         return [
