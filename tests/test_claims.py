@@ -103,7 +103,22 @@ def test_measured_value_is_an_equivalence_test_each_way():
     assert r["outcome"] == "not reproduced" and "wholly outside" in r["reason"]
     # a wide spread cannot show equivalence, nor a difference: inconclusive (it used to widen the tolerance)
     wide = inputs(measured(resnet18={"accuracy": [92.0, 95.0, 93.5]}))
-    assert claims.rule_measured_value(R18_ACC, wide)["outcome"] == "inconclusive"
+    r = claims.rule_measured_value(R18_ACC, wide)
+    assert r["outcome"] == "inconclusive" and "no number of seeds" in r["reason"]
+    # and says what would decide it: more seeds at the same mean and spread
+    near = claims.rule_measured_value(R18_ACC, inputs(measured(resnet18={"accuracy": [94.3, 94.9]})))
+    n = int(re.search(r"(\d+) seeds would show equivalence", near["reason"]).group(1))
+    import numpy as np
+
+    z = np.random.default_rng(1).normal(size=n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    same = list(94.6 + near["evidence"]["ours"]["std"] * z)  # the same mean and spread, n seeds
+    assert claims.rule_measured_value(R18_ACC, inputs(measured(resnet18={"accuracy": same})))["outcome"] == "reproduced"
+    fewer = list(94.6 + near["evidence"]["ours"]["std"] * z[: n - 1] / z[: n - 1].std(ddof=1))
+    fewer = [v - np.mean(fewer) + 94.6 for v in fewer]
+    assert (
+        claims.rule_measured_value(R18_ACC, inputs(measured(resnet18={"accuracy": fewer})))["outcome"] != "reproduced"
+    )
     # lower is better (test error) is decided the same way, both directions
     err = {"model": "resnet18", "quantity": "test_error", "value": 5.5, "decimals": 1}
     assert (

@@ -4,32 +4,38 @@ Inputs: the paper's transcription (``reports/paper.yaml``: Tables 1-3; ``reports
 statements of its text, each with quote, location and a checkable ``form``), and a run's result files
 (``tables/measured.json``, ``models.json``). Output: ``results/<run>/claims.json``.
 
-Every claim gets one verdict:
+Every claim gets one verdict of a taxonomy with severity (:data:`VERDICTS`):
 
-* ``reproduced``: our measurement (or the mathematics) agrees with the claim by the rule below;
-* ``not reproduced``: it does not (for an ordering: not shown beyond seed-to-seed noise);
-* ``inconsistent as stated``: the claim cannot be true as printed: it contradicts the paper's own
-  numbers, the structure of CIFAR-10's test set, the parameter count of the model it names, or
-  mathematics;
-* ``not testable``: nothing here can decide it (no such run, no such measurement, no comparable run,
-  a single seed for an ordering, a statement about other work).
+* ``inconsistent as stated``: impossible under every reading of the paper (arithmetic, the structure of
+  CIFAR-10's test set, mathematics); never a verdict that rests on a choice of ours (:data:`CHOICES`);
+* ``implausible``: possible only under a stated, extreme condition (the check's ``condition``);
+* ``unsupported``: the paper claims evidence that it does not show;
+* ``reproduced`` / ``not reproduced`` / ``inconclusive``: what our measurements (or mathematics) show,
+  ``inconclusive`` when the test cannot tell;
+* ``not testable``, with why (:data:`UNTESTABLE`): the paper is ``underspecified`` (a finding against it),
+  the claim is ``out of scope``, or it is ``not in this run`` (another run would decide it).
 
 A claim is checked by one or more rules, each of one kind: ``paper`` (self-consistency of the printed
 numbers), ``dataset`` (what CIFAR-10's test set allows), ``model`` (exact parameter counts),
-``mathematics`` (the theory section, checked numerically), ``measurement`` (our runs), ``scope``.
-The claim's verdict combines its checks: any ``inconsistent as stated`` wins; otherwise any
-``not reproduced``; otherwise any ``reproduced``; otherwise ``not testable``.
+``mathematics`` (the theory section, checked numerically), ``measurement`` (our runs), ``scope``. Within a
+reading the checks combine by :data:`audit.PRECEDENCE`. A claim with several plausible readings
+(``readings`` in reports/claims.yaml) is decided under each; it is robust only if all agree and no choice of
+ours decides it, and ``inconsistent as stated`` only if every reading is.
 
-Statistics (stated in the report): a value is compared with the paper's printed number through the
-mean over seeds, its 95 % Student-t confidence interval and a practical margin; an ordering "A better
-than B" is reproduced only if a one-sided Welch t-test over seeds rejects "A not better than B" at
-alpha = 0.05 for every pair the claim names (an intersection-union test: no multiplicity correction is
-needed for a claim that all pairs hold). With one seed there is no uncertainty and orderings are
-``not testable``. Measurements decide nothing on a run that is not comparable with the paper.
+Statistics (stated in the report): a printed value is compared by an equivalence test (TOST): the 90 %
+prediction interval of one run of ours, minus the printed value and widened by its rounding, against the
+margin pre-registered for its quantity in reports/claims.yaml (hashed into claims.json and provenance.json).
+An ordering "A better than B" is tested by one-sided Welch t-tests over seeds for every pair the claim names
+(intersection-union: the claim's p is its largest pair p), then Holm's correction across the ordering claims;
+a pair significantly the other way refutes it, and noise leaves it inconclusive, with the detectable effect
+and the seeds needed (:mod:`.power`) and an exact McNemar test on the same test images beside it. With one
+seed an ordering is ``not testable``. Measurements decide nothing on a run that is not comparable with the
+paper.
 
 Modules: :mod:`.common` (verdicts, margins, labels, :func:`check`), :mod:`.evidence` (what the rules
 see: :class:`Inputs`, parameter counts, comparability, a run's result files), :mod:`.values` (one
-printed value), :mod:`.orderings` (orderings, plain against residual networks, gradient flow),
+printed value), :mod:`.orderings` (orderings, plain against residual networks, gradient flow), :mod:`.power` (power,
+seeds needed, the paired test),
 :mod:`.internal` (the paper against itself, its dataset and its models), :mod:`.theory` (mathematics),
 :mod:`.scope` (what no run decides) and :mod:`.audit` (form types, verdicts, the audit of a run). The
 paper's transcription is read by :mod:`resrepro.paper`.

@@ -3,11 +3,12 @@ the paper-internal checks that apply to its quantity (:data:`CELL_RULES`)."""
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping
 
 from .. import ResreproError
 from ..fmt import printed
-from ..stats import equivalence, mean_ci, prediction_interval
+from ..stats import equivalence, mean_ci, prediction_interval, t_ppf
 from .common import (
     IMPLAUSIBLE,
     INCONCLUSIVE,
@@ -69,6 +70,7 @@ def _equivalence(rule: str, form: Mapping, x: Inputs, why: str = "") -> dict:
     seeds = ""
     if outcome == INCONCLUSIVE:
         seeds = f"; the interval alone is {2 * pi['half_width']:.2f} wide against a {2 * margin:.2f}-wide band"
+        seeds += "; " + _what_would_decide(abs(diff), s["std"], margin, r)
     return check(
         rule,
         "measurement",
@@ -76,6 +78,20 @@ def _equivalence(rule: str, form: Mapping, x: Inputs, why: str = "") -> dict:
         f"{ours}; the {PI_LEVEL:.0%} prediction interval of ours - paper, {lo:+.2f} to {hi:+.2f} "
         f"(+-{r:g} rounding), is {where[outcome]} the pre-registered +-{margin:.3g} margin ({stated}){seeds}",
         **ev,
+    )
+
+
+def _what_would_decide(gap: float, sd: float, margin: float, rounding: float) -> str:
+    """The seeds that would decide an inconclusive value if the mean and spread stayed as measured."""
+    for n in range(2, 101):
+        half = t_ppf(0.5 + PI_LEVEL / 2, n - 1) * sd * math.sqrt(1 + 1 / n)
+        if gap + half + rounding <= margin:
+            return f"with the same mean and spread, {n} seeds would show equivalence"
+        if gap - half - rounding > margin:
+            return f"with the same mean and spread, {n} seeds would show a difference"
+    return (
+        "no number of seeds up to 100 decides it at this spread: a single run varies too much for the margin "
+        f"(one run's interval is at least +-{t_ppf(0.5 + PI_LEVEL / 2, 1e6) * sd:.2f})"
     )
 
 
