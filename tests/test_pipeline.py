@@ -107,7 +107,8 @@ def test_whole_dag_produces_the_report(tmp_path):
     flat = " ".join(text.replace("\u200b", "").split())
     for c in audit["claims"]:
         assert f"{c['id']} {c['verdict']}" in flat, c["id"]
-    for name in ("table1", "table2", "table3", "context", "claims", "runtimes"):
+    assert "References of the paper" in flat  # the rule passes reports/references.yaml
+    for name in ("table1", "table2", "table3", "context", "claims", "runtimes", "references"):
         assert (report / "tables" / f"{name}.tex").read_text().count("\\toprule") == 1
         assert (report / "tables" / f"{name}.csv").stat().st_size > 0
     for fig in ("curves", "error_vs_params", "error_vs_flops", "time_vs_flops", "per_class_f1", "confusion"):

@@ -20,6 +20,7 @@ from resrepro.paper import load_context, load_paper
 from resrepro.report import render, table_to_csv, table_to_latex, typst_str
 
 REPO = Path(__file__).resolve().parents[1]
+REFERENCES = REPO / "reports" / "references.yaml"
 STAMP = "quick preset, not comparable with the paper"
 INJECTIONS = [
     "#set page(fill: red)",
@@ -538,7 +539,7 @@ def run_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("results") / "fixture"
     root.mkdir()
     spec = make_run_results(root)
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake")
+    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
     out = tmp_path_factory.mktemp("report")
     render(ctx, out / "report.pdf", out / "report.html")
     return root, spec, ctx, out
@@ -553,7 +554,7 @@ def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report)
     assert len(audit["claims"]) == n_claims()
     for t in ctx["tables"]:
         assert _norm(t["title"]) in text, t["title"]
-    for title in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "Table A1"):
+    for title in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "Table A1", "Table R1"):
         assert title in text
     for c in audit["claims"]:
         assert f"{c['id']} {c['verdict']}" in text, c["id"]
@@ -566,6 +567,7 @@ def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report)
         "Figures",
         "Deviations from the paper",
         "Appendix: provenance",
+        "References of the paper",
     ):
         assert heading in text
     for term in ("Epochs to convergence", "Precision, recall, F1 (macro)", "An ordering is reproduced", "95 % CI"):
@@ -599,7 +601,7 @@ def test_paper_labels_only_the_papers_own_words(run_report):
 
 def test_run_report_rerender_is_byte_identical(run_report, tmp_path):
     root, spec, _, out = run_report
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake")
+    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
     render(ctx, tmp_path / "again.pdf", tmp_path / "again.html")
     assert (tmp_path / "again.pdf").read_bytes() == (out / "report.pdf").read_bytes()
     assert (tmp_path / "again.html").read_bytes() == (out / "report.html").read_bytes()
@@ -620,7 +622,7 @@ def test_run_report_table_files(run_report, tmp_path):
 
 def test_run_report_fails_loudly_on_a_missing_figure(run_report, tmp_path):
     root, spec, _, _ = run_report
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake")
+    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
     ctx["figures"][-1]["svg"] = str(root / "figures" / "gone.svg")
     with pytest.raises(ResreproError, match="gone.svg"):
         render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")

@@ -146,7 +146,7 @@ def cmd_provenance(a) -> None:
 def cmd_report(a) -> None:
     from . import report
 
-    context = report.build_context(a.results, a.spec)
+    context = report.build_context(a.results, a.spec, references=a.references)
     report.render(context, a.pdf, a.html)
     if a.tables_dir:
         report.write_table_files(context, a.tables_dir)
@@ -284,6 +284,9 @@ def _add_result_commands(sub) -> None:
     s.add_argument("--pdf", required=True)
     s.add_argument("--html", required=True)
     s.add_argument("--tables-dir", default=None, help="also write every table as <id>.tex (booktabs) and <id>.csv here")
+    s.add_argument(
+        "--references", default=None, help="the paper's references (reports/references.yaml): adds their section"
+    )
     s.set_defaults(func=cmd_report)
     s = sub.add_parser("degradation", help="plain vs residual: Figure 6, Table 6, gradient flow (He et al.)")
     s.add_argument("--results", required=True)

@@ -103,6 +103,7 @@ TABLES = (
     Table("context", "tables", "Table 4: Test error (%) in context: the paper, ours and published CIFAR-10 results"),
     Table("claims", "report", "Table 5: Claims audit (every claim of the paper, with its verdict)"),
     Table("runtimes", "report", "Table A1: Runtime of each job"),
+    Table("references", "report", "Table R1: References of the paper with a finding (no verdicts)"),
     Table("table6", "degradation", "Table 6: Plain and residual networks by depth, beside He et al. (2016), Table 6"),
 )
 

@@ -138,3 +138,5 @@ def train_runtime(wildcards, attempt):
 # reports (the context table).
 CLAIMS = str(REPO / "reports" / "claims.yaml")
 CONTEXT = str(REPO / "reports" / "context.yaml")
+# reports/references.yaml: the paper's references with a finding (resrepro.references; report stage only).
+REFERENCES = str(REPO / "reports" / "references.yaml")

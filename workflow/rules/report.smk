@@ -18,6 +18,7 @@ rule report:
         provenance=rules.provenance.output,
         degradation=degradation_outputs(),
         models=rules.model_info.output.info,
+        references=REFERENCES,
         templates=TEMPLATES,
         code=code("report"),
     output:
@@ -38,4 +39,5 @@ rule report:
         tables_dir=lambda wildcards, output: str(Path(output.tables[0]).parent),
     shell:
         "resrepro report --results {params.results:q} --spec {params.spec:q}"
-        " --pdf {output.pdf:q} --html {output.html:q} --tables-dir {params.tables_dir:q} > {log:q} 2>&1"
+        " --pdf {output.pdf:q} --html {output.html:q} --tables-dir {params.tables_dir:q}"
+        " --references {input.references:q} > {log:q} 2>&1"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog, fmt, outputs
+from .. import references as paper_references
 from ..data import TRAIN_SIZE
 from ..io import read_json
 from .prose import Prose
@@ -25,14 +26,21 @@ TEXT_FILE = "report_text.yaml"  # in the template folder
 STUDY_SUMMARY = ("degradation", "summary.json")  # the degradation study's summary, when the run has one
 
 
-def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathLike = ".snakemake") -> dict:
-    """Everything the templates show, from ``results/<run>/`` files and the run's spec."""
+def build_context(
+    results: str | Path,
+    spec: dict,
+    snakemake_dir: str | os.PathLike = ".snakemake",
+    references: str | Path | None = None,
+) -> dict:
+    """Everything the templates show, from ``results/<run>/`` files and the run's spec; with ``references``
+    (reports/references.yaml) also the section on the paper's references."""
     results = Path(results)
     run = _load(results, spec)
     audit, stamp = run["audit"], spec.get("stamp")
     text = Prose(template_dir() / TEXT_FILE)
     common = {"stamp": stamp, "comparable": audit["comparable"], "study": results.joinpath(*STUDY_SUMMARY).exists()}
     study, degradation_tables, degradation_figures = _degradation(results, text, common)
+    refs_section, refs_tables = _references(text, common, references)
     sections = [
         _scope(text, common, audit),
         _methodology(text, common, run, spec),
@@ -40,11 +48,12 @@ def build_context(results: str | Path, spec: dict, snakemake_dir: str | os.PathL
         _section(text, "claims_audit", common, tables=["claims"], claims=True),
         _section(text, "figures", common, figures=outputs.figure_ids("figures")),
         *([study] if study else []),  # the study's own section, before the deviations
+        *([refs_section] if refs_section else []),  # the paper's references, apart from the verdicts
         _section(text, "deviations", common),
         _section(text, "appendix", common, provenance=True, tables=["runtimes"]),
     ]
     tables = [{k: t[k] for k in ("id", "title", "columns", "rows", "notes", "align") if k in t} for t in run["tables"]]
-    tables += degradation_tables
+    tables += degradation_tables + refs_tables
     tables.append(_claims_table(text, common, audit))
     tables.append(_runtimes(results, spec, run["summaries"], snakemake_dir, text, common))
     claims = [
@@ -315,3 +324,27 @@ def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None,
         "notes": text.render("degradation.table_notes", **values),
     }
     return section, [table], [_figure(fid, results / "degradation") for fid in outputs.figure_ids("degradation")]
+
+
+def _references(text: Prose, common: dict, path: str | Path | None) -> tuple[dict | None, list[dict]]:
+    """The section and table on the paper's references (resrepro.references), when the file is given."""
+    if path is None:
+        return None, []
+    refs = paper_references.load_references(path)
+    t = text.entry("references.table")
+    rows = paper_references.report_rows(refs, no_entry=t["no_entry"], published=t["published"])
+    values = common | {
+        "n_refs": len(rows),
+        "n_read": len(refs),
+        "counts": paper_references.counts(refs),
+        "not_listed": [r["cited_as"] for r in paper_references.with_findings(refs) if r.get("n") is None],
+    }
+    table = {
+        "id": "references",
+        "title": outputs.table("references").title,
+        "columns": text.render("references.table.columns", **values),
+        "rows": rows,
+        "notes": text.render("references.table.notes", **values),
+        "widths": ["auto", "1fr", "1.2fr", "1.6fr"],
+    }
+    return _section(text, "references", values, tables=["references"]), [table]
