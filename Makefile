@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SLURM_PLUGIN := $(VENV)/slurm-plugin
 SLURM_STAMP  := $(SLURM_PLUGIN)/.installed-stamp
 
-.PHONY: install demo full degradation degradation-quick degradation-quick-warmup test lint format lock bench clean-results slurm-plugin slurm-up slurm-down test-slurm
+.PHONY: install demo full merged degradation degradation-quick degradation-quick-warmup test lint format lock bench clean-results slurm-plugin slurm-up slurm-down test-slurm
 
 # requirements.lock pins every package (and what they pull in) to the versions the outputs were made with.
 $(STAMP): pyproject.toml requirements.lock
@@ -25,9 +25,13 @@ demo: $(STAMP)  ## the whole pipeline on the quick preset (CPU, minutes) -> repo
 	snakemake --cores $(CORES) --configfile presets/quick.yaml --printshellcmds && \
 	echo "demo finished in $$(( $$(date +%s) - start )) s: reports/quick/report.pdf, reports/quick/report.html"
 
-full: $(STAMP)  ## the full reproduction: config.yaml, then the degradation study (presets/degradation.yaml); needs GPUs
+full: $(STAMP)  ## the full reproduction: config.yaml, the degradation study (presets/degradation.yaml), then one audit of both; needs GPUs
 	snakemake --cores $(CORES)
 	snakemake --cores $(CORES) --configfile presets/degradation.yaml
+	snakemake --cores $(CORES) merged_claims
+
+merged: $(STAMP)  ## one audit of the finished runs named in config.yaml's `merge` -> results/merged/claims.json
+	snakemake --cores $(CORES) merged_claims
 
 degradation-quick: $(STAMP)  ## plain vs residual, depths 20 and 56, on a real subset (CPU, ~30 min) -> reports/degradation-quick/
 	@start=$$(date +%s); \

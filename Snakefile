@@ -1,6 +1,7 @@
 # resrepro: reproduce and audit Arslan, Zhang & Hossein (2025) on CIFAR-10.
 #   snakemake --cores all                                   full reproduction (config.yaml)
 #   snakemake --cores all --configfile presets/quick.yaml   CPU demo (make demo)
+#   snakemake --cores all merged_claims                     one audit of the runs in `merge` (make merged)
 # Snakemake orchestrates; every rule calls the `resrepro` command line (src/resrepro).
 from snakemake.utils import min_version
 
@@ -19,6 +20,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/degradation.smk"
+include: "workflow/rules/merged.smk"
 
 
 rule all:

@@ -186,3 +186,32 @@ def test_short_training_on_real_cifar10_learns(real_cache, tmp_path):
     print(f"real CIFAR-10, resnet20, 3 epochs on 5k images: test accuracy {m['accuracy']:.3f}")
     assert m["n"] == 2000
     assert m["accuracy"] > 0.30, "chance is 0.10; three epochs on 5,000 real images reach well above 0.30"
+
+
+@pytest.mark.slow
+def test_merged_claims_rule_audits_the_runs_named_in_merge(tmp_path):
+    """`make full`'s last step: `snakemake merged_claims` needs each run in `merge` finished, then audits them."""
+    from synthetic_runs import spec, write_run
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg.update(run="current", merge=["a", "b"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    missing = snakemake(tmp_path, "-n", "merged_claims")
+    assert missing.returncode != 0 and "results/a/tables/measured.json" in missing.stdout + missing.stderr
+
+    write_run(tmp_path / "results", spec("a"), {"resnet110": {"accuracy": [95.7, 95.8, 95.9]}})
+    write_run(tmp_path / "results", spec("b", subset=1000, epochs=1), {"vgg16": {"accuracy": [40.0]}})
+    for run in ("a", "b"):
+        io.write_json(tmp_path / "results" / run / "claims.json", {"run": run})
+    dry = snakemake(tmp_path, "-n", "merged_claims")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    out = dry.stdout + dry.stderr
+    stats = out[out.index("Job stats:") :].split("\n\n")[0]
+    assert {ln.split()[0] for ln in stats.splitlines()[3:] if ln.strip()} == {"merged_claims", "total"}, stats
+
+    done = snakemake(tmp_path, "--cores", "1", "merged_claims")
+    assert done.returncode == 0, done.stderr[-3000:]
+    audit = io.read_json(tmp_path / "results" / "merged" / "claims.json")
+    assert [r["run"] for r in audit["runs"]] == ["a", "b"] and audit["models"]["vgg16"]["run"] == "b"
+    # the size of a run that would decide a claim: config.yaml's 3 seeds x 200 epochs on 45,000 images
+    assert audit["target"] == {"seeds": 3, "epochs": 200, "train_images": 45000}

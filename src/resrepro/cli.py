@@ -131,7 +131,10 @@ def cmd_figures(a) -> None:
 def cmd_claims(a) -> None:
     from . import claims
 
-    audit = claims.run_audit(a.results, a.paper, a.claims, a.spec)
+    if a.merge:  # one audit across runs: per-run configurations from their provenance.json
+        audit = claims.run_merged_audit(a.merge, a.paper, a.claims, target=a.spec.get("target"))
+    else:
+        audit = claims.run_audit(a.results, a.paper, a.claims, a.spec)
     io.write_json(a.out, audit)
     print(f"{len(audit['claims'])} claims audited: " + ", ".join(f"{v} {k}" for k, v in audit["verdicts"].items()))
 
@@ -257,14 +260,22 @@ def _add_result_commands(sub) -> None:
         s.set_defaults(func=func)
 
     s = sub.add_parser("claims", help="audit every claim of the paper against itself and a run's results")
-    s.add_argument("--results", required=True)
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--results", help="one run's results folder (results/<run>)")
+    which.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="RESULTS",
+        help="several runs' results folders: one merged audit (results/merged/claims.json)",
+    )
     s.add_argument("--paper", required=True, help="the paper's tables (reports/paper.yaml)")
     s.add_argument("--claims", required=True, help="the paper's text claims (reports/claims.yaml)")
     s.add_argument(
         "--spec",
         type=_json_arg,
         required=True,
-        help='the run: {"run", "stamp", "models", "seeds", "data", "train"} as JSON',
+        help='the run: {"run", "stamp", "models", "seeds", "data", "train"} as JSON; with --merge:'
+        ' {"target": {"seeds", "epochs", "train_images"}}, the run that would decide a claim',
     )
     s.add_argument("--out", required=True, help="results/<run>/claims.json")
     s.set_defaults(func=cmd_claims)

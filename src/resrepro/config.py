@@ -69,6 +69,8 @@ def _describe(err) -> str:
     if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
         return f"'{key}': must be {op} {err.validator_value}, got {inst!r}"
+    if v == "pattern" and err.schema.get("description"):
+        return f"'{key}': {inst!r} is not allowed: {err.schema['description']}"
     if v == "required":
         return f"{err.message} at {key}; add it (see config.yaml for an example)"
     if v == "propertyNames":

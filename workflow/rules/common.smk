@@ -140,3 +140,32 @@ CLAIMS = str(REPO / "reports" / "claims.yaml")
 CONTEXT = str(REPO / "reports" / "context.yaml")
 # reports/references.yaml: the paper's references with a finding (resrepro.references; report stage only).
 REFERENCES = str(REPO / "reports" / "references.yaml")
+
+
+# --- The merged audit (merged.smk): one claims audit of the runs named in `merge` -------------------
+MERGED = "results/merged"
+
+
+def merged_files(name):
+    """One result file of every run in `merge`, e.g. tables/measured.json."""
+    return [f"results/{run}/{name}" for run in config["merge"]]
+
+
+def merged_studies(wildcards):
+    """The degradation studies of the merged runs that have one (their audits need them)."""
+    return [p for p in merged_files("degradation/summary.json") if Path(p).exists()]
+
+
+def merged_spec():
+    """The size of a run that would decide a claim: this config's seeds, epochs and training images."""
+    data = config["data"]
+    n_train = data["train_subset"] or 50000 - data["val_size"]
+    return as_json(
+        {
+            "target": {
+                "seeds": len(SEEDS),
+                "epochs": config["train"]["epochs"],
+                "train_images": n_train,
+            }
+        }
+    )

@@ -37,7 +37,8 @@ see: :class:`Inputs`, parameter counts, comparability, a run's result files), :m
 printed value), :mod:`.orderings` (orderings, plain against residual networks, gradient flow), :mod:`.power` (power,
 seeds needed, the paired test),
 :mod:`.internal` (the paper against itself, its dataset and its models), :mod:`.theory` (mathematics),
-:mod:`.scope` (what no run decides) and :mod:`.audit` (form types, verdicts, the audit of a run). The
+:mod:`.scope` (what no run decides), :mod:`.audit` (form types, verdicts, the audit of a run),
+:mod:`.merged` (one audit across runs) and :mod:`.cost` (what deciding a claim still not testable costs). The
 paper's transcription is read by :mod:`resrepro.paper`.
 """
 
@@ -73,6 +74,7 @@ from .internal import (
     rules_params_trend,
     rules_table_covers,
 )
+from .merged import run_merged_audit
 from .orderings import (
     GRADIENT_FACTOR,
     rules_better,
@@ -126,6 +128,7 @@ __all__ = [
     "parameter_counts",
     "read_run",
     "run_audit",
+    "run_merged_audit",
     "t_ppf",
     "t_sf",
     "table_cell_claims",

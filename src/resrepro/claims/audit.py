@@ -166,7 +166,7 @@ def _correct_for_multiplicity(entries: list[dict]) -> dict:
     return {"method": "Holm", "family_size": len(tested), "alpha": ALPHA}
 
 
-def _headline(entries: Sequence[Mapping]) -> dict:
+def headline(entries: Sequence[Mapping]) -> dict:
     """Robust verdicts by claim family; the rest counted apart as resting on a reading or a choice of ours."""
     out: dict = {label: {} for label in FAMILIES.values()}
     for e in entries:
@@ -203,7 +203,7 @@ def audit(
         "comparable": ok,
         "not_comparable_because": reasons,
         "verdicts": {v: sum(e["verdict"] == v for e in entries) for v in VERDICTS},
-        "headline": _headline(entries),
+        "headline": headline(entries),
         "rules": dict(RULES_STATED),
         "multiplicity": multiplicity,
         "preregistered": {k: (margins or {}).get(k) for k in ("file", "sha256", "quantities")},

@@ -3,6 +3,7 @@ degradation study's gradient norms, and whether the run is comparable with the p
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -111,6 +112,7 @@ def comparability(spec: Mapping, paper: Mapping) -> tuple[bool, list[str]]:
     return not reasons, reasons
 
 
+@lru_cache(maxsize=None)  # builds the ImageNet model: once per process
 def _imagenet_count(name: str) -> int | None:
     """Parameters of torchvision's 1000-class ImageNet model of the same name, for the catalog's
     ImageNet-style ResNets (He et al. 2016, Table 1); None for every other model or without torchvision."""
