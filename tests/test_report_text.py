@@ -40,6 +40,7 @@ def _study(tmp_path, train_errors: dict, seeds=(0,)) -> dict:
             "final_train_error": {"mean": err, "std": std},
             "test_error": {"mean": err + 5, "std": std},
             "grad_ratio_first_to_last_block": {"0": {"mean": 0.001234 if m.startswith("plain") else 0.5}},
+            "weight_grad_ratio_first_to_last_block": {"0": {"mean": 6.25 if m.startswith("plain") else 1.5}},
         }
     s = {"depths": [20, 56], "seeds": list(seeds), "kinds": kinds}
     s["evidence"] = degradation.evidence(s)
@@ -63,7 +64,9 @@ def test_degradation_section_names_the_twins_and_says_which_nets_never_started(t
     assert train.startswith("Final training error: plain-20 10.00 % ± 0.50, ResNet-20 9.00 % ± 0.50; plain-56 85.00 %")
     assert "Plain networks degrade: yes; residual networks degrade: no;" in train
     assert "Did not start converging (" in train and "): plain-56; their training error" in train
-    assert grad.endswith("input): plain-20 0.00123; ResNet-20 0.5; plain-56 0.00123; ResNet-56 0.5.")
+    assert "input): plain-20 0.00123; ResNet-20 0.5; plain-56 0.00123; ResNet-56 0.5. The gradient claims" in grad
+    weights = "at initialisation plain-20 6.25; ResNet-20 1.5; plain-56 6.25; ResNet-56 1.5; at every recorded epoch"
+    assert grad.endswith(weights + ", under Claims.")
     assert "(largest deviation 1.0e-07)" in jacobian and "(largest deviation 2.0e-06)" in jacobian
 
 

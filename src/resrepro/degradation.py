@@ -3,7 +3,8 @@
 Inputs: a run whose models include plain/residual twins (``plainD``/``resnetD``), with their
 histories, test metrics and gradient-flow measurements (``train.gradflow_epochs``). Outputs, under
 ``results/<run>/degradation/``: ``summary.json`` (per depth and kind: final training and test
-error, mean +- std over seeds; the gradient ratio first/last block; the degradation evidence),
+error, mean +- std over seeds; per recorded epoch and seed, the ratios first/last block of the gradient
+reaching a block and of its weight gradient; the degradation evidence),
 ``table6.csv``, ``figure6.svg/png`` (training and validation error per epoch, plain left, residual
 right) and ``gradflow.svg/png`` (gradient norm reaching each block, plain against residual; both
 drawn by :func:`resrepro.figures.degradation_figures`); the
@@ -18,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import ResreproError, catalog, fmt, io, outputs
-from .stats import summarise
+from .stats import STARTED_BELOW, summarise
 
 # He et al.'s Table 6 comes from reports/context.yaml (source ``he2016``), the one transcription of it.
 HE_SOURCE = "he2016"
@@ -73,22 +74,35 @@ def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple
     return depths, runs
 
 
+def _ratio(norms: list[float]) -> float:
+    """First block's norm over the last block's (NaN when the last block gets no gradient at all)."""
+    return norms[0] / norms[-1] if norms[-1] > 0 else float("nan")
+
+
+# summary.json's keys of the two ratios, per recorded epoch: {epoch: summarise(per-seed ratios, in seed order)}
+ACTIVATION_RATIO = "grad_ratio_first_to_last_block"  # dL/d(block output): the gradient reaching the block
+WEIGHT_RATIO = "weight_grad_ratio_first_to_last_block"  # dL/d(conv1 weights): what updates the block
+
+
 def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
-    """Per twin: final training and test error (mean +- std over seeds) and the gradient ratio first/last
-    block; then the evidence."""
+    """Per twin: final training and test error (mean +- std over seeds) and, at every recorded gradient-flow
+    epoch, the ratios first/last block of the activation and of the weight gradient (per seed, in the order
+    of ``seeds``); then the evidence. The first and last blocks differ in width (16 and 64 channels), so a
+    weight ratio is compared between nets of the same stages (a deeper plain net with a shallower one, a
+    residual net with its plain twin), never with 1."""
     out = {"depths": depths, "seeds": seeds, "kinds": {}}
     for model, per_seed in runs.items():
-        ratios = {}
+        ratios: dict = {ACTIVATION_RATIO: {}, WEIGHT_RATIO: {}}
         for m in per_seed[0]["gradflow"]:
             at_epoch = [next(x for x in r["gradflow"] if x["epoch"] == m["epoch"]) for r in per_seed]
-            norms = [x["activation_grad_norm"] for x in at_epoch]
-            ratios[str(m["epoch"])] = summarise([n[0] / n[-1] for n in norms])
+            for key, norm in ((ACTIVATION_RATIO, "activation_grad_norm"), (WEIGHT_RATIO, "weight_grad_norm")):
+                ratios[key][str(m["epoch"])] = summarise([_ratio(x[norm]) for x in at_epoch])
         out["kinds"][model] = {
             "depth": catalog.get(model).depth,
             "kind": "resnet" if catalog.get(model).residual else "plain",
             "final_train_error": summarise([100 * (1 - r["history"]["train_acc"].iloc[-1]) for r in per_seed]),
             "test_error": summarise([100 * (1 - r["test_accuracy"]) for r in per_seed]),
-            "grad_ratio_first_to_last_block": ratios,
+            **ratios,
         }
     out["evidence"] = evidence(out)
     return out
@@ -98,11 +112,6 @@ def _differs(a: dict, b: dict, floor: float) -> bool:
     """``b`` is above ``a`` by more than the noise: 2 x the larger std over seeds, at least ``floor``."""
     spread = max(a["std"] or 0.0, b["std"] or 0.0)
     return b["mean"] - a["mean"] > max(2 * spread, floor)
-
-
-# He et al. (2016, Sec. 4.2) call a net started once its training error is below 80 %: a net above it at the end
-# never began to converge (an optimisation failure at this learning rate and length, not a measured depth effect).
-STARTED_BELOW = 80.0
 
 
 def evidence(summary: dict, floor: float = 1.0) -> dict:

@@ -15,6 +15,10 @@ import numpy as np
 from . import ResreproError
 
 CONFIDENCE = 0.95
+# He et al. (2016, Sec. 4.2) call a net started once its training error is below 80 %: a net above it at the end
+# never began to converge (an optimisation failure at this learning rate and length, not a measured depth effect).
+# Here, not in resrepro.degradation, so that the claims audit reads it without importing pandas.
+STARTED_BELOW = 80.0
 
 
 def summarise(values: Sequence[float]) -> dict:

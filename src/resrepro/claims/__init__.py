@@ -34,8 +34,9 @@ paper.
 
 Modules: :mod:`.common` (verdicts, margins, labels, :func:`check`), :mod:`.evidence` (what the rules
 see: :class:`Inputs`, parameter counts, comparability, a run's result files), :mod:`.values` (one
-printed value), :mod:`.orderings` (orderings, plain against residual networks, gradient flow), :mod:`.power` (power,
-seeds needed, the paired test),
+printed value), :mod:`.orderings` (orderings, plain against residual networks), :mod:`.power` (power, seeds
+needed, the paired test), :mod:`.gradients` (the degradation study: gradient flow, degradation, their
+conflation, the residual gap with depth),
 :mod:`.internal` (the paper against itself, its dataset and its models), :mod:`.theory` (mathematics),
 :mod:`.scope` (what no run decides), :mod:`.audit` (form types, verdicts, the audit of a run),
 :mod:`.merged` (one audit across runs) and :mod:`.cost` (what deciding a claim still not testable costs). The
@@ -63,6 +64,13 @@ from .common import (
     form_rule,
 )
 from .evidence import Inputs, comparability, models_named, parameter_counts, read_run
+from .gradients import (
+    GRADIENT_FACTOR,
+    rules_degradation,
+    rules_degradation_is_vanishing,
+    rules_gradient_flow,
+    rules_residual_gap_grows,
+)
 from .internal import (
     rule_error_vs_accuracy,
     rule_f1_bound,
@@ -76,10 +84,7 @@ from .internal import (
 )
 from .merged import run_merged_audit
 from .orderings import (
-    GRADIENT_FACTOR,
     rules_better,
-    rules_degradation,
-    rules_gradient_flow,
     rules_lowest,
     rules_no_degradation,
     rules_residual_vs_plain,
@@ -147,6 +152,7 @@ __all__ = [
     "rules_better",
     "rules_datasets_reported",
     "rules_degradation",
+    "rules_degradation_is_vanishing",
     "rules_gradient_flow",
     "rules_gradient_guarantee",
     "rules_gradient_identity",
@@ -156,6 +162,7 @@ __all__ = [
     "rules_params_relation",
     "rules_params_trend",
     "rules_residual_notation",
+    "rules_residual_gap_grows",
     "rules_residual_vs_plain",
     "rules_stacked_blocks",
     "rules_table_covers",

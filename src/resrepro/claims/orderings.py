@@ -1,5 +1,5 @@
-"""Rules on orderings ("A better than B", trends with depth, residual against plain networks, gradient
-flow): the paper's printed numbers, then our seeds through one-sided Welch t-tests.
+"""Rules on orderings ("A better than B", trends with depth, residual against plain networks): the paper's
+printed numbers, then our seeds through one-sided Welch t-tests (the degradation study's rules: .gradients).
 
 An ordering is reproduced only if every pair the claim names is significant at ALPHA (an
 intersection-union test: no multiplicity correction is needed for a claim that all pairs hold).
@@ -28,7 +28,6 @@ from .common import (
     NOT_TESTABLE,
     REPRODUCED,
     UNDERSPECIFIED,
-    UNMEASURED,
     _display,
     _label,
     _names,
@@ -319,86 +318,3 @@ def rules_residual_vs_plain(form: Mapping, x: Inputs) -> list[dict]:
             ),
         ]
     return [paper, _measured_pairs(pairs, sign, x, "residual_vs_plain")]
-
-
-@form_rule("degradation")
-def rules_degradation(form: Mapping, x: Inputs) -> list[dict]:
-    """Plain networks: the deepest has a lower training accuracy than the shallowest (He et al. Fig. 6)."""
-    q, family = form["quantity"], form.get("family", "plain")
-    known = set(catalog.available())
-    specs = [catalog.get(m) for m in x.measured if m in known]
-    plains = [s.name for s in sorted(specs, key=lambda s: s.depth) if not s.residual and s.family == family]
-    paper = check("degradation", "paper", NO_PAPER_DATA, NO_PLAIN)
-    if len(plains) < 2:
-        return [
-            paper,
-            check(
-                "degradation",
-                "measurement",
-                "not testable",
-                f"this run trains fewer than two plain networks of different depth ({ADD_TWINS})",
-            ),
-        ]
-    sign = 1 if q in HIGHER_IS_BETTER else -1
-    # "the deeper is worse": the shallowest beats the deepest
-    return [
-        paper,
-        _measured_pairs([(plains[0], plains[-1], q)], sign, x, "degradation", what="worse for the deeper network"),
-    ]
-
-
-GRADIENT_FACTOR = 2.0
-
-
-@form_rule("gradient_flow")
-def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
-    """Gradient norms measured at initialisation (resrepro.degradation): the ratio r of the gradient
-    reaching the first block to that reaching the last, per seed. ``shrinks_with_depth``: the deepest
-    plain net's r is below the shallowest's by at least GRADIENT_FACTOR for every seed.
-    ``shortcut_mitigates``: the deepest residual net's r exceeds its plain twin's by at least
-    GRADIENT_FACTOR for every seed. At initialisation these depend only on the architecture and the
-    initialisation, not on data or training length, so any run with plain/residual twins can decide them."""
-    g = x.gradients
-    if not g:
-        return [check("gradient_flow", "scope", "not testable", UNMEASURED["gradient_norms"])]
-    depths = g["depths"]
-    r = {m: v["grad_ratio_first_to_last_block"].get("0") for m, v in g["kinds"].items()}
-    if any(v is None for v in r.values()):
-        return [
-            check(
-                "gradient_flow",
-                "measurement",
-                "not testable",
-                "no gradient measurement at initialisation (train.gradflow_epochs must include 0)",
-            )
-        ]
-    shrinks = form["claim"] == "shrinks_with_depth"
-    if shrinks and len(depths) < 2:
-        return [check("gradient_flow", "measurement", "not testable", "needs plain networks of two depths")]
-    twins = {catalog.get(plain).depth: (plain, res) for plain, res in catalog.twins(list(g["kinds"]))}
-    absent = [d for d in (depths[0], depths[-1]) if d not in twins]
-    if absent:
-        return [
-            check(
-                "gradient_flow",
-                "measurement",
-                "not testable",
-                f"the degradation study has no plain/residual twins of depth {absent[0]}",
-            )
-        ]
-    if shrinks:
-        lo, hi = twins[depths[0]][0], twins[depths[-1]][0]
-        holds = all(a / b >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
-    else:
-        lo, hi = twins[depths[-1]]
-        holds = all(b / a >= GRADIENT_FACTOR for a, b in zip(r[lo]["values"], r[hi]["values"]))
-    what = f"first/last-block gradient ratio at initialisation: {lo} {r[lo]['mean']:.3g}, {hi} {r[hi]['mean']:.3g}"
-    return [
-        check(
-            "gradient_flow",
-            "measurement",
-            "reproduced" if holds else "not reproduced",
-            f"{what} (rule: a factor of at least {GRADIENT_FACTOR:g} for every seed)",
-            ratios={lo: r[lo], hi: r[hi]},
-        )
-    ]

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import catalog, fmt, outputs
 from .. import references as paper_references
+from ..claims.gradients import WEIGHT_RATIO
 from ..data import TRAIN_SIZE
 from ..io import read_json
 from .prose import Prose
@@ -295,6 +296,7 @@ def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None,
         for p, r in catalog.twins(list(kinds))
     ]
     at_init = {m: k["grad_ratio_first_to_last_block"].get("0") for m, k in kinds.items()}
+    weight = {m: k.get(WEIGHT_RATIO, {}) for m, k in kinds.items()}  # absent from summaries written before it was
     values = common | {
         "depths": s["depths"],
         "seeds": s["seeds"],
@@ -308,6 +310,7 @@ def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None,
         "not_started": [catalog.display(m) for m in ev.get("not_started", [])],
         "started_rule": ev.get("started_rule"),
         "grad_at_init": [(catalog.display(m), v["mean"]) for m, v in at_init.items() if v],
+        "weight_at_init": [(catalog.display(m), w["0"]["mean"]) for m, w in weight.items() if "0" in w],
         "jacobian_model": catalog.display(jac["checks"][0]["model"]),
         "dev_identity": max(c["max_abs_dev_identity"] or 0.0 for c in jac["checks"]),
         "dev_out": max(c["max_abs_dev_out"] for c in jac["checks"]),
