@@ -31,8 +31,9 @@ Modules: :mod:`.common` (verdicts, margins, labels, :func:`check`), :mod:`.evide
 see: :class:`Inputs`, parameter counts, comparability, a run's result files), :mod:`.values` (one
 printed value), :mod:`.orderings` (orderings, plain against residual networks, gradient flow),
 :mod:`.internal` (the paper against itself, its dataset and its models), :mod:`.theory` (mathematics),
-:mod:`.scope` (what no run decides) and :mod:`.audit` (form types, verdicts, the audit of a run). The
-paper's transcription is read by :mod:`resrepro.paper`.
+:mod:`.architecture` (published networks counted from torchvision), :mod:`.scope` (what no run
+decides) and :mod:`.audit` (form types, verdicts, the audit of a run). The paper's transcription is
+read by :mod:`resrepro.paper`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from .common import (
     OUR_LOSS,
     OUTCOMES,
     RELATIVE_MARGIN,
+    SPREAD_FACTOR,
     TEST_PER_CLASS,
     TRAIN_IMAGES,
     UNMEASURED,
@@ -59,9 +61,12 @@ from .common import (
 )
 from .evidence import Inputs, comparability, models_named, parameter_counts, read_run
 from .internal import (
+    macro_floor,
     rule_error_vs_accuracy,
     rule_f1_bound,
+    rule_macro_floor,
     rule_recall_equals_accuracy,
+    rule_recall_spread,
     rule_test_set_resolution,
     rule_total_time_arithmetic,
     rules_datasets_reported,
@@ -79,8 +84,15 @@ from .orderings import (
     rules_residual_vs_plain,
     rules_trend,
 )
-from .scope import rules_background, rules_method, rules_unmeasured
-from .theory import rules_gradient_guarantee, rules_gradient_identity, rules_residual_notation, rules_stacked_blocks
+from .scope import rules_background, rules_layer_count, rules_method, rules_unmeasured
+from .theory import (
+    rules_gradient_guarantee,
+    rules_gradient_identity,
+    rules_near_identity,
+    rules_residual_function,
+    rules_residual_notation,
+    rules_stacked_blocks,
+)
 from .values import (
     CELL_RULES,
     rule_definition_dependent,
@@ -106,6 +118,7 @@ __all__ = [
     "OUR_LOSS",
     "OUTCOMES",
     "RELATIVE_MARGIN",
+    "SPREAD_FACTOR",
     "RULES_STATED",
     "TEST_PER_CLASS",
     "TRAIN_IMAGES",
@@ -117,6 +130,7 @@ __all__ = [
     "combine",
     "comparability",
     "load_claims",
+    "macro_floor",
     "mean_ci",
     "models_named",
     "parameter_counts",
@@ -130,10 +144,12 @@ __all__ = [
     "rule_definition_dependent",
     "rule_error_vs_accuracy",
     "rule_f1_bound",
+    "rule_macro_floor",
     "rule_hardware_dependent",
     "rule_measured_value",
     "rule_parameter_count",
     "rule_recall_equals_accuracy",
+    "rule_recall_spread",
     "rule_test_set_resolution",
     "rule_total_time_arithmetic",
     "rules_background",
@@ -143,11 +159,14 @@ __all__ = [
     "rules_gradient_flow",
     "rules_gradient_guarantee",
     "rules_gradient_identity",
+    "rules_layer_count",
     "rules_lowest",
     "rules_method",
+    "rules_near_identity",
     "rules_no_degradation",
     "rules_params_relation",
     "rules_params_trend",
+    "rules_residual_function",
     "rules_residual_notation",
     "rules_residual_vs_plain",
     "rules_stacked_blocks",
