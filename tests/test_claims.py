@@ -375,7 +375,8 @@ def test_stacked_blocks_each_way():
 
 def test_scope_rules_say_why():
     assert "gradient norms" in claims.rules_unmeasured({"quantity": "gradient_norms"}, inputs())[0]["reason"]
-    assert claims.rules_background({"about": "AlexNet"}, inputs())[0]["outcome"] == "not testable"
+    background = claims.rules_background({"about": "AlexNet"}, inputs())[0]
+    assert background["outcome"] == "not testable" and background["untestable"] == "out of scope"
     assert "cross-entropy" in claims.rules_method({"aspect": "loss", "paper": "squared error"}, inputs())[0]["reason"]
     with pytest.raises(ResreproError, match="UNMEASURED"):
         claims.rules_unmeasured({"quantity": "nothing"}, inputs())
@@ -415,7 +416,7 @@ def test_comparability():
 
 def test_transcription_is_well_formed():
     ids = [c["id"] for c in CLAIMS] + [c["id"] for c in claims.table_cell_claims(PAPER)]
-    assert len(ids) == len(set(ids)) == 67
+    assert len(ids) == len(set(ids)) == 71
     cells = claims.table_cell_claims(PAPER)
     assert len(cells) == 4 * 4 + 3 * 3 + 3 * 2
     t2 = next(c for c in cells if c["id"] == "T2.resnet18.total_hours")
@@ -470,7 +471,7 @@ def _full_measurement(n_seeds=3):
 
 def test_audit_gives_every_claim_a_verdict():
     a = claims.audit(CLAIMS, PAPER, _full_measurement(), COUNTS, FULL_SPEC)
-    assert a["comparable"] and len(a["claims"]) == 67
+    assert a["comparable"] and len(a["claims"]) == 71
     v = {c["id"]: c["verdict"] for c in a["claims"]}
     assert {k: n for k, n in a["verdicts"].items() if n} == Counter(v.values()), "the summary counts verdicts"
     # the paper's self-contradictions hold whatever we measure
@@ -562,6 +563,9 @@ def test_every_form_type_has_exactly_one_rule_registered_next_to_its_code():
         "gradient_identity",
         "gradient_guarantee",
         "stacked_blocks",
+        "layer_count",
+        "near_identity",
+        "residual_function",
     }
     assert set(claims.FORM_RULES) == expected
     used = {c["form"]["type"] for c in claims.load_claims(REPO / "reports" / "claims.yaml")}

@@ -187,6 +187,7 @@ def rule_macro_floor(form: Mapping, x: Inputs) -> dict:
     acc, val, lowest = g["printed"]
     k, t = g["extreme"]
     ev = {key: g[key] for key in ("accuracy", "value", "gap", "least_gap", "floor", "largest_spread")}
+    ev |= {"printed_accuracy": acc, "printed_value": val}
     bound = (
         f"on {g['dataset']}'s balanced test set ({g['classes']} classes x {g['per_class']:,} images) macro precision "
         f"and macro F1 are at least (mean_c sqrt r_c)^2 for any per-class recalls r_c (Cauchy-Schwarz; proof in the "
