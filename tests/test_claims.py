@@ -476,7 +476,8 @@ def test_stacked_blocks_each_way():
 
 def test_scope_rules_say_why():
     assert "gradient norms" in claims.rules_unmeasured({"quantity": "gradient_norms"}, inputs())[0]["reason"]
-    assert claims.rules_background({"about": "AlexNet"}, inputs())[0]["outcome"] == "not testable"
+    background = claims.rules_background({"about": "AlexNet"}, inputs())[0]
+    assert background["outcome"] == "not testable" and background["untestable"] == "out of scope"
     assert "cross-entropy" in claims.rules_method({"aspect": "loss", "paper": "squared error"}, inputs())[0]["reason"]
     with pytest.raises(ResreproError, match="UNMEASURED"):
         claims.rules_unmeasured({"quantity": "nothing"}, inputs())
@@ -648,6 +649,9 @@ def test_every_form_type_has_exactly_one_rule_registered_next_to_its_code():
         "gradient_identity",
         "gradient_guarantee",
         "stacked_blocks",
+        "layer_count",
+        "near_identity",
+        "residual_function",
     }
     assert set(claims.FORM_RULES) == expected
     used = {c["form"]["type"] for c in claims.load_claims(REPO / "reports" / "claims.yaml")}

@@ -566,6 +566,7 @@ def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report)
         "Claims audit",
         "Figures",
         "Deviations from the paper",
+        "Appendix: how far macro precision and F1 can fall below accuracy",
         "Appendix: provenance",
         "References of the paper",
     ):

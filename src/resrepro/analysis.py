@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import fmt, io, outputs
 from .fmt import display_name
-from .stats import summarise
+from .stats import sqrt_recall_variance, summarise
 
 
 def epochs_to_convergence(val_acc: list[float], tolerance: float) -> int:
@@ -51,6 +51,7 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
                 "total_hours",
                 "images_per_second",
                 "train_accuracy",
+                "recall_spread",
             )
         }
         devices = set()
@@ -62,6 +63,8 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
             per_seed["precision"].append(100 * m["precision_macro"])
             per_seed["recall"].append(100 * m["recall_macro"])
             per_seed["f1"].append(100 * m["f1_macro"])
+            if "confusion_matrix" in m:  # Var_c(sqrt r_c) of the per-class recalls, in percentage points
+                per_seed["recall_spread"].append(100 * sqrt_recall_variance(m["confusion_matrix"]))
             per_seed["epochs_to_convergence"].append(epochs_to_convergence(h["val_acc"].tolist(), tolerance))
             per_seed["seconds_per_epoch"].append(float(h["epoch_seconds"].mean()))
             per_seed["total_hours"].append(float(h["epoch_seconds"].sum()) / 3600)

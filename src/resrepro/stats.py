@@ -28,6 +28,19 @@ def summarise(values: Sequence[float]) -> dict:
     return {"mean": float(v.mean()), "std": std, "n": int(len(v)), "values": v.tolist()}
 
 
+def sqrt_recall_variance(confusion: Sequence[Sequence[float]]) -> float:
+    """Var_c(sqrt r_c): the population variance over the classes of the square roots of the per-class
+    recalls r_c = TP_c / (images of class c), from a confusion matrix (rows: true class). On a test set with
+    equally many images per class, accuracy minus macro precision (or macro F1) is at most this
+    (resrepro.claims.internal.macro_floor proves it); a class without images is left out."""
+    cm = np.asarray(confusion, dtype=float)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ResreproError(f"a confusion matrix must be square, not of shape {cm.shape}")
+    rows = cm.sum(1)
+    recall = np.diag(cm)[rows > 0] / rows[rows > 0]
+    return float(np.var(np.sqrt(recall)))
+
+
 def _betacf(a: float, b: float, x: float) -> float:
     """Continued fraction of the incomplete beta function (Lentz; Numerical Recipes 6.4)."""
     tiny, eps = 1e-300, 1e-15

@@ -38,9 +38,10 @@ printed value), :mod:`.orderings` (orderings, plain against residual networks), 
 needed, the paired test), :mod:`.gradients` (the degradation study: gradient flow, degradation, their
 conflation, the residual gap with depth),
 :mod:`.internal` (the paper against itself, its dataset and its models), :mod:`.theory` (mathematics),
-:mod:`.scope` (what no run decides), :mod:`.audit` (form types, verdicts, the audit of a run),
-:mod:`.merged` (one audit across runs) and :mod:`.cost` (what deciding a claim still not testable costs). The
-paper's transcription is read by :mod:`resrepro.paper`.
+:mod:`.architecture` (published networks counted from torchvision), :mod:`.scope` (what no run decides),
+:mod:`.audit` (form types, verdicts, the audit of a run), :mod:`.merged` (one audit across runs) and
+:mod:`.cost` (what deciding a claim still not testable costs). The paper's transcription is read by
+:mod:`resrepro.paper`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .common import (
     NO_PAPER_DATA,
     OUR_LOSS,
     OUTCOMES,
+    SPREAD_FACTOR,
     TEST_PER_CLASS,
     TRAIN_IMAGES,
     UNMEASURED,
@@ -72,9 +74,12 @@ from .gradients import (
     rules_residual_gap_grows,
 )
 from .internal import (
+    macro_floor,
     rule_error_vs_accuracy,
     rule_f1_bound,
+    rule_macro_floor,
     rule_recall_equals_accuracy,
+    rule_recall_spread,
     rule_test_set_resolution,
     rule_total_time_arithmetic,
     rules_datasets_reported,
@@ -90,8 +95,15 @@ from .orderings import (
     rules_residual_vs_plain,
     rules_trend,
 )
-from .scope import rules_background, rules_method, rules_unmeasured
-from .theory import rules_gradient_guarantee, rules_gradient_identity, rules_residual_notation, rules_stacked_blocks
+from .scope import rules_background, rules_layer_count, rules_method, rules_unmeasured
+from .theory import (
+    rules_gradient_guarantee,
+    rules_gradient_identity,
+    rules_near_identity,
+    rules_residual_function,
+    rules_residual_notation,
+    rules_stacked_blocks,
+)
 from .values import (
     CELL_RULES,
     rule_definition_dependent,
@@ -115,6 +127,7 @@ __all__ = [
     "NO_PAPER_DATA",
     "OUR_LOSS",
     "OUTCOMES",
+    "SPREAD_FACTOR",
     "RULES_STATED",
     "TEST_PER_CLASS",
     "TRAIN_IMAGES",
@@ -128,6 +141,7 @@ __all__ = [
     "combine",
     "comparability",
     "load_claims",
+    "macro_floor",
     "mean_ci",
     "models_named",
     "parameter_counts",
@@ -142,10 +156,12 @@ __all__ = [
     "rule_definition_dependent",
     "rule_error_vs_accuracy",
     "rule_f1_bound",
+    "rule_macro_floor",
     "rule_hardware_dependent",
     "rule_measured_value",
     "rule_parameter_count",
     "rule_recall_equals_accuracy",
+    "rule_recall_spread",
     "rule_test_set_resolution",
     "rule_total_time_arithmetic",
     "rules_background",
@@ -156,11 +172,14 @@ __all__ = [
     "rules_gradient_flow",
     "rules_gradient_guarantee",
     "rules_gradient_identity",
+    "rules_layer_count",
     "rules_lowest",
     "rules_method",
+    "rules_near_identity",
     "rules_no_degradation",
     "rules_params_relation",
     "rules_params_trend",
+    "rules_residual_function",
     "rules_residual_notation",
     "rules_residual_gap_grows",
     "rules_residual_vs_plain",

@@ -30,6 +30,10 @@ OUTCOMES = VERDICTS + (CONSISTENT, NO_PAPER_DATA)
 ALPHA = 0.05
 # Margins are pre-registered per quantity in reports/claims.yaml (margins), never set here.
 
+# A printed accuracy - precision (or - F1) gap needs a per-class recall spread Var_c(sqrt r_c) at least as large
+# (resrepro.claims.internal.macro_floor); it is "implausible" when it needs more than this many times the
+# largest spread of any of our seeds of the same architecture.
+SPREAD_FACTOR = 2.0
 # CIFAR-10's official test set: 10,000 images, exactly 1,000 per class (Krizhevsky 2009).
 TEST_PER_CLASS = {"CIFAR-10": [1000] * 10}
 TRAIN_IMAGES = {"CIFAR-10": 50000}
@@ -47,6 +51,7 @@ LABELS = {
     "train_accuracy": "final training accuracy (%)",
     "generalization_gap": "train - test accuracy gap (pp)",
     "params_millions": "parameters (millions)",
+    "recall_spread": "Var_c(sqrt per-class recall) (pp)",
 }
 UNMEASURED = {
     "gradient_norms": (

@@ -1,7 +1,9 @@
 """Rules on the paper's theory section, checked numerically: its residual notation, the gradient of a
-block, the guarantee it draws from it and its formula for stacked blocks. References: He et al. (2016),
-"Deep Residual Learning for Image Recognition", Eq. (1) (y = F(x) + x); He et al. (2016b), "Identity
-Mappings in Deep Residual Networks", Eq. (4)-(5) (stacked blocks and their gradient)."""
+block, the guarantee it draws from it, its formula for stacked blocks, what a block outputs when F is
+close to a mapping, and its description of the residual function against the ResNets it names.
+References: He et al. (2016), "Deep Residual Learning for Image Recognition", Eq. (1) (y = F(x) + x),
+Sec. 3.2 and Table 1 (the blocks); He et al. (2016b), "Identity Mappings in Deep Residual Networks",
+Eq. (4)-(5) (stacked blocks and their gradient)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,19 @@ from typing import Mapping
 import numpy as np
 
 from .. import ResreproError
-from .common import INCONCLUSIVE, INCONSISTENT, REPRODUCED, check, form_rule
+from ..fmt import printed
+from .architecture import residual_functions
+from .common import (
+    INCONCLUSIVE,
+    INCONSISTENT,
+    NOT_REPRODUCED,
+    NOT_TESTABLE,
+    REPRODUCED,
+    _display,
+    _names,
+    check,
+    form_rule,
+)
 from .evidence import Inputs
 
 
@@ -196,3 +210,118 @@ def rules_stacked_blocks(form: Mapping, x: Inputs) -> list[dict]:
             "stacked_blocks", "mathematics", "reproduced", "the formula equals N stacked residual blocks for N = 1..4"
         )
     ]
+
+
+def _linear_text(d: Mapping[str, float]) -> str:
+    return _show(d) or "0"
+
+
+@form_rule("near_identity")
+def rules_near_identity(form: Mapping, x: Inputs) -> list[dict]:
+    """What a block outputs when F is close to a given mapping: y = a F(x) + b x with F(x) = c x + eps g(x)
+    (g smooth, eps -> 0) tends to (a c + b) x; the claim holds iff that is the claimed output d x."""
+    out, near, claimed = (_linear(form[k], {}) for k in ("output", "near", "claimed"))
+    if near["F"] or claimed["F"]:
+        raise ResreproError("near_identity: 'near' and 'claimed' are multiples of x; F is what is near 'near'")
+    rng = np.random.default_rng(0)
+    w, bias = rng.normal(size=2)
+    pts = rng.normal(size=50) * 2
+    devs = {}
+    for eps in (1e-2, 1e-4, 1e-6):
+        f = near["x"] * pts + eps * np.tanh(w * pts + bias)
+        y = out["F"] * f + out["x"] * pts
+        devs[eps] = float(np.max(np.abs(y - claimed["x"] * pts)) / np.max(np.abs(pts)))
+    limit = {"F": 0.0, "x": out["F"] * near["x"] + out["x"]}
+    ev = {"relative_deviation": devs, "limit": limit}
+    y, f_near, target = _linear_text(out), _linear_text(near), _linear_text(claimed)
+    if devs[1e-6] < 1e-5:
+        return [
+            check(
+                "near_identity",
+                "mathematics",
+                "reproduced",
+                f"with {form.get('name', 'y')} = {y}, F(x) = {f_near} + eps g(x) gives {target} + O(eps) "
+                f"(relative deviation {devs[1e-6]:.1e} at eps = 1e-6)",
+                **ev,
+            )
+        ]
+    fix = ""
+    if out["F"]:
+        fix = f"; it is F(x) close to {_linear_text({'x': (claimed['x'] - out['x']) / out['F']})} that gives {target}"
+    return [
+        check(
+            "near_identity",
+            "mathematics",
+            "inconsistent as stated",
+            f"with {form.get('name', 'y')} = {y} (the block as the paper writes it), F(x) = {f_near} + eps g(x) gives "
+            f"{_linear_text(limit)} + O(eps), not {target}, whatever F stands for (the deviation stays "
+            f"{devs[1e-6]:.3g} x |x| as eps -> 0)"
+            f"{fix} (He et al. 2016: the residual pushed to zero makes the block the identity)",
+            **ev,
+        )
+    ]
+
+
+@form_rule("residual_function")
+def rules_residual_function(form: Mapping, x: Inputs) -> list[dict]:
+    """The paper's description of a block's residual function F (``convs`` convolutions, ``relu_inside``:
+    F ends in a ReLU) against the ResNets it names, counted from torchvision's implementations. These
+    networks are fixed by their names (He et al. 2016, Table 1), and the paper's Table 3 prints their exact
+    parameter counts. A description none of them fits is not reproduced (a description against the networks,
+    not an impossibility of arithmetic or mathematics: "typically" leaves room for other networks)."""
+    models = list(form["models"])
+    found = {m: residual_functions(m) for m in models}
+    absent = [m for m, r in found.items() if not r or not r["blocks"]]
+    if absent:
+        return [check("residual_function", "model", NOT_TESTABLE, f"no torchvision ResNet for {_names(absent)}")]
+    fits = [
+        m
+        for m, r in found.items()
+        if r["convs"] == [int(form["convs"])] and r["relu_after_addition"] != bool(form["relu_inside"])
+    ]
+    theirs = "; ".join(
+        f"{_display(m)} {r['blocks']} blocks of {'/'.join(map(str, r['convs']))}" for m, r in found.items()
+    )
+    every_bn = all(r["batch_norms"] == r["convs"] for r in found.values())
+    structure = (
+        f"convolutions per residual function: {theirs}"
+        + (", every one followed by batch normalisation" if every_bn else "")
+        + ", with a ReLU between consecutive ones"
+        + (
+            "; each block computes ReLU(F(x) + x) (checked numerically on an identity block), so the last ReLU "
+            "follows the addition, outside F"
+            if all(r["relu_after_addition"] for r in found.values())
+            else ""
+        )
+    )
+    ev = {"claimed_convs": form["convs"], "found": found}
+    if len(fits) == len(models):
+        return [check("residual_function", "model", REPRODUCED, f"as described: {structure}", **ev)]
+    if fits:
+        return [check("residual_function", "model", NOT_REPRODUCED, f"fits {_names(fits)} only: {structure}", **ev)]
+    return [
+        check(
+            "residual_function",
+            "model",
+            NOT_REPRODUCED,
+            f"none of the networks the paper names has a residual function of {form['convs']} convolution(s)"
+            + (" followed by a ReLU" if form["relu_inside"] else "")
+            + f": {structure}{_printed_counts(models, x)}. These networks are fixed by their names (He et al. "
+            "2016, Table 1), so no reading of the paper gives them this residual function; He et al. (Sec. 3.2) set a "
+            "one-layer F aside: y = W1 x + x is then similar to a linear layer, and they observed no advantage",
+            **ev,
+        )
+    ]
+
+
+def _printed_counts(models: list[str], x: Inputs) -> str:
+    """The paper's own parameter counts of ``models`` when they are those of torchvision's networks."""
+    pairs = [(m, x.paper_value(m, "params_millions"), (x.counts.get(m) or {}).get("imagenet")) for m in models]
+    same = [(m, p, c) for m, p, c in pairs if p and c and abs(c / 1e6 - p[0]) <= 0.5 * 10.0 ** -p[1]]
+    if not same or len(same) != len(models):
+        return ""
+    return (
+        "; the paper's own Table 3 prints their exact parameter counts ("
+        + ", ".join(f"{_display(m)} {printed(p[0], p[1])} M = {c:,}" for m, p, c in same)
+        + ")"
+    )

@@ -27,7 +27,9 @@ from .evidence import Inputs
 from .internal import (
     rule_error_vs_accuracy,
     rule_f1_bound,
+    rule_macro_floor,
     rule_recall_equals_accuracy,
+    rule_recall_spread,
     rule_test_set_resolution,
     rule_total_time_arithmetic,
 )
@@ -206,9 +208,9 @@ def rule_parameter_count(form: Mapping, x: Inputs) -> dict:
 
 CELL_RULES: dict[str, list[Callable]] = {
     "accuracy": [rule_measured_value, rule_test_set_resolution],
-    "precision": [rule_measured_value],
+    "precision": [rule_measured_value, rule_macro_floor, rule_recall_spread],
     "recall": [rule_measured_value, rule_recall_equals_accuracy],
-    "f1": [rule_measured_value, rule_f1_bound],
+    "f1": [rule_measured_value, rule_f1_bound, rule_macro_floor, rule_recall_spread],
     "epochs_to_convergence": [rule_definition_dependent],
     "seconds_per_epoch": [rule_hardware_dependent],
     "total_hours": [rule_hardware_dependent, rule_total_time_arithmetic],

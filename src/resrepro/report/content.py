@@ -51,6 +51,7 @@ def build_context(
         *([study] if study else []),  # the study's own section, before the deviations
         *([refs_section] if refs_section else []),  # the paper's references, apart from the verdicts
         _section(text, "deviations", common),
+        _section(text, "bounds", common | {"floors": _floors(audit)}),
         _section(text, "appendix", common, provenance=True, tables=["runtimes"]),
     ]
     tables = [{k: t[k] for k in ("id", "title", "columns", "rows", "notes", "align") if k in t} for t in run["tables"]]
@@ -101,6 +102,27 @@ def _section(text: Prose, key: str, values: dict, **placed: Any) -> dict:
         if part in text.entry(key):
             section[part] = text.render(f"{key}.{part}", **values)
     return section | placed
+
+
+def _floors(audit: dict) -> list[dict]:
+    """The audit's macro_floor checks (resrepro.claims.internal.macro_floor), one per Table 1 cell."""
+    out = []
+    for c in audit["claims"]:
+        for ch in c["checks"]:
+            ev = ch.get("evidence") or {}
+            if ch.get("rule") == "macro_floor" and "printed_value" in ev:
+                out.append(
+                    {
+                        "id": c["id"],
+                        "quantity": "F1" if c["form"].get("quantity") == "f1" else c["form"].get("quantity"),
+                        "value": ev["printed_value"],
+                        "accuracy": ev["printed_accuracy"],
+                        "floor": ev["floor"],
+                        "largest_spread": ev["largest_spread"],
+                        "outcome": ch["outcome"],
+                    }
+                )
+    return out
 
 
 def _figure(fid: str, folder: Path) -> dict:
