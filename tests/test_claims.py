@@ -781,12 +781,19 @@ def test_mcnemar_is_exact_and_the_paired_test_counts_discordant_images():
     x.predictions = lambda m: {s: [bool(v) for v in c] for s, c in preds[m].items()}
     r = claims.rules_better(BEATS_VGG, x)[1]
     (t,) = r["evidence"]["tests"]
-    assert t["paired"]["a_right_b_wrong"] == 3 and t["paired"]["a_wrong_b_right"] == 0
-    assert t["paired"]["p"] == pytest.approx(0.125)
+    per_seed = t["paired"]["per_seed"]
+    assert [(r["a_right_b_wrong"], r["a_wrong_b_right"]) for r in per_seed] == [(2, 0), (1, 0)]
+    assert t["paired"]["p"] == pytest.approx(0.5), "the largest p over the seeds (0.25 and 0.5)"
     lower = {**BEATS_VGG, "metrics": ["test_error"], "direction": "lower"}
     x.measured = measured(resnet18={"test_error": [5.0, 4.9]}, vgg16={"test_error": [7.0, 6.9]})
     (t,) = claims.rules_better(lower, x)[1]["evidence"]["tests"]
-    assert t["paired"]["a_right_b_wrong"] == 3, "a lower error means right on more images"
+    assert t["paired"]["per_seed"][0]["a_right_b_wrong"] == 2, "a lower error means right on more images"
+    # the same images under more seeds are not new evidence: copying a seed does not shrink p
+    many = {m: {s: c[0] for s in range(20)} for m, c in preds.items()}
+    x.predictions = lambda m: {s: [bool(v) for v in c] for s, c in many[m].items()}
+    x.measured = measured(resnet18={"accuracy": [95.0, 95.1]}, vgg16={"accuracy": [93.0, 93.1]})
+    (t,) = claims.rules_better(BEATS_VGG, x)[1]["evidence"]["tests"]
+    assert t["paired"]["p"] == pytest.approx(0.25)
 
 
 def test_a_hedged_claim_compares_the_group_mean_and_the_strict_reading_every_pair():
@@ -839,3 +846,125 @@ def test_readings_that_disagree_make_a_verdict_not_robust_and_impossible_only_un
     agree = {**c, "readings": [{"name": "same", "form": c["form"]}]}
     e = claims.audit([agree], PAPER, {}, COUNTS, FULL_SPEC, margins=MARGINS)["claims"][-1]
     assert e["verdict"] == "inconsistent as stated" and e["robust"]
+
+
+# --------------------------------------------------------------------------------------------
+# what the hostile review found
+
+
+def test_a_tie_within_the_papers_rounding_is_not_a_contradiction():
+    tied = copy.deepcopy(PAPER)
+    tied["table1"]["rows"]["resnet34"]["accuracy"] = 94.5  # = ResNet-18's printed 94.5
+    trend = {"type": "trend", "order": ["resnet18", "resnet34"], "quantity": "accuracy", "direction": "increasing"}
+    assert claims.rules_trend(trend, inputs(paper=tied))[0]["outcome"] == "consistent"
+    tied["table1"]["rows"]["resnet34"]["accuracy"] = 94.3  # 94.35 < 94.45: no values that print so can increase
+    assert claims.rules_trend(trend, inputs(paper=tied))[0]["outcome"] == "inconsistent as stated"
+    # "no degradation": a printed drop inside the pre-registered margin agrees; beyond margin + rounding it does not
+    nd = {"type": "no_degradation", "order": ["resnet18", "resnet34"], "quantity": "accuracy"}
+    tied["table1"]["rows"]["resnet34"]["accuracy"] = 93.8
+    assert claims.rules_no_degradation(nd, inputs(paper=tied))[0]["outcome"] == "consistent"
+    tied["table1"]["rows"]["resnet34"]["accuracy"] = 93.3
+    assert claims.rules_no_degradation(nd, inputs(paper=tied))[0]["outcome"] == "inconsistent as stated"
+
+
+def test_drops_inside_the_margin_cannot_add_up_along_a_chain():
+    order = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
+    meas = measured(**{m: {"accuracy": [93.0 - 0.9 * i + d for d in (0.0, 0.02, -0.02)]} for i, m in enumerate(order)})
+    r = claims.rules_no_degradation({"type": "no_degradation", "order": order, "quantity": "accuracy"}, inputs(meas))[1]
+    assert r["outcome"] == "not reproduced" and len(r["evidence"]["tests"]) == 10
+
+
+def test_reversals_among_many_pairs_keep_their_error_rate():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    others = [f"m{i}" for i in range(8)]
+    form = {"type": "better", "better": ["resnet18"], "than": others, "metrics": ["accuracy"], "direction": "higher"}
+    false = 0
+    for _ in range(100):
+        meas = measured(**{m: {"accuracy": list(94 + rng.normal(0, 0.2, 3))} for m in ["resnet18"] + others})
+        false += claims.rules_better(form, inputs(meas))[1]["outcome"] == "not reproduced"
+    assert false <= 8, f"{false} of 100 claims refuted with equal true means"
+
+
+def test_holm_lowering_a_verdict_updates_its_robustness():
+    marginal = {"resnet34": [94.3, 94.9, 94.8], "resnet50": [94.0, 94.2, 94.1]}
+    meas = measured(**{m: {"accuracy": v} for m, v in marginal.items()})
+    b = {**BEATS_VGG, "better": ["resnet34"], "than": ["resnet50"]}
+    cs = [
+        {
+            "id": i,
+            "form": dict(b),
+            "location": "x",
+            "quote": "q",
+            "statement": "s",
+            "readings": [{"name": "r", "form": b}],
+        }
+        for i in "abc"
+    ]
+    paper = {**PAPER, **{t: {**PAPER[t], "rows": {}} for t in ("table1", "table2", "table3")}}
+    e = claims.audit(cs, paper, meas, COUNTS, FULL_SPEC, margins=MARGINS)["claims"][-1]
+    assert e["verdict"] == "inconclusive" and not e["robust"]
+    assert [r["verdict"] for r in e["readings"]] == ["inconclusive", "reproduced"]
+
+
+def test_non_finite_measurements_and_p_values_are_refused():
+    x = inputs(measured(resnet18={"accuracy": [94.5, float("nan")]}))
+    with pytest.raises(ResreproError, match="not a finite number"):
+        claims.rule_measured_value(R18_ACC, x)
+    with pytest.raises(ResreproError, match="finite p-values"):
+        claims.holm([float("nan"), 0.01])
+
+
+def test_identical_seeds_leave_a_value_inconclusive():
+    r = claims.rule_measured_value(R18_ACC, inputs(measured(resnet18={"accuracy": [94.5, 94.5, 94.5]})))
+    assert r["outcome"] == "inconclusive" and "agree exactly" in r["reason"]
+
+
+def test_the_value_rule_at_exactly_the_margin_says_reproduced_at_most_5_percent():
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    margin = MARGINS["quantities"]["accuracy"]["pp"]
+    for sd in (0.1, 0.5, 1.0):
+        for n in (3, 10):
+            hits = sum(
+                claims.rule_measured_value(
+                    R18_ACC, inputs(measured(resnet18={"accuracy": list(94.5 + margin + rng.normal(0, sd, n))}))
+                )["outcome"]
+                == "reproduced"
+                for _ in range(150)
+            )
+            assert hits / 150 <= 0.05, (sd, n, hits)
+
+
+def test_underspecified_is_the_reason_shown_when_a_claim_has_several():
+    def rule(form, x):
+        return [
+            claims.check("a", "measurement", "not testable", "later", untestable="not in this run"),
+            claims.check("b", "measurement", "not testable", "paper", untestable="underspecified"),
+        ]
+
+    claims.FORM_RULES["_two_reasons"] = rule
+    try:
+        c = {"id": "x", "location": "x", "quote": "q", "statement": "s", "form": {"type": "_two_reasons"}}
+        e = claims.audit([c], PAPER, {}, COUNTS, FULL_SPEC, margins=MARGINS)["claims"][-1]
+    finally:
+        del claims.FORM_RULES["_two_reasons"]
+    assert e["untestable"] == "underspecified"
+
+
+def test_a_parameter_claim_that_holds_only_with_our_resnet110_names_it_too():
+    form = {"type": "params_relation", "model": "vgg16", "more_than": ["resnet110"]}
+    r = claims.rules_params_relation(form, inputs())[0]
+    assert r["outcome"] == "reproduced" and r["depends_on"] == ["resnet110"]
+
+
+def test_lowest_compares_only_the_papers_models():
+    meas = measured(
+        resnet110={"test_error": [5.0, 5.1, 5.2]},
+        resnet18={"test_error": [6.0, 6.1, 6.2]},
+        resnet1202={"test_error": [3.0, 3.1, 3.2]},  # trained in some other study: not among the paper's models
+    )
+    r = claims.rules_lowest({"type": "lowest", "model": "resnet110", "quantity": "test_error"}, inputs(meas))[1]
+    assert r["outcome"] == "reproduced" and {t["than"] for t in r["evidence"]["tests"]} == {"resnet18"}

@@ -7,6 +7,7 @@ deviation, ``ddof=1``; None with one value).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -88,10 +89,11 @@ def t_sf(t: float, df: float) -> float:
     return tail if t >= 0 else 1.0 - tail
 
 
+@functools.lru_cache(maxsize=4096)
 def t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t (bisection on t_sf)."""
+    """Quantile of Student's t (bisection on t_sf, to 1e-10; cached: the audit asks for the same few often)."""
     lo, hi = -1e4, 1e4
-    for _ in range(200):
+    while hi - lo > 1e-10:
         mid = (lo + hi) / 2
         if 1 - t_sf(mid, df) < q:
             lo = mid
@@ -169,3 +171,15 @@ def equivalence(interval: Sequence[float], reference: float, margin: float, roun
     if lo > margin or hi < -margin:
         return "different"
     return "undecided"
+
+
+def holm(p: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error at most alpha when compared with alpha)."""
+    if not all(math.isfinite(v) for v in p):
+        raise ResreproError(f"Holm's correction needs finite p-values, got {list(p)}")
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    out, running = [1.0] * len(p), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        out[i] = running
+    return out

@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 from .. import ResreproError
 from .. import paper as transcription
 from ..fmt import printed
-from ..stats import CONFIDENCE
+from ..stats import CONFIDENCE, holm
 from . import gradients as gradient_rules  # noqa: F401  (registers its form types; "gradients" is an argument here)
 from . import internal, orderings, scope, theory, values  # noqa: F401  (each registers its form types)
 from .common import (
@@ -93,7 +93,7 @@ def _reading(name: str, form: Mapping, x: Inputs) -> dict:
     kind = deciding[0]["kind"]
     if kind == "measurement" and verdict != NOT_TESTABLE:
         depends |= {m for m in models_named(form) if m in CHOICES}
-    untestable = sorted({c.get("untestable") for c in deciding if c.get("untestable")})
+    untestable = sorted({c.get("untestable") for c in deciding if c.get("untestable")}, key=UNTESTABLE.index)
     return {
         "name": name,
         "form": dict(form),
@@ -138,16 +138,6 @@ def _entry(c: Mapping, x: Inputs) -> dict:
     }
 
 
-def holm(p: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error at most alpha when compared with alpha)."""
-    order = sorted(range(len(p)), key=lambda i: p[i])
-    out, running = [1.0] * len(p), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        out[i] = running
-    return out
-
-
 def _ordering_check(e: Mapping) -> Mapping | None:
     return next((ch for ch in e["checks"] if ch["rule"] in ORDERING_RULES and "p_iut" in ch["evidence"]), None)
 
@@ -160,6 +150,9 @@ def _correct_for_multiplicity(entries: list[dict]) -> dict:
         e["holm"] = {"p": ch["evidence"]["p_iut"], "adjusted": q, "family_size": len(tested)}
         if e["verdict"] == REPRODUCED and q >= ALPHA:
             e["verdict"] = INCONCLUSIVE
+            reading = next(r for r in e["readings"] if r["name"] == e["reading"])
+            reading["verdict"] = INCONCLUSIVE
+            e["robust"] = len({r["verdict"] for r in e["readings"]}) == 1 and not e["depends_on"]
             e["reason"] += (
                 f"; but not significant after Holm's correction across the {len(tested)} ordering claims tested"
                 f" (adjusted p = {q:.3g} >= {ALPHA})"

@@ -3,6 +3,7 @@ degradation study's gradient norms, and whether the run is comparable with the p
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -83,7 +84,13 @@ class Inputs:
                 return None
             return [a - b for a, b in zip(tr["values"], te["values"])]
         s = m.get(quantity)
-        return list(s["values"]) if isinstance(s, Mapping) and s.get("values") else None
+        values = list(s["values"]) if isinstance(s, Mapping) and s.get("values") else None
+        if values and not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            raise ResreproError(
+                f"measured.json: {model}'s {quantity} has a value that is not a finite number ({values}); "
+                "rerun that model's evaluation (or its analysis stage) before the audit"
+            )
+        return values
 
     def devices(self) -> list[str]:
         return sorted({d for m in self.measured.values() for d in m.get("devices", [])})

@@ -97,7 +97,7 @@ def rule_recall_equals_accuracy(form: Mapping, x: Inputs) -> dict:
         INCONSISTENT,
         f"macro recall {recall} % differs from accuracy {accuracy} %, but on {dataset}'s "
         f"test set ({c} classes x {k:,} = {n:,} images) macro recall = (1/{c}) sum TP_c/{k:,} "
-        f"= sum TP_c/{n:,} = accuracy exactly{ours}",
+        f"= sum TP_c/{n:,} = accuracy exactly; both are in one row of one table, so one evaluation{ours}",
         **ev,
     )
 
@@ -372,6 +372,7 @@ def rules_params_relation(form: Mapping, x: Inputs) -> list[dict]:
             "model",
             "reproduced",
             f"{_display(model)} has the most parameters: {text}",
+            depends_on=_choices([model] + others),
             counts=counts,
         )
     ]
@@ -399,7 +400,16 @@ def rules_params_trend(form: Mapping, x: Inputs) -> list[dict]:
                 counts=counts,
             )
         ]
-    return [check("params_trend", "model", "reproduced", f"parameters grow with depth: {text}", counts=counts)]
+    return [
+        check(
+            "params_trend",
+            "model",
+            "reproduced",
+            f"parameters grow with depth: {text}",
+            depends_on=_choices(order),
+            counts=counts,
+        )
+    ]
 
 
 @form_rule("table_covers")

@@ -17,7 +17,7 @@ import numpy as np
 from .. import ResreproError, catalog
 from ..fmt import printed
 from ..paper import TABLES
-from ..stats import EXACT_TOLERANCE, no_spread, welch
+from ..stats import EXACT_TOLERANCE, holm, no_spread, welch
 from .common import (
     ALPHA,
     CONSISTENT,
@@ -49,8 +49,10 @@ def _better_sign(quantity: str, direction: str) -> int:
     raise ResreproError(f"unknown direction {direction!r} for {quantity!r}; use higher/lower or increasing/decreasing")
 
 
-def _paper_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str) -> dict:
-    """Self-consistency: do the paper's printed numbers order each pair (a better than b) as claimed?"""
+def _paper_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float = 0.0) -> dict:
+    """Self-consistency: do the paper's printed numbers order each pair (a better than b by more than -margin)?
+    A pair contradicts the claim only if no values that print as the paper's satisfy it (their rounding
+    intervals leave no room); a tie within rounding agrees."""
     missing, wrong, ok = [], [], []
     for a, b, q in pairs:
         pa, pb = x.paper_value(a, q), x.paper_value(b, q)
@@ -58,7 +60,9 @@ def _paper_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str) -> dict:
             missing.append(_display(a if pa is None else b))
             continue
         text = f"{_display(a)} {printed(pa[0], pa[1])} vs {_display(b)} {printed(pb[0], pb[1])} ({_label(q)})"
-        (ok if sign * (pa[0] - pb[0]) > 0 else wrong).append(text)
+        ra, rb = 0.5 * 10.0 ** (-pa[1]), 0.5 * 10.0 ** (-pb[1])
+        best = sign * (pa[0] - pb[0]) + ra + rb  # the largest advantage of a that the printed values allow
+        (ok if best > -margin + EXACT_TOLERANCE else wrong).append(text)
     missing = sorted(set(missing))
     labels = ", ".join(sorted({_label(q) for *_, q in pairs}))
     note = f"; the paper prints no {labels} for {', '.join(missing)}" if missing else ""
@@ -169,7 +173,7 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
     if not x.comparable:
         return check(rule, "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; measured: {ours}", **ev)
     ev["p_iut"] = max(t["p"] for t in tests)  # the intersection-union p: the claim's p is its weakest pair's
-    ev["power"] = power_note(tests, x)
+    ev["power"] = power_note(tests, x, margin)
     failing = [t for t in tests if not t["significant"]]
     if not failing:
         return check(
@@ -182,6 +186,12 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
         )
     # each failing pair: significantly the other way (the reverse one-sided test at the same alpha), an exact tie
     # without spread, or undecided: within seed-to-seed noise, or, for a non-inferiority margin, inconclusive
+    # a reversal refutes the claim; with k pairs, Holm over their reverse p keeps the chance of a false one at alpha
+    reverse_adjusted = holm([t["p_reverse"] if t["df"] is not None else 1.0 for t in tests])
+    for t, q in zip(tests, reverse_adjusted):
+        t["p_reverse_holm"] = q
+        if t["df"] is not None:
+            t["reversed"] = q < ALPHA
     reversed_ = [t for t in failing if t["reversed"]]
     tied = [t for t in failing if t["tied"]]
     undecided = len(failing) - len(reversed_) - len(tied)
@@ -268,7 +278,8 @@ def rules_lowest(form: Mapping, x: Inputs) -> list[dict]:
         paper = _paper_pairs([(model, o, q) for o in others_paper], -1, x, "lowest")
     else:
         paper = check("lowest", "paper", NO_PAPER_DATA, "no other model printed")
-    others_run = [m for m in x.measured if m != model]
+    # the models the paper compares (its tables and text), not whatever else this run trains (twins, other depths)
+    others_run = [m for m in x.measured if m != model and m in set(x.paper.get("models", {}).values())]
     if model not in x.measured or not others_run:
         return [
             paper,
@@ -279,12 +290,19 @@ def rules_lowest(form: Mapping, x: Inputs) -> list[dict]:
 
 @form_rule("no_degradation")
 def rules_no_degradation(form: Mapping, x: Inputs) -> list[dict]:
-    """Non-inferiority: each deeper model is not worse than the shallower one by more than the margin."""
+    """Non-inferiority: every deeper model is not worse than every shallower one by the margin or more (every pair,
+    so that small drops cannot add up along the chain)."""
     order, q = list(form["order"]), form["quantity"]
     sign = 1 if q in HIGHER_IS_BETTER else -1
-    pairs = [(b, a, q) for a, b in zip(order, order[1:])]
-    paper, _ = _adjacent_paper("no_degradation", order, q, sign, x, "not in the tables")
+    pairs = [(order[j], order[i], q) for i in range(len(order)) for j in range(i + 1, len(order))]
     margin, _ = x.margin(q)
+    printed_models = [m for m in order if x.paper_value(m, q) is not None]
+    paper_pairs = [(b, a, q) for i, a in enumerate(printed_models) for b in printed_models[i + 1 :]]
+    paper = (
+        _paper_pairs(paper_pairs, sign, x, "no_degradation", margin)
+        if paper_pairs
+        else check("no_degradation", "paper", NO_PAPER_DATA, "not in the tables")
+    )
     what = f"non-inferior (deeper not worse by the pre-registered {margin:g} pp or more)"
     return [paper, _measured_pairs(pairs, sign, x, "no_degradation", margin=margin, what=what)]
 

@@ -6,11 +6,12 @@
   themselves use each pair's own variances, Welch). The seeds needed are the smallest n whose detectable
   effect is at most the observed advantage.
 * Paired per-image test. The seed test varies training (a seed sets initialisation, data order and
-  augmentation) on one fixed test set, so it leaves out the sampling of test images. On the same test
-  images, a one-sided exact McNemar test counts the images that A gets right and B wrong (b) against the
-  reverse (c), summed over the seeds both models share: p = P(Binomial(b + c, 1/2) >= b). It treats the
-  test images as the sample and the trained networks as fixed, the complement of the seed test; it is
-  reported beside the seed test and decides nothing.
+  augmentation) on one fixed test set, so it leaves out the sampling of test images. For each seed both
+  models share, a one-sided exact McNemar test on the same test images counts the images that A gets right
+  and B wrong (b) against the reverse (c): p = P(Binomial(b + c, 1/2) >= b). Each seed's test treats the
+  test images as the sample and that seed's two trained networks as fixed; seeds are never pooled (the same
+  images under several seeds are not independent), and the pair's p is the largest over its seeds (every
+  seed must show it). It is reported beside the seed test and decides nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+from .. import catalog
 from ..stats import betainc, t_ppf
 from .common import ALPHA
 
@@ -48,9 +50,10 @@ def seeds_needed(effect: float, sd: float, alpha: float = ALPHA, power: float = 
 
 
 def pooled_sd(x, quantity: str) -> float | None:
-    """The seed standard deviation pooled over every model of the run with two or more seeds."""
+    """The seed standard deviation pooled over every catalog model of the run with two or more seeds (a planning
+    figure: the tests use each pair's own variances)."""
     num = den = 0.0
-    for model in x.measured:
+    for model in (m for m in x.measured if m in catalog.available()):
         v = x.values(model, quantity)
         if v and len(v) > 1:
             mean = sum(v) / len(v)
@@ -59,8 +62,10 @@ def pooled_sd(x, quantity: str) -> float | None:
     return math.sqrt(num / den) if den else None
 
 
-def power_note(tests: Sequence[Mapping], x) -> dict:
-    """Per pair: the detectable effect at this run's seeds and the seeds the observed advantage needs."""
+def power_note(tests: Sequence[Mapping], x, margin: float = 0.0) -> dict:
+    """Per pair: the detectable effect at this run's seeds and the seeds the observed advantage needs. With a
+    non-inferiority ``margin`` the test is of advantage > -margin, so the effect to detect is advantage + margin
+    and the smallest true advantage shown is the detectable effect - margin."""
     rows = []
     for t in tests:
         sd = pooled_sd(x, t["quantity"])
@@ -74,8 +79,8 @@ def power_note(tests: Sequence[Mapping], x) -> dict:
                 "quantity": t["quantity"],
                 "pooled_sd": sd,
                 "seeds": n,
-                "detectable": detectable(sd, n),
-                "seeds_needed": seeds_needed(t.get("advantage", 0.0), sd),
+                "detectable": detectable(sd, n) - margin,
+                "seeds_needed": seeds_needed(t.get("advantage", 0.0) + margin, sd),
             }
         )
     if not rows:
@@ -88,7 +93,7 @@ def power_note(tests: Sequence[Mapping], x) -> dict:
         else f"no number of seeds up to {MAX_SEEDS} would show every pair (an advantage is zero, reversed or tiny)"
     )
     text = (
-        f"with {worst['seeds']} seeds the test finds a true difference of {worst['detectable']:.2f} "
+        f"with {worst['seeds']} seeds the test finds a true advantage of {worst['detectable']:.2f} "
         f"({POWER:.0%} power, pooled seed sd {worst['pooled_sd']:.2f}); {most}"
     )
     return {"pairs": rows, "power": POWER, "text": text}
@@ -110,21 +115,21 @@ def paired_test(x, a: str, b: str, quantity: str, sign: int) -> dict:
     seeds = sorted(set(pa) & set(pb))
     if not seeds:
         return {}
-    right_wrong = wrong_right = 0
+    per_seed = []
     for s in seeds:
         ca, cb = pa[s], pb[s]
         if len(ca) != len(cb):
             return {}
-        right_wrong += sum(1 for u, v in zip(ca, cb) if u and not v)
-        wrong_right += sum(1 for u, v in zip(ca, cb) if v and not u)
-    if sign * PER_IMAGE[quantity] < 0:  # "better" means wrong on more images (e.g. a higher test error)
-        right_wrong, wrong_right = wrong_right, right_wrong
+        b = sum(1 for u, v in zip(ca, cb) if u and not v)
+        c = sum(1 for u, v in zip(ca, cb) if v and not u)
+        if sign * PER_IMAGE[quantity] < 0:  # "better" means wrong on more images (e.g. a higher test error)
+            b, c = c, b
+        per_seed.append({"seed": s, "a_right_b_wrong": b, "a_wrong_b_right": c, "p": mcnemar_one_sided(b, c)})
     return {
         "paired": {
-            "test": "exact one-sided McNemar, summed over shared seeds",
+            "test": "exact one-sided McNemar per shared seed; p is the largest over the seeds",
             "seeds": seeds,
-            "a_right_b_wrong": right_wrong,
-            "a_wrong_b_right": wrong_right,
-            "p": mcnemar_one_sided(right_wrong, wrong_right),
+            "per_seed": per_seed,
+            "p": max(r["p"] for r in per_seed),
         }
     }

@@ -65,6 +65,15 @@ def _equivalence(rule: str, form: Mapping, x: Inputs, why: str = "") -> dict:
             f"{ours}; one seed gives no seed-to-seed spread, so no interval: run two or more seeds",
             **ev,
         )
+    if s["std"] == 0:  # different seeds that agree exactly hint at a seeding or caching fault, not at certainty
+        return check(
+            rule,
+            "measurement",
+            INCONCLUSIVE,
+            f"{ours}; the {s['n']} seeds agree exactly, so their spread estimates nothing (check that each seed "
+            "trained its own network)",
+            **ev,
+        )
     lo, hi = (v - p for v in pi["interval"])
     ev["interval_minus_paper"] = [lo, hi]
     outcome = _TOST_OUTCOME[equivalence(pi["interval"], p, margin, r)]
