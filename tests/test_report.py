@@ -600,6 +600,25 @@ def test_paper_labels_only_the_papers_own_words(run_report):
     assert "<b>Paper:</b>" not in page.replace("<blockquote><b>Paper:</b>", "")
 
 
+def test_each_claim_shows_its_robustness_and_its_readings(run_report):
+    """A claim whose readings disagree, or that rests on our choice, says so; its readings table lists each."""
+    import html as html_lib
+    import json
+
+    root, _, _, out = run_report
+    audit = json.loads((root / "claims.json").read_text())
+    page = html_lib.unescape((out / "report.html").read_text(encoding="utf-8"))
+    for c in audit["claims"]:
+        block = page[page.index(f'id="claim-{c["id"]}"') :].split('<div class="claim ', 1)[0]
+        assert ("Robust:" in block) == c["robust"], c["id"]
+        for d in c["depends_on"]:
+            assert f"rests on our choice of {d}" in block or d in block, c["id"]
+        if len(c["readings"]) > 1:
+            for r in c["readings"]:
+                assert f"<td>{r['name']}</td>" in block, (c["id"], r["name"])
+    assert any(not c["robust"] for c in audit["claims"]), "the fixture has claims that rest on a choice"
+
+
 def test_run_report_rerender_is_byte_identical(run_report, tmp_path):
     root, spec, _, out = run_report
     ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)

@@ -64,6 +64,11 @@ def build_context(
             "paper": c["statement"],
             "reason": c["reason"],
             "checks": [{k: ch[k] for k in ("kind", "outcome", "reason")} for ch in c["checks"]],
+            "robust": c.get("robust", True),
+            "depends_on": c.get("depends_on") or [],
+            "untestable": c.get("untestable"),
+            "holm": c.get("holm"),
+            "readings": [{k: r[k] for k in ("name", "verdict", "reason")} for r in c.get("readings") or []],
         }
         for c in audit["claims"]
     ]
