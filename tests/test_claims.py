@@ -649,6 +649,7 @@ def test_every_form_type_has_exactly_one_rule_registered_next_to_its_code():
         "gradient_identity",
         "gradient_guarantee",
         "stacked_blocks",
+        "identity_when_needed",
         "layer_count",
         "near_identity",
         "residual_function",

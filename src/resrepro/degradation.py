@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import ResreproError, catalog, fmt, io, outputs
@@ -82,6 +83,8 @@ def _ratio(norms: list[float]) -> float:
 # summary.json's keys of the two ratios, per recorded epoch: {epoch: summarise(per-seed ratios, in seed order)}
 ACTIVATION_RATIO = "grad_ratio_first_to_last_block"  # dL/d(block output): the gradient reaching the block
 WEIGHT_RATIO = "weight_grad_ratio_first_to_last_block"  # dL/d(conv1 weights): what updates the block
+# the median over blocks of ||F(x)|| / ||x||, per recorded epoch (recorded by resrepro.gradflow since it measures it)
+RESIDUAL_RESPONSE = "median_block_residual_ratio"
 
 
 def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
@@ -97,6 +100,9 @@ def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
             at_epoch = [next(x for x in r["gradflow"] if x["epoch"] == m["epoch"]) for r in per_seed]
             for key, norm in ((ACTIVATION_RATIO, "activation_grad_norm"), (WEIGHT_RATIO, "weight_grad_norm")):
                 ratios[key][str(m["epoch"])] = summarise([_ratio(x[norm]) for x in at_epoch])
+            if all("residual_ratio" in x for x in at_epoch):
+                medians = [float(np.median(x["residual_ratio"])) for x in at_epoch]
+                ratios.setdefault(RESIDUAL_RESPONSE, {})[str(m["epoch"])] = summarise(medians)
         out["kinds"][model] = {
             "depth": catalog.get(model).depth,
             "kind": "resnet" if catalog.get(model).residual else "plain",

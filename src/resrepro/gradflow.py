@@ -16,15 +16,24 @@ from .models import residual_branch, shortcut
 
 
 def block_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """Per block (input to output order): the gradient norm of the loss w.r.t. the block's output,
-    and w.r.t. the block's first convolution weights; one batch, train-mode BN, no update."""
+    """Per block (input to output order): the gradient norm of the loss w.r.t. the block's output, and w.r.t.
+    the block's first convolution weights, and the size of its residual function against its input,
+    ||F(x)|| / ||x||; one batch, train-mode BN, no update."""
     outputs: list[torch.Tensor] = []
+    inputs: list[float] = []  # ||x|| of each block's input
+    branches: list[float] = []  # ||F(x)|| of each block's residual function (bn2's output, before the addition)
 
     def keep(_module, _inputs, out):
         out.retain_grad()
         outputs.append(out)
 
     hooks = [b.register_forward_hook(keep) for b in model.blocks()]
+    hooks += [
+        b.register_forward_pre_hook(lambda _m, a: inputs.append(float(a[0].detach().norm()))) for b in model.blocks()
+    ]
+    hooks += [
+        b.bn2.register_forward_hook(lambda _m, _a, o: branches.append(float(o.detach().norm()))) for b in model.blocks()
+    ]
     was_training = model.training
     try:
         model.train()
@@ -39,6 +48,8 @@ def block_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
         "loss": float(loss.detach()),
         "activation_grad_norm": [float(o.grad.norm()) for o in outputs],
         "weight_grad_norm": [float(b.conv1.weight.grad.norm()) for b in model.blocks()],
+        # ||F(x)|| / ||x|| per block (He et al. 2016, Fig. 7: a block near the identity has a small response)
+        "residual_ratio": [f / x if x > 0 else float("nan") for f, x in zip(branches, inputs)],
     }
     model.zero_grad(set_to_none=True)
     return out

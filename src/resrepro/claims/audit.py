@@ -11,7 +11,7 @@ from .. import paper as transcription
 from ..fmt import printed
 from ..stats import CONFIDENCE, holm
 from . import gradients as gradient_rules  # noqa: F401  (registers its form types; "gradients" is an argument here)
-from . import internal, orderings, scope, theory, values  # noqa: F401  (each registers its form types)
+from . import internal, orderings, responses, scope, theory, values  # noqa: F401  (each registers its form types)
 from .common import (
     ALPHA,
     CHOICES,

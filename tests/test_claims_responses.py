@@ -1,0 +1,79 @@
+"""The residual-response claim: what trained blocks learn, from the degradation study's block responses."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from test_claims import CLAIMS, COUNTS, FULL_SPEC, MARGINS, PAPER, inputs
+from test_claims_gradients import SEEDS, _runs
+
+from resrepro import claims, degradation, gradflow, models
+from resrepro.claims import responses
+from resrepro.stats import summarise
+
+
+def test_gradflow_records_each_blocks_residual_response_against_a_direct_computation():
+    torch.manual_seed(0)
+    model = models.create("resnet20")
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    twin = copy.deepcopy(model)
+    seen = []
+    block = twin.blocks()[3]
+    block.register_forward_pre_hook(lambda _m, a: seen.append(a[0].detach()))
+    recorded = gradflow.block_gradient_norms(model, x, y)["residual_ratio"]
+    twin.train()
+    twin(x)
+    direct = float(models.residual_branch(copy.deepcopy(block), seen[0]).norm() / seen[0].norm())
+    assert len(recorded) == 9 and recorded[3] == pytest.approx(direct, rel=1e-5)
+
+
+def test_the_study_summarises_the_median_response_per_epoch_and_seed():
+    first = {"plain20": 0.5, "resnet20": 0.6, "plain56": 0.4, "resnet56": 0.6}
+    acc = {"plain20": 0.95, "resnet20": 0.96, "plain56": 0.80, "resnet56": 0.97}
+    runs = _runs(first, acc)
+    for m, per_seed in runs.items():
+        for s, r in enumerate(per_seed):
+            for g in r["gradflow"]:
+                g["residual_ratio"] = [0.1 * (s + 1), 0.5, 9.0]  # median 0.5 whatever the outlier
+    out = degradation.collect([20, 56], SEEDS, runs)
+    assert out["kinds"]["resnet56"][degradation.RESIDUAL_RESPONSE]["4"]["values"] == [0.5] * len(SEEDS)
+    assert degradation.RESIDUAL_RESPONSE == responses.RESIDUAL_RESPONSE
+
+
+def _study(deep, shallow, epochs=("0", "182"), train_error=5.0):
+    def kind(values):
+        return {
+            responses.RESIDUAL_RESPONSE: {e: summarise(values) for e in epochs},
+            "final_train_error": summarise([train_error] * len(values)),
+        }
+
+    return {"depths": [20, 110], "seeds": [0, 1, 2], "kinds": {"resnet20": kind(shallow), "resnet110": kind(deep)}}
+
+
+def _rule(study):
+    x = inputs()
+    x.gradients = study
+    return claims.FORM_RULES["identity_when_needed"]({"type": "identity_when_needed"}, x)[1]
+
+
+def test_deeper_blocks_nearer_the_identity_each_way():
+    assert _rule(_study([0.2, 0.25, 0.22], [0.5, 0.55, 0.6]))["outcome"] == "reproduced"
+    assert _rule(_study([0.7, 0.75, 0.72], [0.5, 0.55, 0.6]))["outcome"] == "not reproduced"
+    assert _rule(_study([0.2, 0.75, 0.22], [0.5, 0.55, 0.6]))["outcome"] == "inconclusive"
+
+
+def test_no_study_no_trained_responses_or_a_stuck_net_decide_nothing():
+    x = inputs()
+    assert claims.FORM_RULES["identity_when_needed"]({}, x)[1]["outcome"] == "not testable"
+    at_init = _rule(_study([0.2] * 3, [0.5] * 3, epochs=("0",)))
+    assert at_init["outcome"] == "not testable" and "after" in at_init["reason"]
+    stuck = _rule(_study([0.2] * 3, [0.5] * 3, train_error=90.0))
+    assert stuck["outcome"] == "not testable" and "never started converging" in stuck["reason"]
+
+
+def test_the_claim_is_audited():
+    a = claims.audit(CLAIMS, PAPER, {}, COUNTS, FULL_SPEC, margins=MARGINS)
+    (e,) = [c for c in a["claims"] if c["id"] == "theory.identity-when-needed"]
+    assert e["verdict"] == "not testable"
