@@ -121,13 +121,20 @@ def test_degradation_is_lower_training_accuracy_or_stagnant_test_accuracy():
     assert r["outcome"] == "reproduced" and r["evidence"]["lower"]["outcome"] == "reproduced"
     stagnant = measured(
         plain20={"train_accuracy": [95.0, 95.1, 95.2], "accuracy": [90.0, 90.1, 90.2]},
-        plain56={"train_accuracy": [96.0, 96.2, 96.1], "accuracy": [90.0, 90.2, 90.1]},
+        plain56={"train_accuracy": [95.3, 94.8, 95.1], "accuracy": [90.0, 90.2, 90.1]},
     )
     r = claims.rules_degradation(DEGRADATION, inputs(stagnant))[1]
-    assert r["outcome"] == "reproduced" and r["evidence"]["lower"]["outcome"] == "not reproduced"
+    assert r["outcome"] == "reproduced" and r["evidence"]["lower"]["outcome"] == "inconclusive"
     assert r["evidence"]["stagnation"]["outcome"] == "reproduced" and "stagnation (reproduced)" in r["reason"]
     without = {k: v for k, v in DEGRADATION.items() if k != "stagnation"}
-    assert claims.rules_degradation(without, inputs(stagnant))[1]["outcome"] == "not reproduced"
+    assert claims.rules_degradation(without, inputs(stagnant))[1]["outcome"] == "inconclusive"
+    # a deeper net significantly better in training contradicts the claim; stagnation in test accuracy cannot rescue it
+    trains_better = measured(
+        plain20={"train_accuracy": [95.0, 95.1, 95.2], "accuracy": [90.0, 90.1, 90.2]},
+        plain56={"train_accuracy": [96.0, 96.2, 96.1], "accuracy": [90.0, 90.2, 90.1]},
+    )
+    r = claims.rules_degradation(DEGRADATION, inputs(trains_better))[1]
+    assert r["outcome"] == "not reproduced" and r["evidence"]["stagnation"]["outcome"] == "reproduced"
     better = measured(
         plain20={"train_accuracy": [95.0, 95.1, 95.2], "accuracy": [90.0, 90.1, 90.2]},
         plain56={"train_accuracy": [97.0, 97.2, 97.1], "accuracy": [93.0, 93.2, 93.1]},

@@ -89,6 +89,17 @@ def test_a_claim_decided_only_from_a_run_not_comparable_stays_not_testable(tmp_p
     assert c["untestable"] == "not in this run" and c["to_decide"]["runs"][0]["model"] == "resnet110"
 
 
+def test_a_degradation_study_not_comparable_with_the_paper_decides_no_gradient_claim(tmp_path):
+    r110 = {"accuracy": [95.7, 95.8, 95.9], "images_per_second": [1000.0] * 3}
+    paper = write_run(tmp_path, spec("paper"), {"resnet110": r110})
+    twins = {m: {"accuracy": [90.0, 90.1, 90.2], "train_accuracy": [99.0, 99.1, 99.2]} for m in catalog.pair(20)}
+    twins |= {m: {"accuracy": [88.0, 88.1, 88.2], "train_accuracy": [95.0, 95.1, 95.2]} for m in catalog.pair(56)}
+    short = write_run(tmp_path, spec("degradation", epochs=5), twins, gradients=grads())
+    c = by_id(run_merged_audit([paper, short], PAPER, CLAIMS, target=TARGET))
+    for cid in ("intro.vanishing-gradient", "intro.degradation-is-vanishing", "intro.degradation"):
+        assert c[cid]["verdict"] == "not testable", (cid, c[cid]["reason"])
+
+
 def test_the_cost_of_deciding_is_seeds_x_epochs_x_images_over_the_measured_throughput(tmp_path):
     # ResNet-110 measured (1 seed, 1,000 images/s on a GPU); VGG-16 never: scaled by MACs from ResNet-110
     run = write_run(

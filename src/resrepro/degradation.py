@@ -101,7 +101,7 @@ def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
             for key, norm in ((ACTIVATION_RATIO, "activation_grad_norm"), (WEIGHT_RATIO, "weight_grad_norm")):
                 ratios[key][str(m["epoch"])] = summarise([_ratio(x[norm]) for x in at_epoch])
             if all("residual_ratio" in x for x in at_epoch):
-                medians = [float(np.median(x["residual_ratio"])) for x in at_epoch]
+                medians = [float(np.nanmedian(np.asarray(x["residual_ratio"], dtype=float))) for x in at_epoch]
                 ratios.setdefault(RESIDUAL_RESPONSE, {})[str(m["epoch"])] = summarise(medians)
         out["kinds"][model] = {
             "depth": catalog.get(model).depth,

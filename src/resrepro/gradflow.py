@@ -49,7 +49,11 @@ def block_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
         "activation_grad_norm": [float(o.grad.norm()) for o in outputs],
         "weight_grad_norm": [float(b.conv1.weight.grad.norm()) for b in model.blocks()],
         # ||F(x)|| / ||x|| per block (He et al. 2016, Fig. 7: a block near the identity has a small response)
-        "residual_ratio": [f / x if x > 0 else float("nan") for f, x in zip(branches, inputs)],
+        # (NaN for a block whose shortcut is not the identity: its F(x) and x differ in shape)
+        "residual_ratio": [
+            f / x if x > 0 and getattr(b, "downsample", None) is None else float("nan")
+            for f, x, b in zip(branches, inputs, model.blocks())
+        ],
     }
     model.zero_grad(set_to_none=True)
     return out

@@ -41,6 +41,8 @@ QUANTITIES = (
     "train_accuracy",
 )
 NO_RUN_DECIDES = "no further run of ours decides it"
+# form types decided from a degradation study's summary (Inputs.gradients), not from measured.json
+STUDY_FORMS = {"gradient_flow", "degradation_is_vanishing", "identity_when_needed"}
 
 
 @dataclass
@@ -123,7 +125,7 @@ def seeds_of(entry: Mapping) -> int:
 
 def what_decides(form: Mapping, ctx: Context) -> dict[str, int] | None:
     """The missing seeds per model that would decide the claim; None if no such set is found."""
-    if form["type"] == "gradient_flow":  # the norms come from a degradation study, not from measured.json
+    if form["type"] in STUDY_FORMS:  # the norms come from a degradation study, not from measured.json
         return None if ctx.has_gradients else _missing(_twins(ctx.configured()), ctx)
     text = transcription.text_values(ctx.claims)
     for models in candidate_sets(form, ctx):
@@ -210,7 +212,7 @@ def to_decide(form: Mapping, ctx: Context) -> dict:
     )
     t = ctx.target
     what = ", ".join(f"{display_name(r['model'])} x {r['seeds']} seed(s)" for r in rows)
-    study = "the degradation study: " if form["type"] == "gradient_flow" else ""
+    study = "the degradation study: " if form["type"] in STUDY_FORMS else ""
     text = f"to decide it: {study}train {what}, {t['epochs']} epochs on {t['train_images']:,} images each"
     if known:
         cpu = all(r.get("device_kind") == "cpu" for r in rows)

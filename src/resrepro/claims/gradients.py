@@ -60,6 +60,8 @@ class _Stop(Exception):
 def _study(x: Inputs, rule: str) -> Mapping:
     if not x.gradients:
         raise _Stop(check(rule, "scope", NOT_TESTABLE, UNMEASURED["gradient_norms"]))
+    if not x.comparable:  # like every measurement: a run not comparable with the paper decides nothing
+        raise _Stop(check(rule, "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; the study is shown only"))
     return x.gradients
 
 
@@ -124,7 +126,10 @@ def _below(r: Mapping, low: str, high: str, epochs: Sequence[str], seeds: Sequen
 
 
 def _decide(rows: Sequence[Mapping]) -> str:
-    """Reproduced if it holds at every epoch in every seed, not reproduced if it fails at every one, else mixed."""
+    """Reproduced if it holds at every epoch in every seed, not reproduced if it fails at every one, else mixed;
+    with fewer than two seeds "every seed" says nothing, so inconclusive."""
+    if not rows or min(len(row["factor"]) for row in rows) < 2:
+        return INCONCLUSIVE
     if all(not row["fails"] and not row["undefined"] for row in rows):
         return REPRODUCED
     if all(not row["holds"] and not row["undefined"] for row in rows):
@@ -209,13 +214,20 @@ def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
 
 
 def _either(rule: str, lower: dict, stagnant: dict | None) -> dict:
-    """The paper's disjunction: reproduced if either test is, not reproduced only if both are."""
+    """The paper's disjunction: reproduced if either test is, not reproduced only if both are. A deeper net
+    significantly BETTER in training accuracy contradicts "lower training accuracy" outright, and stagnation
+    in test accuracy does not rescue it: then the claim is not reproduced."""
     subs = [c for c in (lower, stagnant) if c is not None]
     names = ["lower training accuracy", "stagnation"]
     text = "; ".join(f"{n} ({c['outcome']}): {c['reason']}" for n, c in zip(names, subs))
     tests = [t for c in subs for t in c["evidence"].get("tests", [])]
     outcomes = [c["outcome"] for c in subs]
-    if REPRODUCED in outcomes:
+    contradicted = lower["outcome"] == NOT_REPRODUCED and any(
+        t.get("reversed") for t in lower["evidence"].get("tests", [])
+    )
+    if contradicted:
+        outcome = NOT_REPRODUCED
+    elif REPRODUCED in outcomes:
         outcome = REPRODUCED
     elif all(o == NOT_REPRODUCED for o in outcomes):
         outcome = NOT_REPRODUCED

@@ -142,10 +142,14 @@ def used_models(entry: Mapping, measured: Mapping) -> list[str]:
     return sorted(m for m in used if m in measured)
 
 
+# the rules that read the degradation study (Inputs.gradients) rather than measured.json
+STUDY_RULES = {"gradient_flow", "degradation_is_vanishing", "identity_when_needed"}
+
+
 def provenance(entry: Mapping, view: str, sources: Mapping, grad: Run | None) -> dict:
     """The runs the claim's evidence came from: each measured model's run, and the gradient norms' run."""
     models = {m: sources[m] for m in used_models(entry, sources)}
-    uses_gradients = any(ch["rule"] == "gradient_flow" and ch["kind"] == "measurement" for ch in entry["checks"])
+    uses_gradients = any(ch["rule"] in STUDY_RULES and ch["kind"] == "measurement" for ch in entry["checks"])
     gradients = grad.name if grad and uses_gradients else None
     return {
         "audited_in": view,
@@ -183,10 +187,12 @@ def merged_audit(
     every = sorted({m for f in forms for m in models_named(f)} | {m for r in runs for m in r.measured})
     counts = parameter_counts(every, [m for r in runs for m in r.models_json])
     grad = gradient_run(runs)
-    gradients = grad.gradients if grad else None
     audits = []
     for view, members, spec in views(runs):
         measured, sources = pick(members)
+        # a view sees only its own runs' degradation study: a non-comparable study never decides the comparable view
+        view_grad = gradient_run(members)
+        gradients = view_grad.gradients if view_grad else None
         a = audit(claims, paper, measured, counts, spec, gradients, margins, _predictions(members, sources))
         audits.append((view, a, sources))
     comparable_measured = pick([r for r in runs if r.comparable])[0]

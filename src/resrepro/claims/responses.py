@@ -1,10 +1,11 @@
 """The rule on what trained residual blocks learn: "the identity skip connections make it easier for the network
 to learn the identity function when needed". A block y = F(x) + x is the identity when F(x) = 0, so its
-residual response ||F(x)|| / ||x|| (recorded per block by resrepro.gradflow at train.gradflow_epochs, on the fixed
-probe images; summarised per seed as the median over blocks by resrepro.degradation) says how close it is. He
-et al. (2016, Fig. 7) find the responses of deeper ResNets smaller: with more layers, single blocks modify the
-signal less. The rule compares the deepest and the shallowest residual networks of the degradation study at the
-last recorded epoch of training."""
+residual response ||F(x)|| / ||x|| (recorded per identity-shortcut block by resrepro.gradflow at
+train.gradflow_epochs, on the fixed probe images; summarised per seed as the median over blocks by
+resrepro.degradation) says how close it is (He et al. 2016, Fig. 7). At initialisation the response already
+falls with depth (the branch is batch-normalised while the signal's norm grows along the net), so depths are
+not compared: the rule asks whether training moved each residual network's blocks nearer the identity, its
+response after training over its response at initialisation, seed by seed."""
 
 from __future__ import annotations
 
@@ -30,38 +31,50 @@ RESIDUAL_RESPONSE = "median_block_residual_ratio"  # = resrepro.degradation.RESI
 
 @form_rule("identity_when_needed")
 def rules_identity_when_needed(form: Mapping, x: Inputs) -> list[dict]:
-    """Reproduced iff the deepest ResNet's median block response is below the shallowest's in every seed (its
-    blocks stay nearer the identity); not reproduced iff above in every seed; inconclusive if the seeds differ.
-    Not testable without a study, without responses after training, or if a net never started converging."""
+    """Reproduced iff, for every residual network of the study, the median block response after the last recorded
+    epoch is below its response at initialisation in every seed (two or more); not reproduced iff above in every
+    one; inconclusive otherwise. Not testable without a study, without responses at epoch 0 and after training,
+    or if a net never started converging."""
     rule = "identity_when_needed"
     paper = check(rule, "paper", NO_PAPER_DATA, "the paper measures no block responses")
     g = x.gradients
     if not g:
         return [paper, check(rule, "scope", NOT_TESTABLE, UNMEASURED["gradient_norms"])]
-    depths = g["depths"]
-    shallow, deep = (catalog.pair(d)[1] for d in (depths[0], depths[-1]))
-    resp = {m: (g["kinds"].get(m) or {}).get(RESIDUAL_RESPONSE) or {} for m in (shallow, deep)}
-    trained = sorted((e for e in set(resp[shallow]) & set(resp[deep]) if int(e) > 0), key=int)
-    if len(depths) < 2 or not trained:
+    if not x.comparable:
+        return [
+            paper,
+            check(rule, "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; the study is shown only"),
+        ]
+    nets = [catalog.pair(d)[1] for d in g["depths"] if catalog.pair(d)[1] in g["kinds"]]
+    resp = {m: g["kinds"][m].get(RESIDUAL_RESPONSE) or {} for m in nets}
+    trained = {m: max((e for e in r if int(e) > 0), key=int, default=None) for m, r in resp.items()}
+    if not nets or any("0" not in resp[m] or trained[m] is None for m in nets):
         why = (
-            "the degradation study needs residual networks of two depths with block responses recorded after "
-            "training (train.gradflow_epochs beyond 0; trainings from before resrepro recorded them must be rerun)"
+            "the degradation study records no block responses at initialisation and after training "
+            "(train.gradflow_epochs must hold 0 and a later epoch; trainings from before resrepro recorded them "
+            "must be rerun)"
         )
         return [paper, check(rule, "measurement", NOT_TESTABLE, why)]
-    errors = {m: g["kinds"][m]["final_train_error"]["values"] for m in (shallow, deep)}
-    stuck = [m for m, v in errors.items() if any(e >= STARTED_BELOW for e in v)]
+    stuck = [m for m in nets if any(e >= STARTED_BELOW for e in g["kinds"][m]["final_train_error"]["values"])]
     if stuck:
         why = f"{', '.join(map(_display, stuck))} never started converging in some seed: its blocks learned nothing"
         return [paper, check(rule, "measurement", NOT_TESTABLE, why, depends_on=("recipe",))]
-    last = trained[-1]
-    a, b = resp[deep][last]["values"], resp[shallow][last]["values"]
-    below = [d < s for d, s in zip(a, b)]
-    outcome = REPRODUCED if all(below) else NOT_REPRODUCED if not any(below) else INCONCLUSIVE
-    pairs = ", ".join(f"{d:.3f} vs {s:.3f}" for d, s in zip(a, b))
+    change = {m: [t / i for t, i in zip(resp[m][trained[m]]["values"], resp[m]["0"]["values"])] for m in nets}
+    flat = [c for v in change.values() for c in v]
+    seeds = min(len(v) for v in change.values())
+    if seeds < 2:
+        outcome = INCONCLUSIVE
+    else:
+        outcome = (
+            REPRODUCED if all(c < 1 for c in flat) else NOT_REPRODUCED if all(c >= 1 for c in flat) else INCONCLUSIVE
+        )
+    text = "; ".join(
+        f"{_display(m)} after epoch {trained[m]}: " + ", ".join(f"{c:.2f}" for c in change[m]) for m in nets
+    )
     said = {
-        REPRODUCED: "smaller in every seed: the deeper net's blocks stay nearer the identity",
-        NOT_REPRODUCED: "larger in every seed",
-        INCONCLUSIVE: "smaller in some seeds only",
+        REPRODUCED: "smaller after training in every net and seed: the blocks moved towards the identity",
+        NOT_REPRODUCED: "not smaller after training in any net or seed",
+        INCONCLUSIVE: "smaller in some nets or seeds only" if seeds >= 2 else "one seed: every seed says nothing",
     }[outcome]
     return [
         paper,
@@ -69,10 +82,8 @@ def rules_identity_when_needed(form: Mapping, x: Inputs) -> list[dict]:
             rule,
             "measurement",
             outcome,
-            f"median block response ||F(x)|| / ||x|| after epoch {last}, {_display(deep)} against {_display(shallow)}, "
-            f"per seed: {pairs}; {said} (He et al. 2016, Fig. 7)",
-            epoch=int(last),
-            deep=a,
-            shallow=b,
+            f"median block response ||F(x)|| / ||x|| after training over at initialisation, per seed: {text}; "
+            f"{said} (He et al. 2016, Fig. 7)",
+            change=change,
         ),
     ]

@@ -307,8 +307,9 @@ def rules_residual_function(form: Mapping, x: Inputs) -> list[dict]:
             f"none of the networks the paper names has a residual function of {form['convs']} convolution(s)"
             + (" followed by a ReLU" if form["relu_inside"] else "")
             + f": {structure}{_printed_counts(models, x)}. These networks are fixed by their names (He et al. "
-            "2016, Table 1), so no reading of the paper gives them this residual function; He et al. (Sec. 3.2) set a "
-            "one-layer F aside: y = W1 x + x is then similar to a linear layer, and they observed no advantage",
+            "2016, Table 1); read loosely (F contains a convolution and a ReLU) the description fits them, read as "
+            "written (one convolution, then a ReLU) it fits none; He et al. (Sec. 3.2) set a one-layer F aside: "
+            "y = W1 x + x is then similar to a linear layer, and they observed no advantage",
             **ev,
         )
     ]
