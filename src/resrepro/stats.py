@@ -33,7 +33,7 @@ def sqrt_recall_variance(confusion: Sequence[Sequence[float]]) -> float:
     """Var_c(sqrt r_c): the population variance over the classes of the square roots of the per-class
     recalls r_c = TP_c / (images of class c), from a confusion matrix (rows: true class). On a test set with
     equally many images per class, accuracy minus macro precision (or macro F1) is at most this
-    (resrepro.claims.internal.macro_floor proves it); a class without images is left out."""
+    (resrepro.claims.bounds.macro_floor proves it); a class without images is left out."""
     cm = np.asarray(confusion, dtype=float)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ResreproError(f"a confusion matrix must be square, not of shape {cm.shape}")

@@ -38,7 +38,9 @@ printed value), :mod:`.orderings` (orderings, plain against residual networks), 
 needed, the paired test), :mod:`.gradients` (the degradation study: gradient flow, degradation, their
 conflation, the residual gap with depth),
 :mod:`.internal` (the paper against itself, its dataset and its models), :mod:`.theory` (mathematics),
-:mod:`.architecture` (published networks counted from torchvision), :mod:`.scope` (what no run decides),
+:mod:`.bounds` (macro precision and F1 against accuracy on a balanced test set), :mod:`.responses`
+(what trained blocks learn), :mod:`.architecture` (published networks counted from torchvision),
+:mod:`.scope` (what no run decides),
 :mod:`.audit` (form types, verdicts, the audit of a run), :mod:`.merged` (one audit across runs) and
 :mod:`.cost` (what deciding a claim still not testable costs). The paper's transcription is read by
 :mod:`resrepro.paper`.
@@ -49,6 +51,7 @@ from __future__ import annotations
 from ..paper import table_cell_claims, text_values
 from ..stats import CONFIDENCE, betainc, mean_ci, t_ppf, t_sf, welch
 from .audit import FORM_RULES, RULES_STATED, audit, combine, holm, load_claims, load_margins, run_audit
+from .bounds import macro_floor, rule_macro_floor, rule_recall_spread
 from .common import (
     ALPHA,
     CONSISTENT,
@@ -74,12 +77,9 @@ from .gradients import (
     rules_residual_gap_grows,
 )
 from .internal import (
-    macro_floor,
     rule_error_vs_accuracy,
     rule_f1_bound,
-    rule_macro_floor,
     rule_recall_equals_accuracy,
-    rule_recall_spread,
     rule_test_set_resolution,
     rule_total_time_arithmetic,
     rules_datasets_reported,

@@ -31,7 +31,7 @@ ALPHA = 0.05
 # Margins are pre-registered per quantity in reports/claims.yaml (margins), never set here.
 
 # A printed accuracy - precision (or - F1) gap needs a per-class recall spread Var_c(sqrt r_c) at least as large
-# (resrepro.claims.internal.macro_floor); it is "implausible" when it needs more than this many times the
+# (resrepro.claims.bounds.macro_floor); it is "implausible" when it needs more than this many times the
 # largest spread of any of our seeds of the same architecture.
 SPREAD_FACTOR = 2.0
 # CIFAR-10's official test set: 10,000 images, exactly 1,000 per class (Krizhevsky 2009).

@@ -9,6 +9,7 @@ from typing import Callable, Mapping
 from .. import ResreproError
 from ..fmt import printed
 from ..stats import equivalence, mean_ci, prediction_interval, t_ppf
+from .bounds import rule_macro_floor, rule_recall_spread
 from .common import (
     IMPLAUSIBLE,
     INCONCLUSIVE,
@@ -27,9 +28,7 @@ from .evidence import Inputs
 from .internal import (
     rule_error_vs_accuracy,
     rule_f1_bound,
-    rule_macro_floor,
     rule_recall_equals_accuracy,
-    rule_recall_spread,
     rule_test_set_resolution,
     rule_total_time_arithmetic,
 )

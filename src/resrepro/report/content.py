@@ -110,7 +110,7 @@ def _section(text: Prose, key: str, values: dict, **placed: Any) -> dict:
 
 
 def _floors(audit: dict) -> list[dict]:
-    """The audit's macro_floor checks (resrepro.claims.internal.macro_floor), one per Table 1 cell."""
+    """The audit's macro_floor checks (resrepro.claims.bounds.macro_floor), one per Table 1 cell."""
     out = []
     for c in audit["claims"]:
         for ch in c["checks"]:
