@@ -89,3 +89,18 @@ def test_the_claim_is_audited():
     a = claims.audit(CLAIMS, PAPER, {}, COUNTS, FULL_SPEC, margins=MARGINS)
     (e,) = [c for c in a["claims"] if c["id"] == "theory.identity-when-needed"]
     assert e["verdict"] == "not testable"
+
+
+def test_the_weight_gradient_ratio_is_scale_free():
+    """||dL/dW|| ||W||: rescaling a convolution before batch normalisation leaves it unchanged."""
+    torch.manual_seed(0)
+    model = models.create("plain20")
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    before = gradflow.block_gradient_norms(copy.deepcopy(model), x, y)
+    with torch.no_grad():
+        model.blocks()[0].conv1.weight.mul_(10.0)
+    after = gradflow.block_gradient_norms(model, x, y)
+    scale_free = [g * w for g, w in zip(after["weight_grad_norm"], after["weight_norm"])]
+    assert after["weight_grad_norm"][0] == pytest.approx(before["weight_grad_norm"][0] / 10, rel=1e-3)
+    assert scale_free[0] == pytest.approx(before["weight_grad_norm"][0] * before["weight_norm"][0], rel=1e-3)
+    assert degradation._scale_free(after) == pytest.approx(scale_free)

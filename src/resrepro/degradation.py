@@ -75,6 +75,14 @@ def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple
     return depths, runs
 
 
+def _scale_free(measurement: dict) -> list[float]:
+    """Per block ||dL/dW|| ||W|| (invariant to the growth of W before batch normalisation), or ||dL/dW|| alone for
+    measurements recorded before resrepro kept ||W||."""
+    g = measurement["weight_grad_norm"]
+    w = measurement.get("weight_norm")
+    return [a * b for a, b in zip(g, w)] if w else list(g)
+
+
 def _ratio(norms: list[float]) -> float:
     """First block's norm over the last block's (NaN when the last block gets no gradient at all)."""
     return norms[0] / norms[-1] if norms[-1] > 0 else float("nan")
@@ -82,7 +90,7 @@ def _ratio(norms: list[float]) -> float:
 
 # summary.json's keys of the two ratios, per recorded epoch: {epoch: summarise(per-seed ratios, in seed order)}
 ACTIVATION_RATIO = "grad_ratio_first_to_last_block"  # dL/d(block output): the gradient reaching the block
-WEIGHT_RATIO = "weight_grad_ratio_first_to_last_block"  # dL/d(conv1 weights): what updates the block
+WEIGHT_RATIO = "weight_grad_ratio_first_to_last_block"  # ||dL/d(conv1 weights)|| ||W||: what updates the block
 # the median over blocks of ||F(x)|| / ||x||, per recorded epoch (recorded by resrepro.gradflow since it measures it)
 RESIDUAL_RESPONSE = "median_block_residual_ratio"
 
@@ -98,8 +106,8 @@ def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
         ratios: dict = {ACTIVATION_RATIO: {}, WEIGHT_RATIO: {}}
         for m in per_seed[0]["gradflow"]:
             at_epoch = [next(x for x in r["gradflow"] if x["epoch"] == m["epoch"]) for r in per_seed]
-            for key, norm in ((ACTIVATION_RATIO, "activation_grad_norm"), (WEIGHT_RATIO, "weight_grad_norm")):
-                ratios[key][str(m["epoch"])] = summarise([_ratio(x[norm]) for x in at_epoch])
+            ratios[ACTIVATION_RATIO][str(m["epoch"])] = summarise([_ratio(x["activation_grad_norm"]) for x in at_epoch])
+            ratios[WEIGHT_RATIO][str(m["epoch"])] = summarise([_ratio(_scale_free(x)) for x in at_epoch])
             if all("residual_ratio" in x for x in at_epoch):
                 medians = [float(np.nanmedian(np.asarray(x["residual_ratio"], dtype=float))) for x in at_epoch]
                 ratios.setdefault(RESIDUAL_RESPONSE, {})[str(m["epoch"])] = summarise(medians)

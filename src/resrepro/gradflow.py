@@ -48,6 +48,9 @@ def block_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
         "loss": float(loss.detach()),
         "activation_grad_norm": [float(o.grad.norm()) for o in outputs],
         "weight_grad_norm": [float(b.conv1.weight.grad.norm()) for b in model.blocks()],
+        # ||W|| of the same weights: a convolution followed by batch normalisation is scale-invariant, so its
+        # gradient shrinks as 1/||W|| while W grows in training; ||dL/dW|| ||W|| is the size that does not
+        "weight_norm": [float(b.conv1.weight.detach().norm()) for b in model.blocks()],
         # ||F(x)|| / ||x|| per block (He et al. 2016, Fig. 7: a block near the identity has a small response)
         # (NaN for a block whose shortcut is not the identity: its F(x) and x differ in shape)
         "residual_ratio": [

@@ -203,7 +203,7 @@ def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
             rule,
             "measurement",
             _decide(rows),
-            f"first/last-block weight-gradient ratio r of {_display(low)} below {_display(high)}'s by a factor of "
+            f"first/last-block weight-gradient ratio r (of ||dL/dW|| ||W||, scale-free) of {_display(low)} below {_display(high)}'s by a factor of "
             f"{GRADIENT_FACTOR:g} or more, per recorded epoch, {_seeds(g['seeds'])}: {_rows_text(rows, low, high)} "
             "(reproduced if it holds at every epoch in every seed, not reproduced if it fails at every one)",
             factor=GRADIENT_FACTOR,
@@ -317,7 +317,7 @@ def rules_degradation_is_vanishing(form: Mapping, x: Inputs) -> list[dict]:
         f"(degraded: {'yes' if degraded else 'no'}; rule: {g['evidence']['rule']})"
     )
     grads = (
-        f"weight-gradient ratio r of {_display(deep)} below {_display(shallow)}'s by a factor of "
+        f"weight-gradient ratio r (of ||dL/dW|| ||W||) of {_display(deep)} below {_display(shallow)}'s by a factor of "
         f"{GRADIENT_FACTOR:g} or more (vanishing), {_seeds(g['seeds'])}: {_rows_text(rows, deep, shallow)}"
     )
     ev = {"degraded": degraded, "final_train_error": errors, "factor": GRADIENT_FACTOR, "epochs": rows}
