@@ -203,8 +203,9 @@ def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
             rule,
             "measurement",
             _decide(rows),
-            f"first/last-block weight-gradient ratio r (of ||dL/dW|| ||W||, scale-free) of {_display(low)} below {_display(high)}'s by a factor of "
-            f"{GRADIENT_FACTOR:g} or more, per recorded epoch, {_seeds(g['seeds'])}: {_rows_text(rows, low, high)} "
+            f"first/last-block weight-gradient ratio r (of ||dL/dW|| ||W||, scale-free) of {_display(low)} below "
+            f"{_display(high)}'s by a factor of {GRADIENT_FACTOR:g} or more, per recorded epoch, "
+            f"{_seeds(g['seeds'])}: {_rows_text(rows, low, high)} "
             "(reproduced if it holds at every epoch in every seed, not reproduced if it fails at every one)",
             factor=GRADIENT_FACTOR,
             seeds=g["seeds"],
