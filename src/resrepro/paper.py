@@ -68,19 +68,21 @@ def load_margins(path: str | Path) -> dict:
     SHA-256 (of the canonical JSON), which every claims.json and provenance.json records.
 
     Each quantity has either ``pp`` (an absolute margin, percentage points) or ``relative`` (a fraction of
-    the printed value). Returns {"quantities": {q: {"pp"|"relative": x}}, "sha256": ..., "file": ...}."""
+    the printed value); a rule's threshold has ``factor``. Returns {"quantities": {q: {kind: x}},
+    "sha256": ..., "file": ...}."""
     with open(path, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
     margins = doc.get("margins") if isinstance(doc, Mapping) else None
     if not isinstance(margins, Mapping) or not margins:
         raise ResreproError(f"{path}: no 'margins' mapping; pre-register a margin per quantity (see its header)")
     for q, m in margins.items():
-        ok = isinstance(m, Mapping) and len(m) == 1 and next(iter(m)) in ("pp", "relative")
+        ok = isinstance(m, Mapping) and len(m) == 1 and next(iter(m)) in ("pp", "relative", "factor")
         value = next(iter(m.values())) if ok else None
-        if not ok or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 100:
+        low = 1 if ok and "factor" in m else 0
+        if not ok or isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value < 100:
             raise ResreproError(
-                f"{path}: margins.{q} must be {{pp: <points>}} or {{relative: <fraction>}} with a positive number, "
-                f"got {m!r}"
+                f"{path}: margins.{q} must be {{pp: <points>}}, {{relative: <fraction>}} or {{factor: <above 1>}} "
+                f"with a positive number, got {m!r}"
             )
     canonical = json.dumps(margins, sort_keys=True, separators=(",", ":"))
     return {

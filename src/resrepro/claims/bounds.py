@@ -158,7 +158,7 @@ def rule_recall_spread(form: Mapping, x: Inputs) -> dict:
         return check("recall_spread", "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; {need}; {ours}", **ev)
     depends = ("recipe", "resnet110") if model == "resnet110" else ("recipe",)
     top = max(vals)
-    if g["least_gap"] > SPREAD_FACTOR * top:
+    if g["least_gap"] > x.factor(SPREAD_FACTOR) * top:
         times = f"{g['least_gap'] / top:.0f} x the largest" if top > 0 else "more than none, the largest"
         return check(
             "recall_spread",
@@ -166,7 +166,7 @@ def rule_recall_spread(form: Mapping, x: Inputs) -> dict:
             IMPLAUSIBLE,
             f"{need}, {times} of our {_display(model)} seeds ({ours}); "
             f"possible only if the paper's classes were recognised far more unevenly than ours (more than "
-            f"{SPREAD_FACTOR:g} x our spread)",
+            f"{x.factor(SPREAD_FACTOR):g} x our spread)",
             depends_on=depends,
             **ev,
         )
@@ -174,7 +174,7 @@ def rule_recall_spread(form: Mapping, x: Inputs) -> dict:
         "recall_spread",
         "measurement",
         CONSISTENT,
-        f"{need}, within {SPREAD_FACTOR:g} x the largest of our {_display(model)} seeds ({ours})",
+        f"{need}, within {x.factor(SPREAD_FACTOR):g} x the largest of our {_display(model)} seeds ({ours})",
         depends_on=depends,
         **ev,
     )

@@ -73,6 +73,13 @@ class Inputs:
         """Whether the paper defines ``quantity`` (reports/paper.yaml: definitions)."""
         return bool((self.paper.get("definitions") or {}).get(quantity))
 
+    def factor(self, name: str) -> float:
+        """A rule's pre-registered factor (reports/claims.yaml: margins.<name>.factor)."""
+        m = ((self.margins or {}).get("quantities") or {}).get(name) or {}
+        if "factor" not in m:
+            raise ResreproError(f"no pre-registered factor {name!r}; add it to the 'margins' of reports/claims.yaml")
+        return float(m["factor"])
+
     # our side ---------------------------------------------------------------------------
     def values(self, model: str, quantity: str) -> list[float] | None:
         m = self.measured.get(model)

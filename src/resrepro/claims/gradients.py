@@ -41,7 +41,7 @@ from .common import (
 from .evidence import Inputs
 from .orderings import ADD_TWINS, NO_PLAIN, _measured_pairs
 
-GRADIENT_FACTOR = 2.0
+GRADIENT_FACTOR = "gradient_ratio"  # the name of its pre-registered factor (reports/claims.yaml: margins)
 # summary.json's key of the weight-gradient ratios, {epoch: {"values": per seed, ...}}: the same string as
 # resrepro.degradation.WEIGHT_RATIO (a test checks it), not imported from there: the audit does not load pandas
 WEIGHT_RATIO = "weight_grad_ratio_first_to_last_block"
@@ -106,7 +106,7 @@ def _factor(low: float, high: float) -> float:
     return high / low if low > 0 else math.inf
 
 
-def _below(r: Mapping, low: str, high: str, epochs: Sequence[str], seeds: Sequence[int]) -> list[dict]:
+def _below(r: Mapping, low: str, high: str, epochs: Sequence[str], seeds: Sequence[int], factor: float) -> list[dict]:
     """Per epoch: whether ``low``'s ratio is below ``high``'s by GRADIENT_FACTOR, seed by seed."""
     rows = []
     for e in epochs:
@@ -117,8 +117,8 @@ def _below(r: Mapping, low: str, high: str, epochs: Sequence[str], seeds: Sequen
                 low: r[low][e],
                 high: r[high][e],
                 "factor": factors,
-                "holds": [s for s, f in zip(seeds, factors) if f >= GRADIENT_FACTOR],
-                "fails": [s for s, f in zip(seeds, factors) if f < GRADIENT_FACTOR],
+                "holds": [s for s, f in zip(seeds, factors) if f >= factor],
+                "fails": [s for s, f in zip(seeds, factors) if f < factor],
                 "undefined": [s for s, f in zip(seeds, factors) if math.isnan(f)],
             }
         )
@@ -197,17 +197,17 @@ def rules_gradient_flow(form: Mapping, x: Inputs) -> list[dict]:
         epochs, r = _ratios(g, [low, high], rule)
     except _Stop as stop:
         return [stop.check]
-    rows = _below(r, low, high, epochs, g["seeds"])
+    rows = _below(r, low, high, epochs, g["seeds"], x.factor(GRADIENT_FACTOR))
     return [
         check(
             rule,
             "measurement",
             _decide(rows),
             f"first/last-block weight-gradient ratio r (of ||dL/dW|| ||W||, scale-free) of {_display(low)} below "
-            f"{_display(high)}'s by a factor of {GRADIENT_FACTOR:g} or more, per recorded epoch, "
+            f"{_display(high)}'s by a factor of {x.factor(GRADIENT_FACTOR):g} or more, per recorded epoch, "
             f"{_seeds(g['seeds'])}: {_rows_text(rows, low, high)} "
             "(reproduced if it holds at every epoch in every seed, not reproduced if it fails at every one)",
-            factor=GRADIENT_FACTOR,
+            factor=x.factor(GRADIENT_FACTOR),
             seeds=g["seeds"],
             epochs=rows,
         )
@@ -310,7 +310,7 @@ def rules_degradation_is_vanishing(form: Mapping, x: Inputs) -> list[dict]:
         epochs, r = _ratios(g, [deep, shallow], rule)
     except _Stop as stop:
         return [paper, stop.check]
-    rows = _below(r, deep, shallow, epochs, g["seeds"])
+    rows = _below(r, deep, shallow, epochs, g["seeds"], x.factor(GRADIENT_FACTOR))
     degraded = g["evidence"]["degradation"]["plain"][str(g["depths"][-1])]["degraded"]
     errors = {m: g["kinds"][m]["final_train_error"]["mean"] for m in (shallow, deep)}
     train = (
@@ -319,9 +319,9 @@ def rules_degradation_is_vanishing(form: Mapping, x: Inputs) -> list[dict]:
     )
     grads = (
         f"weight-gradient ratio r (of ||dL/dW|| ||W||) of {_display(deep)} below {_display(shallow)}'s by a factor of "
-        f"{GRADIENT_FACTOR:g} or more (vanishing), {_seeds(g['seeds'])}: {_rows_text(rows, deep, shallow)}"
+        f"{x.factor(GRADIENT_FACTOR):g} or more (vanishing), {_seeds(g['seeds'])}: {_rows_text(rows, deep, shallow)}"
     )
-    ev = {"degraded": degraded, "final_train_error": errors, "factor": GRADIENT_FACTOR, "epochs": rows}
+    ev = {"degraded": degraded, "final_train_error": errors, "factor": x.factor(GRADIENT_FACTOR), "epochs": rows}
     measured = f"{train}; {grads}"
     if not x.comparable:
         return [paper, check(rule, "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; {measured}", **ev)]
