@@ -104,3 +104,22 @@ def test_the_weight_gradient_ratio_is_scale_free():
     assert after["weight_grad_norm"][0] == pytest.approx(before["weight_grad_norm"][0] / 10, rel=1e-3)
     assert scale_free[0] == pytest.approx(before["weight_grad_norm"][0] * before["weight_norm"][0], rel=1e-3)
     assert degradation._scale_free(after) == pytest.approx(scale_free)
+
+
+def test_seeds_are_never_paired_by_position_when_their_numbers_differ():
+    from test_claims_gradients import NETS
+
+    from resrepro import ResreproError
+
+    first, acc = {m: 0.5 for m in NETS}, {m: 0.95 for m in NETS}
+    study = degradation.collect([20, 56], SEEDS, _runs(first, acc))
+    for ratio in study["kinds"]["plain56"][degradation.WEIGHT_RATIO].values():
+        ratio["values"] = ratio["values"][:2]  # one seed fewer for plain-56
+    x = inputs()
+    x.gradients = study
+    r = claims.FORM_RULES["gradient_flow"]({"type": "gradient_flow", "claim": "shrinks_with_depth"}, x)[0]
+    assert r["outcome"] == "not testable" and "different numbers of seeds" in r["reason"]
+    runs = _runs(first, acc)
+    runs["resnet20"][1]["gradflow"] = runs["resnet20"][1]["gradflow"][:1]  # seed 1 lacks an epoch
+    with pytest.raises(ResreproError, match="no gradient-flow measurement at epoch"):
+        degradation.collect([20, 56], SEEDS, runs)

@@ -105,7 +105,13 @@ def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
     for model, per_seed in runs.items():
         ratios: dict = {ACTIVATION_RATIO: {}, WEIGHT_RATIO: {}}
         for m in per_seed[0]["gradflow"]:
-            at_epoch = [next(x for x in r["gradflow"] if x["epoch"] == m["epoch"]) for r in per_seed]
+            at_epoch = [next((x for x in r["gradflow"] if x["epoch"] == m["epoch"]), None) for r in per_seed]
+            if None in at_epoch:
+                seed = seeds[at_epoch.index(None)]
+                raise ResreproError(
+                    f"{model} seed {seed} has no gradient-flow measurement at epoch {m['epoch']}, which seed "
+                    f"{seeds[0]} has: train every seed with the same train.gradflow_epochs"
+                )
             ratios[ACTIVATION_RATIO][str(m["epoch"])] = summarise([_ratio(x["activation_grad_norm"]) for x in at_epoch])
             ratios[WEIGHT_RATIO][str(m["epoch"])] = summarise([_ratio(_scale_free(x)) for x in at_epoch])
             if all("residual_ratio" in x for x in at_epoch):

@@ -96,7 +96,10 @@ def _ratios(g: Mapping, models: Sequence[str], rule: str) -> tuple[list[str], di
         raise _Stop(
             check(rule, "measurement", NOT_TESTABLE, f"no gradient-flow epoch is recorded for all of {_names(models)}")
         )
-    return epochs, {m: {e: list(g["kinds"][m][WEIGHT_RATIO][e]["values"]) for e in epochs} for m in models}
+    ratios = {m: {e: list(g["kinds"][m][WEIGHT_RATIO][e]["values"]) for e in epochs} for m in models}
+    if len({len(v) for r in ratios.values() for v in r.values()}) > 1:  # never pair seeds by position silently
+        raise _Stop(check(rule, "measurement", NOT_TESTABLE, f"{_names(models)} have different numbers of seeds"))
+    return epochs, ratios
 
 
 def _factor(low: float, high: float) -> float:
