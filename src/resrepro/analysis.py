@@ -39,21 +39,7 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
     info = {m["model"]: m for m in io.read_json(results / "models.json")}
     out = {}
     for model in models:
-        per_seed = {
-            k: []
-            for k in (
-                "accuracy",
-                "precision",
-                "recall",
-                "f1",
-                "epochs_to_convergence",
-                "seconds_per_epoch",
-                "total_hours",
-                "images_per_second",
-                "train_accuracy",
-                "recall_spread",
-            )
-        }
+        per_seed = {k: [] for k in outputs.MEASURED_QUANTITIES}
         devices = set()
         for seed in seeds:
             m = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")

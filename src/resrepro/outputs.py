@@ -18,6 +18,20 @@ from . import ResreproError
 STAGES = ("figures", "tables", "report", "degradation")
 
 # The columns of every training job's history.csv (written by resrepro.train, read by the figures).
+# The per-seed quantities of results/<run>/tables/measured.json (resrepro.analysis.collect), which the audit reads.
+MEASURED_QUANTITIES = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "epochs_to_convergence",
+    "seconds_per_epoch",
+    "total_hours",
+    "images_per_second",
+    "train_accuracy",
+    "recall_spread",
+)
+
 HISTORY_COLUMNS = (
     "epoch",
     "train_loss",

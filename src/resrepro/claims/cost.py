@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .. import ResreproError, catalog, io
+from .. import ResreproError, catalog, io, outputs
 from .. import paper as transcription
 from ..fmt import display_name, names
 from ..stats import summarise
@@ -28,20 +28,8 @@ from .audit import FORM_RULES
 from .common import CONSISTENT, NO_PAPER_DATA, NOT_TESTABLE, TRAIN_IMAGES
 from .evidence import Inputs, models_named
 
-# the quantities of tables/measured.json that rules read (resrepro.analysis.collect)
-QUANTITIES = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "epochs_to_convergence",
-    "seconds_per_epoch",
-    "total_hours",
-    "images_per_second",
-    "train_accuracy",
-)
 NO_RUN_DECIDES = "no further run of ours decides it"
-# form types decided from a degradation study's summary (Inputs.gradients), not from measured.json
+# form types (= their rules' names) decided from a degradation study's summary (Inputs.gradients), not measured.json
 STUDY_FORMS = {"gradient_flow", "degradation_is_vanishing", "identity_when_needed"}
 
 
@@ -80,7 +68,7 @@ def default_target(runs: Sequence[Any]) -> dict:
 def hypothetical(model: str, n: int, x: Inputs) -> dict:
     """A measured.json entry with ``n`` seeds: each quantity spread by 0.1 around the paper's value (else 50)."""
     entry: dict = {"devices": []}
-    for q in QUANTITIES:
+    for q in outputs.MEASURED_QUANTITIES:
         p = x.paper_value(model, q)
         entry[q] = summarise([(p[0] if p else 50.0) + 0.1 * k for k in range(n)])
     entry["test_error"] = summarise([100.0 - v for v in entry["accuracy"]["values"]])

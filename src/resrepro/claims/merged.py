@@ -142,14 +142,10 @@ def used_models(entry: Mapping, measured: Mapping) -> list[str]:
     return sorted(m for m in used if m in measured)
 
 
-# the rules that read the degradation study (Inputs.gradients) rather than measured.json
-STUDY_RULES = {"gradient_flow", "degradation_is_vanishing", "identity_when_needed"}
-
-
 def provenance(entry: Mapping, view: str, sources: Mapping, grad: Run | None) -> dict:
     """The runs the claim's evidence came from: each measured model's run, and the gradient norms' run."""
     models = {m: sources[m] for m in used_models(entry, sources)}
-    uses_gradients = any(ch["rule"] in STUDY_RULES and ch["kind"] == "measurement" for ch in entry["checks"])
+    uses_gradients = any(ch["rule"] in cost.STUDY_FORMS and ch["kind"] == "measurement" for ch in entry["checks"])
     gradients = grad.name if grad and uses_gradients else None
     return {
         "audited_in": view,

@@ -1,8 +1,10 @@
 """Rules on orderings ("A better than B", trends with depth, residual against plain networks): the paper's
 printed numbers, then our seeds through one-sided Welch t-tests (the degradation study's rules: .gradients).
 
-An ordering is reproduced only if every pair the claim names is significant at ALPHA (an
-intersection-union test: no multiplicity correction is needed for a claim that all pairs hold).
+An ordering is reproduced only if every pair the claim names is significant at ALPHA (an intersection-union
+test: the claim's p is its largest pair p, later Holm-corrected across claims by .audit); it is not reproduced
+if a pair is significantly the other way (reverse tests Holm-corrected over the claim's pairs) or exactly tied,
+and inconclusive otherwise, with its power (.power).
 Plain networks and their residual twins are found in :mod:`resrepro.catalog` (He et al. 2016, Sec. 4.2),
 never by parsing a model's name.
 """
