@@ -7,6 +7,7 @@ registry cannot be reached.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,10 @@ def test_whole_dag_produces_the_report(tmp_path):
     # the pre-registered margins that decided the audit are the ones provenance recorded
     audit = io.read_json(results / "claims.json")
     assert prov["preregistered_margins"]["sha256"] == audit["preregistered"]["sha256"]
+    # the audit as a rubric tree, beside it and derived from it alone
+    from resrepro.claims import rubric
+
+    assert io.read_json(results / "rubric.json") == json.loads(json.dumps(rubric.build(audit)))
 
     from pypdf import PdfReader
 
@@ -217,6 +222,7 @@ def test_merged_claims_rule_audits_the_runs_named_in_merge(tmp_path):
     done = snakemake(tmp_path, "--cores", "1", "merged_claims")
     assert done.returncode == 0, done.stderr[-3000:]
     audit = io.read_json(tmp_path / "results" / "merged" / "claims.json")
+    assert io.read_json(tmp_path / "results" / "merged" / "rubric.json")["run"] == "merged"
     assert [r["run"] for r in audit["runs"]] == ["a", "b"] and audit["models"]["vgg16"]["run"] == "b"
     # the size of a run that would decide a claim: config.yaml's 3 seeds x 200 epochs on 45,000 images
     assert audit["target"] == {"seeds": 3, "epochs": 200, "train_images": 45000}

@@ -130,12 +130,17 @@ def cmd_figures(a) -> None:
 
 def cmd_claims(a) -> None:
     from . import claims
+    from .claims import rubric
 
     if a.merge:  # one audit across runs: per-run configurations from their provenance.json
         audit = claims.run_merged_audit(a.merge, a.paper, a.claims, target=a.spec.get("target"))
     else:
         audit = claims.run_audit(a.results, a.paper, a.claims, a.spec)
+    tree = rubric.build(audit)
+    rubric.validate(tree)
     io.write_json(a.out, audit)
+    if a.rubric:
+        io.write_json(a.rubric, tree)
     print(f"{len(audit['claims'])} claims audited: " + ", ".join(f"{v} {k}" for k, v in audit["verdicts"].items()))
 
 
@@ -278,6 +283,9 @@ def _add_result_commands(sub) -> None:
         ' {"target": {"seeds", "epochs", "train_images"}}, the run that would decide a claim',
     )
     s.add_argument("--out", required=True, help="results/<run>/claims.json")
+    s.add_argument(
+        "--rubric", default=None, help="results/<run>/rubric.json: the audit as a weighted tree (rubric.schema.json)"
+    )
     s.set_defaults(func=cmd_claims)
 
     s = sub.add_parser("provenance", help="record code, config, software, hardware and data")

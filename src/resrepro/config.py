@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from . import ResreproError
+from . import ResreproError, fmt
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
 
@@ -98,7 +98,7 @@ def validate(config: dict) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if errors:
         lines = "\n".join(f"  - {_describe(e)}" for e in errors)
-        raise ConfigError(f"invalid configuration ({len(errors)} problem(s)); no job was started:\n{lines}")
+        raise ConfigError(f"invalid configuration ({fmt.count(len(errors), 'problem')}); no job was started:\n{lines}")
     out = copy.deepcopy(config)
     _fill_defaults(out, schema())
     return out

@@ -50,3 +50,8 @@ def signed(x: float, digits: int = 2) -> str:
 def printed(value: float, decimals: int) -> str:
     """A paper value as printed, with its own number of decimals."""
     return f"{value:.{decimals}f}"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, singular or plural: "1 seed", "3 seeds", "2 pairs" (``plural`` when not noun + s)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

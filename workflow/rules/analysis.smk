@@ -45,10 +45,15 @@ rule claims:
         degradation=degradation_outputs(),
         code=code("claims"),
     output:
-        report(
+        audit=report(
             f"{RESULTS}/claims.json",
             category="Claims audit",
             labels={"file": "claims.json"},
+        ),
+        rubric=report(
+            f"{RESULTS}/rubric.json",
+            category="Claims audit",
+            labels={"file": "rubric.json"},
         ),
     log:
         f"{LOGS}/claims.log",
@@ -59,7 +64,7 @@ rule claims:
         spec=lambda wildcards: report_spec(),
     shell:
         "resrepro claims --results {params.results:q} --paper {input.paper:q} --claims {input.claims:q}"
-        " --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        " --spec {params.spec:q} --out {output.audit:q} --rubric {output.rubric:q} > {log:q} 2>&1"
 
 
 rule provenance:

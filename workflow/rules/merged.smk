@@ -15,10 +15,15 @@ if config["merge"]:
             claims=CLAIMS,
             code=code("claims"),
         output:
-            report(
+            audit=report(
                 f"{MERGED}/claims.json",
                 category="Claims audit",
                 labels={"file": "merged claims.json"},
+            ),
+            rubric=report(
+                f"{MERGED}/rubric.json",
+                category="Claims audit",
+                labels={"file": "merged rubric.json"},
             ),
         log:
             f"{MERGED}/logs/claims.log",
@@ -31,4 +36,4 @@ if config["merge"]:
             spec=lambda wildcards: merged_spec(),
         shell:
             "resrepro claims --merge {params.runs} --paper {input.paper:q} --claims {input.claims:q}"
-            " --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+            " --spec {params.spec:q} --out {output.audit:q} --rubric {output.rubric:q} > {log:q} 2>&1"

@@ -14,7 +14,7 @@ rule report:
     input:
         tables=rules.tables.output.tables,
         figures=rules.figures.output.svg,
-        claims=rules.claims.output,
+        claims=rules.claims.output.audit,
         provenance=rules.provenance.output,
         degradation=degradation_outputs(),
         models=rules.model_info.output.info,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .. import ResreproError
+from .. import ResreproError, fmt
 from .. import paper as transcription
 from ..fmt import printed
 from ..stats import CONFIDENCE, holm
@@ -218,8 +218,9 @@ def _ours_text(checks: Sequence[Mapping]) -> str:
             sig = [t for t in tests if t.get("significant")]
             if all("p" in t for t in tests):
                 largest = max(t["p"] for t in tests)
-                return f"{len(sig)} of {len(tests)} pair(s) significant (Welch, alpha {ALPHA}; largest p {largest:.3g})"
-            return f"{len(tests)} pair(s), one seed: no test"
+                pairs = fmt.count(len(tests), "pair")
+                return f"{len(sig)} of {pairs} significant (Welch, alpha {ALPHA}; largest p {largest:.3g})"
+            return f"{fmt.count(len(tests), 'pair')}, one seed: no test"
     for ch in checks:
         ev = ch["evidence"]
         if ch["rule"] == "parameter_count" and ev.get("cifar10"):

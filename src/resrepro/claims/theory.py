@@ -11,7 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .. import ResreproError
+from .. import ResreproError, fmt
 from ..fmt import printed
 from .architecture import residual_functions
 from .common import (
@@ -304,7 +304,7 @@ def rules_residual_function(form: Mapping, x: Inputs) -> list[dict]:
             "residual_function",
             "model",
             NOT_REPRODUCED,
-            f"none of the networks the paper names has a residual function of {form['convs']} convolution(s)"
+            f"none of the networks the paper names has a residual function of {fmt.count(form['convs'], 'convolution')}"
             + (" followed by a ReLU" if form["relu_inside"] else "")
             + f": {structure}{_printed_counts(models, x)}. These networks are fixed by their names (He et al. "
             "2016, Table 1); read loosely (F contains a convolution and a ReLU) the description fits them, read as "
