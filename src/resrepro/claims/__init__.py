@@ -38,6 +38,7 @@ printed value), :mod:`.orderings` (orderings, plain against residual networks), 
 needed, the paired test), :mod:`.gradients` (the degradation study: gradient flow, degradation, their
 conflation, the residual gap with depth),
 :mod:`.internal` (the paper against itself, its dataset and its models), :mod:`.theory` (mathematics),
+:mod:`.rubric` (the audit as a scored tree, rubric.json),
 :mod:`.bounds` (macro precision and F1 against accuracy on a balanced test set), :mod:`.responses`
 (what trained blocks learn), :mod:`.architecture` (published networks counted from torchvision),
 :mod:`.scope` (what no run decides),
