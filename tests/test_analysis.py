@@ -115,7 +115,7 @@ def test_context_table():
     assert r18[t["columns"].index("kuangliu")] == "6.98"  # 100 - 93.02
     r110 = next(r for r in t["rows"] if r[0] == "ResNet-110")
     assert r110[1] == "4.2 (text)" and r110[t["columns"].index("He et al. 2016")] == "6.43 (best of 5)"
-    # He et al. 2016, Table 6: best of 5 runs 6.43 %, mean +- std 6.61 +- 0.16 (shared/reference/facts.md)
+    # He et al. 2016, Table 6: best of 5 runs 6.43 %, mean +- std 6.61 +- 0.16 (arXiv:1512.03385)
     assert r110[t["columns"].index("He et al. 2016, mean \u00b1 sd (n)")] == "6.61 \u00b1 0.16 (5)"
     assert t["data"]["rows"][1][t["data"]["columns"].index("he2016_mean")] == 6.61
     assert [r[0] for r in t["rows"]] == ["ResNet-18", "ResNet-110", "ResNet-34", "ResNet-50"]
