@@ -228,6 +228,14 @@ class Table:
         return TypstCode(str(len(self.columns)) if self.widths is None else "(" + ", ".join(self.widths) + ",)")
 
     @property
+    def typst_gutter(self) -> TypstCode:
+        """A gap between two column groups, so that their header rules stay apart (booktabs' trimmed cmidrule)."""
+        starts = {g["start"] for g in self.group_cells[1:]}
+        return TypstCode(
+            "(" + ", ".join("0.8em" if j + 1 in starts else "0pt" for j in range(len(self.columns) - 1)) + ",)"
+        )
+
+    @property
     def typst_font(self) -> TypstCode:
         """The font size that lets the table's widest cells fit the page."""
         widths = [max([len(c) for c in [h] + [r[j] for r in self.rows]] or [0]) for j, h in enumerate(self.columns)]
