@@ -716,3 +716,34 @@ def test_claim_text_cannot_inject_markup(figs, tmp_path):
         assert _norm(s) in text
     assert not _uses_typst_red((tmp_path / "r.pdf").read_bytes())
     assert "<script>" not in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_a_grouped_table_prints_in_parts_that_repeat_its_lead_column():
+    from resrepro.report.document import Table
+
+    grouped = {
+        "id": "t1",
+        "title": "Table 1",
+        "columns": ["Model", "Paper", "Ours", "Gap", "Paper", "Ours", "Gap"],
+        "groups": [{"title": "Accuracy", "span": 3}, {"title": "F1", "span": 3}],
+        "parts": [{"title": "Table 1a", "groups": 1}, {"title": "Table 1b", "groups": 1}],
+        "rows": [["ResNet-18", "1", "2", "3", "4", "5", "6"]],
+        "notes": ["a note"],
+    }
+    a, b = Table.from_mapping(grouped, 0).pieces()
+    assert (a.id, a.title, a.columns, a.notes) == ("t1", "Table 1a", ["Model", "Paper", "Ours", "Gap"], [])
+    assert (b.id, b.rows, b.notes, b.groups) == (
+        "t1-2",
+        [["ResNet-18", "4", "5", "6"]],
+        ["a note"],
+        [grouped["groups"][1]],
+    )
+    assert "\\multicolumn{3}{c}{F1}" in table_to_latex(grouped) and "\\cmidrule(lr){5-7}" in table_to_latex(grouped)
+    assert (
+        table_to_csv(grouped).splitlines()[0]
+        == "Model,Accuracy: Paper,Accuracy: Ours,Accuracy: Gap,F1: Paper,F1: Ours,F1: Gap"
+    )
+    with pytest.raises(ResreproError, match="parts"):
+        Table.from_mapping({**grouped, "parts": [{"title": "only one", "groups": 1}]}, 0)
+    with pytest.raises(ResreproError, match="lead"):
+        Table.from_mapping({**grouped, "groups": [{"title": "all", "span": 7}], "parts": []}, 0)
