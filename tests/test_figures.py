@@ -357,3 +357,23 @@ def test_no_axis_label_overlaps_a_tick_label(tmp_path, monkeypatch):
     assert {"figure6", "gradflow", "t", "curves"} <= {name for name, _ in drawn}
     for name, fig in drawn:
         assert not _label_overlaps(fig), (name, _label_overlaps(fig))
+
+
+def test_time_per_epoch_is_scaled_to_the_papers_50k_image_epoch(tmp_path):
+    """Ours on 1,000-image epochs sets 2 s per epoch against the paper's 50k-image one: drawn as 100 s, and named."""
+    from resrepro import io
+    from resrepro.data import TRAIN_SIZE
+    from resrepro.figures.inputs import RunResults
+
+    io.write_json(
+        tmp_path / "tables" / "measured.json",
+        {"resnet18": {"flops_per_image": 2e9, "seconds_per_epoch": {"mean": 2.0, "std": 0.1}, "devices": ["CPU X"]}},
+    )
+    for s in (0, 1):
+        io.write_json(tmp_path / "train" / "resnet18" / f"seed{s}" / "train.json", {"train_images": 1000})
+    paper = {"table2": {"rows": {"resnet18": {"seconds_per_epoch": 1.2}}}}
+    (row,) = RunResults(tmp_path, paper, {}, {"models": ["resnet18"], "seeds": [0, 1]}).time_rows()
+    assert TRAIN_SIZE == 50_000 and row["epoch_images"] == 1000
+    assert row["seconds_mean"] == pytest.approx(100.0) and row["seconds_std"] == pytest.approx(5.0)
+    svg = _twice(tmp_path, time_vs_flops, [row])
+    assert "1,000-image epochs \u00d7 50" in svg and "50,000-image epoch" in svg

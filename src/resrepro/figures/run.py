@@ -230,9 +230,10 @@ def time_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, n
     devices = sorted({p["device"] for p in pts if p["device"]})
     paper = [p for p in pts if p["paper"] is not None]
     sizes = sorted({r["epoch_images"] for r in rows if r.get("epoch_images")})
-    measured_on = f"; measured on {', '.join(f'{n:,}' for n in sizes)}-image epochs, scaled" if sizes else ""
-    if sizes == [TRAIN_SIZE]:
-        measured_on = ""
+    measured_on = ""  # ours measured on smaller epochs: their size and the factor to the full one
+    if sizes and sizes != [TRAIN_SIZE]:
+        factor = f" \u00d7 {TRAIN_SIZE / sizes[0]:g}" if len(sizes) == 1 else ""
+        measured_on = f"; measured on {', '.join(f'{n:,}' for n in sizes)}-image epochs{factor}"
     with _cost_axes(out_svg, out_png, note) as ax:
         for i, p in enumerate(pts):
             label = f"this reproduction ({', '.join(devices) or 'our hardware'}{measured_on})" if i == 0 else None
