@@ -309,15 +309,27 @@ def test_training_curves_with_a_diverged_validation_loss(tmp_path):
     assert "1e6" not in svg  # and has no offset label to collide with the panel above
 
 
+def _drawn_tick_labels(ax) -> list:
+    """The tick labels that are drawn: visible, with text, at a tick inside the axis' view."""
+    out = []
+    for labels, (lo, hi), k in ((ax.get_xticklabels(), ax.get_xlim(), 0), (ax.get_yticklabels(), ax.get_ylim(), 1)):
+        lo, hi = min(lo, hi), max(lo, hi)
+        out += [t for t in labels if t.get_visible() and t.get_text() and lo <= t.get_position()[k] <= hi]
+    return out
+
+
 def _label_overlaps(fig) -> list[str]:
     """An axis label or title whose drawn box meets a tick label of any axes of ``fig``, or an axis label longer
     than its axis (it then runs past the panel into its neighbours)."""
     fig.canvas.draw()  # lay the figure out at its own dpi (the last save drew it at the PNG's)
     renderer = fig.canvas.get_renderer()
-    ticks = [
-        t for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_visible() and t.get_text()
+    ticks = [t for ax in fig.axes for t in _drawn_tick_labels(ax)]
+    found = [  # a note of the figure's own (e.g. the confusion matrices' axis note) and a tick label
+        f"{text.get_text()!r} / {t.get_text()!r}"
+        for text in fig.texts
+        for t in ticks
+        if text.get_text() and text.get_window_extent(renderer).overlaps(t.get_window_extent(renderer))
     ]
-    found = []
     for ax in fig.axes:
         frame = ax.get_window_extent(renderer)
         for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
@@ -354,7 +366,11 @@ def test_no_axis_label_overlaps_a_tick_label(tmp_path, monkeypatch):
             grads = [{"epoch": e, "activation_grad_norm": list(np.geomspace(1e-3, 1.0, 9))} for e in (0, 3)]
             runs[catalog.pair(d)[kind]] = [{"history": history(4, d + kind), "gradflow": grads}]
     deg_figures.degradation_figures(runs, {"depths": depths}, tmp_path, NOTE)
-    assert {"figure6", "gradflow", "t", "curves"} <= {name for name, _ in drawn}
+    rng = np.random.default_rng(0)
+    cms = {m: rng.integers(0, 50, (10, 10)) for m in ("resnet18", "resnet34", "resnet50", "resnet110", "vgg16")}
+    confusion_matrices(cms, CLASSES, tmp_path / "confusion.svg", tmp_path / "confusion.png", NOTE)
+    per_class_f1({m: rng.uniform(0, 1, (1, 10)).tolist() for m in cms}, CLASSES, tmp_path / "f.svg", tmp_path / "f.png")
+    assert {"figure6", "gradflow", "t", "curves", "confusion"} <= {name for name, _ in drawn}
     for name, fig in drawn:
         assert not _label_overlaps(fig), (name, _label_overlaps(fig))
 

@@ -344,14 +344,14 @@ def confusion_matrices(
     nrows = math.ceil(len(models) / ncols)
     cell = 2.15
     width = cell * ncols + 0.9
-    height = (cell + 0.45) * nrows + note_pad(note) + 0.35
+    height = (cell + 0.45) * nrows + note_pad(note) + 0.55
     with figure((width, height), out_svg, out_png, note, rc={"axes.grid": False}) as fig:
         gs = fig.add_gridspec(
             nrows,
             ncols,
             left=0.75 / width,
             right=1 - 0.12 / width,
-            bottom=0.55 / height,
+            bottom=0.75 / height,  # room for the rotated class names above the axis note
             top=1 - (note_pad(note) + 0.3) / height,
             wspace=0.12,
             hspace=0.42,
