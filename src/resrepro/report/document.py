@@ -187,18 +187,15 @@ class Table:
         )
 
     @property
-    def group_cells(self) -> list[dict]:
-        """The groups with their first and last column (0-based, end exclusive), for the header rules."""
-        out, j = [], len(self.columns) - sum(g["span"] for g in self.groups)
-        for g in self.groups:
-            out.append(g | {"start": j, "end": j + g["span"]})
-            j += g["span"]
-        return out
-
-    @property
     def lead(self) -> int:
         """The columns before the groups."""
         return len(self.columns) - sum(g["span"] for g in self.groups)
+
+    @property
+    def group_cells(self) -> list[dict]:
+        """The groups with their first and last column (0-based, end exclusive), for the header rules."""
+        ends = [self.lead + sum(g["span"] for g in self.groups[: i + 1]) for i in range(len(self.groups))]
+        return [g | {"start": e - g["span"], "end": e} for g, e in zip(self.groups, ends)]
 
     def pieces(self) -> list[Table]:
         """The table as printed: itself, or one table per part; the first keeps the id, the last the notes."""
