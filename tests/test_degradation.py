@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from resrepro import degradation, io, models
+from resrepro import degradation, io, models, outputs
 from resrepro.paper import load_context
 
 
@@ -76,6 +76,9 @@ def test_study_outputs_from_result_files(tmp_path):
     assert s["jacobian"]["max_abs_deviation"] < 1e-9 and len(s["jacobian"]["checks"]) == 3
     t = pd.read_csv(tmp_path / "out" / "table6.csv")
     assert list(t["Depth"]) == [20, 32] and list(t["He et al. ResNet test error (%)"]) == [8.75, 7.51]
+    data = pd.read_csv(tmp_path / "out" / outputs.data_csv("table6"))  # the numeric CSV: numbers, mean/sd/n apart
+    assert list(data["he_resnet_test_error"]) == [8.75, 7.51] and data["plain_train_error_n"].tolist() == [1, 1]
+    assert all(data[c].dtype.kind in "fi" for c in data.columns), data.dtypes.to_dict()
     for f in ("figure6.svg", "figure6.png", "gradflow.svg", "gradflow.png", "summary.json"):
         assert (tmp_path / "out" / f).stat().st_size > 1000
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["he_table6"]["test_error"]["20"] == 8.75

@@ -307,3 +307,89 @@ def test_training_curves_with_a_diverged_validation_loss(tmp_path):
     svg = check_svg(tmp_path / "c.svg")
     assert "<!-- $\\mathdefault{10^{6}}$ -->" in svg  # the loss axis went logarithmic
     assert "1e6" not in svg  # and has no offset label to collide with the panel above
+
+
+def _drawn_tick_labels(ax) -> list:
+    """The tick labels that are drawn: visible, with text, at a tick inside the axis' view."""
+    out = []
+    for labels, (lo, hi), k in ((ax.get_xticklabels(), ax.get_xlim(), 0), (ax.get_yticklabels(), ax.get_ylim(), 1)):
+        lo, hi = min(lo, hi), max(lo, hi)
+        out += [t for t in labels if t.get_visible() and t.get_text() and lo <= t.get_position()[k] <= hi]
+    return out
+
+
+def _label_overlaps(fig) -> list[str]:
+    """An axis label or title whose drawn box meets a tick label of any axes of ``fig``, or an axis label longer
+    than its axis (it then runs past the panel into its neighbours)."""
+    fig.canvas.draw()  # lay the figure out at its own dpi (the last save drew it at the PNG's)
+    renderer = fig.canvas.get_renderer()
+    ticks = [t for ax in fig.axes for t in _drawn_tick_labels(ax)]
+    found = [  # a note of the figure's own (e.g. the confusion matrices' axis note) and a tick label
+        f"{text.get_text()!r} / {t.get_text()!r}"
+        for text in fig.texts
+        for t in ticks
+        if text.get_text() and text.get_window_extent(renderer).overlaps(t.get_window_extent(renderer))
+    ]
+    for ax in fig.axes:
+        frame = ax.get_window_extent(renderer)
+        for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
+            if not (label.get_visible() and label.get_text()):
+                continue
+            box = label.get_window_extent(renderer)
+            found += [
+                f"{label.get_text()!r} / {t.get_text()!r}" for t in ticks if box.overlaps(t.get_window_extent(renderer))
+            ]
+            if label is ax.yaxis.label and box.height > frame.height * 1.05:
+                found.append(f"{label.get_text()!r} is taller than its axis")
+            if label is ax.xaxis.label and box.width > frame.width * 1.05:
+                found.append(f"{label.get_text()!r} is wider than its axis")
+    return found
+
+
+def test_no_axis_label_overlaps_a_tick_label(tmp_path, monkeypatch):
+    """Every figure of the figures and degradation stages, drawn from synthetic data: no axis label or title
+    runs into a tick label (figure6's long y label once did)."""
+    from resrepro.figures import degradation as deg_figures
+    from resrepro.figures import style
+
+    drawn, save = [], style.save
+    monkeypatch.setattr(style, "save", lambda fig, svg, png: (drawn.append((Path(svg).stem, fig)), save(fig, svg, png)))
+    hs = {m: [history(4, s) for s in range(2)] for m in ("resnet18", "resnet110")}
+    training_curves(hs, tmp_path / "curves.svg", tmp_path / "curves.png", NOTE)
+    error_vs_params(ROWS, tmp_path / "p.svg", tmp_path / "p.png", NOTE)
+    time_rows = [{"model": "resnet18", "macs": 5.6e8, "seconds_mean": 12.0, "seconds_std": 0.5, "paper_seconds": 1.2}]
+    time_vs_flops(time_rows, tmp_path / "t.svg", tmp_path / "t.png", NOTE)
+    depths = [20, 32]
+    runs = {}
+    for kind in (0, 1):
+        for d in depths:
+            grads = [{"epoch": e, "activation_grad_norm": list(np.geomspace(1e-3, 1.0, 9))} for e in (0, 3)]
+            runs[catalog.pair(d)[kind]] = [{"history": history(4, d + kind), "gradflow": grads}]
+    deg_figures.degradation_figures(runs, {"depths": depths}, tmp_path, NOTE)
+    rng = np.random.default_rng(0)
+    cms = {m: rng.integers(0, 50, (10, 10)) for m in ("resnet18", "resnet34", "resnet50", "resnet110", "vgg16")}
+    confusion_matrices(cms, CLASSES, tmp_path / "confusion.svg", tmp_path / "confusion.png", NOTE)
+    per_class_f1({m: rng.uniform(0, 1, (1, 10)).tolist() for m in cms}, CLASSES, tmp_path / "f.svg", tmp_path / "f.png")
+    assert {"figure6", "gradflow", "t", "curves", "confusion"} <= {name for name, _ in drawn}
+    for name, fig in drawn:
+        assert not _label_overlaps(fig), (name, _label_overlaps(fig))
+
+
+def test_time_per_epoch_is_scaled_to_the_papers_50k_image_epoch(tmp_path):
+    """Ours on 1,000-image epochs sets 2 s per epoch against the paper's 50k-image one: drawn as 100 s, and named."""
+    from resrepro import io
+    from resrepro.data import TRAIN_SIZE
+    from resrepro.figures.inputs import RunResults
+
+    io.write_json(
+        tmp_path / "tables" / "measured.json",
+        {"resnet18": {"flops_per_image": 2e9, "seconds_per_epoch": {"mean": 2.0, "std": 0.1}, "devices": ["CPU X"]}},
+    )
+    for s in (0, 1):
+        io.write_json(tmp_path / "train" / "resnet18" / f"seed{s}" / "train.json", {"train_images": 1000})
+    paper = {"table2": {"rows": {"resnet18": {"seconds_per_epoch": 1.2}}}}
+    (row,) = RunResults(tmp_path, paper, {}, {"models": ["resnet18"], "seeds": [0, 1]}).time_rows()
+    assert TRAIN_SIZE == 50_000 and row["epoch_images"] == 1000
+    assert row["seconds_mean"] == pytest.approx(100.0) and row["seconds_std"] == pytest.approx(5.0)
+    svg = _twice(tmp_path, time_vs_flops, [row])
+    assert "1,000-image epochs \u00d7 50" in svg and "50,000-image epoch" in svg

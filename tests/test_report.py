@@ -552,8 +552,9 @@ def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report)
     text = " ".join(pdf_pages(out / "report.pdf"))
     audit = json.loads((root / "claims.json").read_text())
     assert len(audit["claims"]) == n_claims()
-    for t in ctx["tables"]:
-        assert _norm(t["title"]) in text, t["title"]
+    for t in ctx["tables"]:  # a table printed in parts (Table 1a, 1b) shows each part's title
+        for title in [p["title"] for p in t.get("parts") or []] or [t["title"]]:
+            assert _norm(title) in text, title
     for title in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "Table A1", "Table R1"):
         assert title in text
     for c in audit["claims"]:
@@ -631,13 +632,43 @@ def test_run_report_table_files(run_report, tmp_path):
     _, _, ctx, _ = run_report
     written = report.write_table_files(ctx, tmp_path)
     assert sorted(p.name for p in written) == sorted(
-        f"{t}.{e}" for t in outputs.table_ids("tables", "report") for e in ("tex", "csv")
+        [f"{t}.{e}" for t in outputs.table_ids("tables", "report") for e in ("tex", "csv")]
+        + outputs.data_csvs("tables", "report")
     )
+    assert "\\multicolumn{3}{c}{Accuracy (\\%)}" in (tmp_path / "table1.tex").read_text()
     tex = (tmp_path / "claims.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "T1.resnet18.recall" in tex
     rows = list(csv.reader(io.StringIO((tmp_path / "claims.csv").read_text())))
     assert rows[0] == ["Claim", "The claim as we test it (our wording)", "Ours", "Verdict"]
     assert len(rows) == n_claims() + 1
+
+
+# a display cell that pandas would read as text although it is a number: "1.2 \u00b1 0.3", "\u22121.5", "1,234", "5 %"
+_DISPLAY_NUMBER = re.compile(r"^[+\-\u2212]?\d[\d,]*(\.\d+)?(\s*\u00b1.*|\s*\(\d+\)|\s*%)?$")
+
+
+def test_every_numeric_csv_of_a_run_reads_as_numbers(run_report, tmp_path):
+    """The numeric CSVs of the tables and report stages: numbers are float/int columns, nothing is display text."""
+    root, _, ctx, _ = run_report
+    report.write_table_files(ctx, tmp_path)
+    files = [root / "tables" / f for f in outputs.data_csvs("tables")] + [
+        tmp_path / f for f in outputs.data_csvs("tables", "report")
+    ]
+    for f in files:
+        data = pd.read_csv(f)
+        for col in data.columns:
+            if data[col].dtype.kind in "fiub":
+                continue
+            cells = [str(v) for v in data[col].dropna()]
+            shown = [c for c in cells if _DISPLAY_NUMBER.match(c) or "\u00b1" in c or "\u2212" in c]
+            assert not shown, f"{f.name}: column {col!r} holds display numbers or signs: {shown[:3]}"
+        numeric = [c for c in data.columns if c.endswith(("_mean", "_sd", "_n", "_diff"))]
+        assert all(data[c].dtype.kind in "fi" for c in numeric), (f.name, data[numeric].dtypes.to_dict())
+    table1 = pd.read_csv(root / "tables" / outputs.data_csv("table1"))
+    assert table1["accuracy_mean"].dtype == float and table1["accuracy_n"].dtype.kind == "i"
+    assert table1["accuracy_paper"].dtype == float and table1["model"].tolist() == ["ResNet-18", "ResNet-110", "VGG-16"]
+    runtimes = pd.read_csv(tmp_path / outputs.data_csv("runtimes"))
+    assert runtimes["wall_s"].dtype == float, "a derived numeric CSV: the display's thousands separators go"
 
 
 def test_run_report_fails_loudly_on_a_missing_figure(run_report, tmp_path):
@@ -685,3 +716,34 @@ def test_claim_text_cannot_inject_markup(figs, tmp_path):
         assert _norm(s) in text
     assert not _uses_typst_red((tmp_path / "r.pdf").read_bytes())
     assert "<script>" not in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_a_grouped_table_prints_in_parts_that_repeat_its_lead_column():
+    from resrepro.report.document import Table
+
+    grouped = {
+        "id": "t1",
+        "title": "Table 1",
+        "columns": ["Model", "Paper", "Ours", "Gap", "Paper", "Ours", "Gap"],
+        "groups": [{"title": "Accuracy", "span": 3}, {"title": "F1", "span": 3}],
+        "parts": [{"title": "Table 1a", "groups": 1}, {"title": "Table 1b", "groups": 1}],
+        "rows": [["ResNet-18", "1", "2", "3", "4", "5", "6"]],
+        "notes": ["a note"],
+    }
+    a, b = Table.from_mapping(grouped, 0).pieces()
+    assert (a.id, a.title, a.columns, a.notes) == ("t1", "Table 1a", ["Model", "Paper", "Ours", "Gap"], [])
+    assert (b.id, b.rows, b.notes, b.groups) == (
+        "t1-2",
+        [["ResNet-18", "4", "5", "6"]],
+        ["a note"],
+        [grouped["groups"][1]],
+    )
+    assert "\\multicolumn{3}{c}{F1}" in table_to_latex(grouped) and "\\cmidrule(lr){5-7}" in table_to_latex(grouped)
+    assert (
+        table_to_csv(grouped).splitlines()[0]
+        == "Model,Accuracy: Paper,Accuracy: Ours,Accuracy: Gap,F1: Paper,F1: Ours,F1: Gap"
+    )
+    with pytest.raises(ResreproError, match="parts"):
+        Table.from_mapping({**grouped, "parts": [{"title": "only one", "groups": 1}]}, 0)
+    with pytest.raises(ResreproError, match="lead"):
+        Table.from_mapping({**grouped, "groups": [{"title": "all", "span": 7}], "parts": []}, 0)

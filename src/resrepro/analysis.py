@@ -7,6 +7,7 @@ eval/*/metrics.json) and the transcription of the paper's numbers (reports/paper
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ import pandas as pd
 from . import fmt, io, outputs
 from .fmt import display_name
 from .stats import sqrt_recall_variance, summarise
+from .tablefiles import table_to_csv, table_to_data_csv
 
 
 def epochs_to_convergence(val_acc: list[float], tolerance: float) -> int:
@@ -66,40 +68,51 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
     return out
 
 
-def _rows(measured: dict, paper_table: dict, quantities: list[tuple[str, str, int]]) -> tuple[list, list]:
-    rows, records = [], []
+def _cell(ours: dict, digits: int, exact: bool) -> str:
+    """Our value of one cell: mean ± sd (n), or the exact value alone (a parameter count)."""
+    text = fmt.mean_std(ours, digits)
+    return text if exact else f"{text} ({ours['n']})"
+
+
+def _rows(measured: dict, paper_table: dict, quantities: list[tuple[str, str, int]]) -> tuple[list, list, list]:
+    """One row per model: for each quantity paper | ours | difference; the long-format records (one per
+    model and quantity, as the audit and earlier runs have them) and the numeric data rows."""
+    rows, records, data = [], [], []
     paper_rows = paper_table["rows"]
     decimals = {k: c.get("decimals") for k, c in (paper_table.get("columns") or {}).items()}
     for model, ours in measured.items():
         paper = paper_rows.get(model, {})
-        for key, label, digits in quantities:
-            p = paper.get(key)
-            rows.append(
-                [
-                    display_name(model),
-                    label,
-                    fmt_paper(p, decimals.get(key)),
-                    fmt.mean_std(ours[key], digits),
-                    fmt_diff(ours[key], p, digits),
-                ]
-            )
+        row, values = [display_name(model)], [display_name(model), model]
+        for key, _, digits in quantities:
+            p, o = paper.get(key), ours[key]
+            diff = None if p is None else o["mean"] - p
+            row += [fmt_paper(p, decimals.get(key)), _cell(o, digits, key in EXACT), fmt_diff(o, p, digits)]
+            values += [p, o["mean"], o["std"], o["n"], diff]
             records.append(
                 {
                     "model": model,
                     "quantity": key,
                     "paper": p,
-                    **{k: ours[key][k] for k in ("mean", "std", "n", "values")},
-                    "difference": None if p is None else ours[key]["mean"] - p,
+                    **{k: o[k] for k in ("mean", "std", "n", "values")},
+                    "difference": diff,
                 }
             )
-    return rows, records
+        rows.append(row)
+        data.append(values)
+    return rows, records, data
 
 
-COLUMNS = ["Model", "Quantity", "Paper", "Ours (mean \u00b1 std)", "Ours \u2212 paper"]
-ALIGN = ["left", "left", "right", "right", "right"]
+# The sub-columns of each of the paper's columns, and the table's leading column.
+SUB_COLUMNS = ["Paper", "Ours (mean \u00b1 sd, n)", "\u0394"]
+LEAD = ["Model"]
+DATA_LEAD = ["model", "model_id"]  # the numeric CSV: the display name and the registry name
+DATA_SUB = ("paper", "mean", "sd", "n", "diff")  # <quantity>_<sub> columns of the numeric CSV
+GROUPS_PER_PART = 2  # the paper's columns per printed part: Tables 1 and 2 (4 columns each) print in two parts
+EXACT = {"params_millions"}  # exact values (no seeds): shown without n
 
 
-# The quantities of Tables 1-3 in the paper's order: (key in measured.json, row label, decimals shown).
+# The quantities of Tables 1-3 in the paper's order: (key in measured.json, heading when the paper has none,
+# decimals shown).
 QUANTITIES = {
     "table1": [
         ("accuracy", "Accuracy (%)", 2),
@@ -117,6 +130,11 @@ QUANTITIES = {
 }
 
 
+def plural(n: int, word: str) -> str:
+    """``1 seed``, ``2 seeds``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _table_notes(measured: dict, tolerance: float) -> dict[str, list[str]]:
     """The notes that define each table's quantities."""
     devices = sorted({d for ours in measured.values() for d in ours["devices"]})
@@ -129,24 +147,42 @@ def _table_notes(measured: dict, tolerance: float) -> dict[str, list[str]]:
             f"Epochs to convergence: the first epoch whose validation accuracy is within {100 * tolerance:g} "
             "percentage points of the run's best validation accuracy.",
             "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, "
-            "update), excluding validation. Total training time: the sum over epochs, in hours.",
+            "update), excluding validation, on the run's own training set (see the methodology for its size). "
+            "Total training time: the sum over epochs, in hours. Training images per second: the paper has "
+            "no such column.",
             f"The paper names no hardware; ours: {', '.join(devices)}.",
         ],
         "table3": [
-            "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models.",
+            "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models; one value, no spread.",
             "Test error = 100 \u2212 test accuracy.",
         ],
     }
 
 
+def _parts(title: str, groups: list[dict]) -> list[dict]:
+    """The printed parts of a wide table (Table 1a, 1b), ``GROUPS_PER_PART`` of the paper's columns each."""
+    if len(groups) <= GROUPS_PER_PART:
+        return []
+    chunks = [groups[i : i + GROUPS_PER_PART] for i in range(0, len(groups), GROUPS_PER_PART)]
+    parts = []
+    for letter, chunk in zip("abcdefgh", chunks):
+        named = re.sub(r"^(Table \d+)", rf"\g<1>{letter}", title)
+        parts.append({"title": f"{named}: {' and '.join(g['title'] for g in chunk)}", "groups": len(chunk)})
+    return parts
+
+
 def build_tables(
     measured: dict, paper: dict, seeds: list[int], tolerance: float, stamp: str | None = None
 ) -> list[dict]:
+    """Tables 1-3 in the paper's layout: a model per row; for each of the paper's columns, the paper's
+    value, ours (mean \u00b1 sd, n) and the difference. ``groups`` heads each column's three sub-columns,
+    ``parts`` splits a wide table for the page, ``data`` holds the numbers for the numeric CSV."""
     n = len(seeds)
     seed_note = (
-        f"Ours: mean \u00b1 sample standard deviation over {n} seeds ({', '.join(map(str, seeds))})."
+        f"Ours: mean \u00b1 sample standard deviation (sd) over {plural(n, 'seed')} ({', '.join(map(str, seeds))}), "
+        "with n, the number of seeds, in brackets; \u0394 = ours \u2212 paper."
         if n > 1
-        else f"Ours: a single seed ({seeds[0]}); no spread can be given."
+        else f"Ours: a single seed ({seeds[0]}), so no spread can be given; n in brackets; \u0394 = ours \u2212 paper."
     )
     stamp_note = [f"{stamp.upper()}."] if stamp else []
     missing = "\u2014: the paper reports no value for this model."
@@ -155,19 +191,61 @@ def build_tables(
     notes = _table_notes(measured, tolerance)
     tables = []
     for tid, quantities in QUANTITIES.items():
-        rows, records = _rows(with_params, paper[tid], quantities)
+        rows, records, data = _rows(with_params, paper[tid], quantities)
+        headers = paper[tid].get("columns") or {}
+        groups = [{"title": headers.get(k, {}).get("header", label), "span": 3} for k, label, _ in quantities]
+        title = paper[tid]["title"] + " (paper vs. ours)"
         tables.append(
             {
                 "id": tid,
-                "title": paper[tid]["title"] + " (paper vs. ours)",
-                "columns": COLUMNS,
-                "align": ALIGN,
+                "title": title,
+                "columns": LEAD + SUB_COLUMNS * len(quantities),
+                "groups": groups,
+                "parts": _parts(paper[tid]["title"], groups),
+                "align": ["left"] + ["right"] * (3 * len(quantities)),
                 "rows": rows,
                 "records": records,
+                "data": {
+                    "columns": DATA_LEAD + [f"{k}_{sub}" for k, _, _ in quantities for sub in DATA_SUB],
+                    "rows": data,
+                },
                 "notes": stamp_note + [seed_note, *notes[tid], missing],
             }
         )
     return tables
+
+
+def _source_columns(src: dict) -> tuple[list[str], list[str]]:
+    """A source's display and data columns: its values, and its means over runs where it prints them."""
+    shown = [src["label"]]
+    data = [src["id"]]
+    if src.get("means"):
+        shown.append(f"{src['label']}, mean \u00b1 sd (n)")
+        data += [f"{src['id']}_mean", f"{src['id']}_sd", f"{src['id']}_n"]
+    return shown, data
+
+
+def _source_cells(src: dict, model: str) -> tuple[list[str], list]:
+    """A source's cells for one model, as test error (%): shown and as numbers."""
+
+    def error(v):
+        return None if v is None else (v if src["metric"] == "test_error" else 100 - v)
+
+    digits = src.get("decimals", 2)
+    err = error(src["values"].get(model))
+    best = src.get("best_of", {}).get(model)
+    shown = [fmt.number(err, digits) + (f" (best of {best})" if best and err is not None else "")]
+    values = [err]
+    if src.get("means"):
+        m = src["means"].get(model)
+        if m is None:
+            shown.append(fmt.DASH)
+            values += [None, None, None]
+        else:
+            s = {"mean": error(m["mean"]), "std": m["std"], "n": m["n"]}
+            shown.append(f"{fmt.mean_std(s, digits)} ({m['n']})")
+            values += [s["mean"], s["std"], s["n"]]
+    return shown, values
 
 
 def build_context_table(
@@ -176,12 +254,13 @@ def build_context_table(
     """Test error (%): the paper, ours and each published source, one row per model.
 
     ``text_values``: numbers the paper prints only in its text ({model: {quantity: (value, decimals, where)}}).
-    Sources reporting accuracy are shown as 100 - accuracy.
+    Sources reporting accuracy are shown as 100 - accuracy; a source's mean over runs (``means``) gets a column
+    beside its best (``best_of``).
     """
     t3 = paper["table3"]
     dec = t3["columns"]["test_error"]["decimals"]
     models = list(measured) + [m for m in list(t3["rows"]) + list(text_values) if m not in measured]
-    rows, records, from_text = [], [], []
+    rows, records, data, from_text = [], [], [], []
     for m in models:
         p = t3["rows"].get(m, {}).get("test_error")
         p_txt = fmt_paper(p, dec)
@@ -190,15 +269,17 @@ def build_context_table(
             p, p_txt = value, fmt_paper(value, d) + " (text)"
             from_text.append(display_name(m))
         ours = measured.get(m, {}).get("test_error")
-        row = [display_name(m), p_txt, fmt.mean_std(ours, 2) if ours else fmt.DASH]
+        row = [display_name(m), p_txt, f"{fmt.mean_std(ours, 2)} ({ours['n']})" if ours else fmt.DASH]
         rec = {"model": m, "paper": p, "ours": ours["mean"] if ours else None}
+        values = [display_name(m), m, p, *([ours[k] for k in ("mean", "std", "n")] if ours else [None] * 3)]
         for src in sources:
-            v = src["values"].get(m)
-            err = None if v is None else (v if src["metric"] == "test_error" else 100 - v)
-            row.append(fmt.number(err, src.get("decimals", 2)))
-            rec[src["id"]] = err
+            shown, nums = _source_cells(src, m)
+            row += shown
+            values += nums
+            rec[src["id"]] = nums[0]
         rows.append(row)
         records.append(rec)
+        data.append(values)
     notes = [f"{stamp.upper()}."] if stamp else []
     notes.append(
         "All values are test error (%); sources that report accuracy are shown as 100 \u2212 accuracy. "
@@ -207,23 +288,47 @@ def build_context_table(
     notes.append(
         "Paper: Table 3"
         + (f"; {', '.join(from_text)} only in the Conclusion's text" if from_text else "")
-        + ". Ours: mean \u00b1 std over seeds, selected on validation."
+        + ". Ours: mean \u00b1 sd over seeds (n in brackets), selected on validation."
     )
     for src in sources:
-        notes.append(f"{src['label']}: {src['cite']}. Selection: {src['selection']}. {src.get('note', '')}".strip())
+        extra = ""
+        if src.get("means"):
+            extra = (
+                " Best of k: the best of their k runs, as printed; mean \u00b1 sd (n): their mean over "
+                "n runs, printed beside it, for " + ", ".join(display_name(m) for m in src["means"]) + "."
+            )
+        notes.append(
+            f"{src['label']}: {src['cite']}. Selection: {src['selection']}. {src.get('note', '')}{extra}".strip()
+        )
+    shown_cols, data_cols = (
+        ["Model", "Paper", "Ours (mean \u00b1 sd, n)"],
+        list(DATA_LEAD)
+        + [
+            "paper",
+            "ours_mean",
+            "ours_sd",
+            "ours_n",
+        ],
+    )
+    for src in sources:
+        shown, cols = _source_columns(src)
+        shown_cols += shown
+        data_cols += cols
     return {
         "id": "context",
         "title": outputs.table("context").title,
-        "columns": ["Model", "Paper", "Ours"] + [s["label"] for s in sources],
+        "columns": shown_cols,
         "rows": rows,
         "records": records,
+        "data": {"columns": data_cols, "rows": data},
         "notes": notes,
     }
 
 
 def write_tables(tables: list[dict], out_dir: str | Path) -> None:
+    """Each table as display CSV (<id>.csv) and numeric CSV (outputs.data_csv), and all in tables.json."""
     out_dir = Path(out_dir)
     for t in tables:
-        with io.atomic_path(out_dir / f"{t['id']}.csv") as tmp:
-            pd.DataFrame(t["rows"], columns=t["columns"]).to_csv(tmp, index=False)
+        io.write_text(out_dir / f"{t['id']}.csv", table_to_csv(t))
+        io.write_text(out_dir / outputs.data_csv(t["id"]), table_to_data_csv(t))
     io.write_json(out_dir / "tables.json", tables)

@@ -302,7 +302,11 @@ def _add_result_commands(sub) -> None:
     s.add_argument("--spec", type=_json_arg, required=True, help='{"run", "stamp", ...} as JSON')
     s.add_argument("--pdf", required=True)
     s.add_argument("--html", required=True)
-    s.add_argument("--tables-dir", default=None, help="also write every table as <id>.tex (booktabs) and <id>.csv here")
+    s.add_argument(
+        "--tables-dir",
+        default=None,
+        help="also write every table as <id>.tex (booktabs), <id>.csv and its numeric CSV (<id>.data.csv) here",
+    )
     s.add_argument(
         "--references", default=None, help="the paper's references (reports/references.yaml): adds their section"
     )

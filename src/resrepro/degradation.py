@@ -204,6 +204,20 @@ def table6(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def table6_data(summary: dict) -> pd.DataFrame:
+    """Table 6 as numbers (the numeric CSV, resrepro.outputs.data_csv): mean, sd and n of each quantity apart."""
+    rows = []
+    for d in summary["depths"]:
+        row = {"depth": d, "he_resnet_test_error": summary["he_table6"]["test_error"].get(d)}
+        for kind, model in zip(KINDS, catalog.pair(d)):
+            for q in ("test_error", "final_train_error"):
+                s = summary["kinds"][model][q]
+                name = f"{kind}_{'train_error' if q == 'final_train_error' else q}"
+                row |= {f"{name}_mean": s["mean"], f"{name}_sd": s["std"], f"{name}_n": s["n"]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
     """The paper's identity on trained blocks of resnetD: one identity block per stage."""
     import torch
@@ -241,6 +255,8 @@ def run(
     (table_id,) = outputs.table_ids("degradation")
     with io.atomic_path(out_dir / f"{table_id}.csv") as tmp:
         table6(summary).to_csv(tmp, index=False)
+    with io.atomic_path(out_dir / outputs.data_csv(table_id)) as tmp:
+        table6_data(summary).to_csv(tmp, index=False, float_format="%.12g")
     from .figures import degradation_figures  # matplotlib only here: the module stays light
 
     degradation_figures(runs, summary, out_dir, note)

@@ -53,7 +53,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class Table:
-    id: str  # file name: <id>.csv (and .tex in reports/<run>/tables)
+    id: str  # file name: <id>.csv, its numeric data_csv(id) (and .tex in reports/<run>/tables)
     stage: str  # the rule that computes it: tables, report or degradation
     title: str  # "" for Tables 1-3: they take the paper's own title (reports/paper.yaml)
     paper: bool = False  # one of the paper's own tables: its key in reports/paper.yaml is the id
@@ -82,7 +82,9 @@ FIGURES = (
     Figure(
         "time_vs_flops",
         "figures",
-        "Training time per epoch against forward multiply-accumulates per image (log-log): ours on our hardware, "
+        "Training time per epoch of 50,000 images (the full CIFAR-10 training set, the paper's epoch) against "
+        "forward multiply-accumulates per image (log-log): ours on our hardware, as our time per training image "
+        "\u00d7 50,000 when our epochs are smaller (a run on a subset; the legend names their size); "
         "the paper's Table 2 (hollow) on hardware it does not name, at the cost of our model of the same name.",
     ),
     Figure(
@@ -120,6 +122,21 @@ TABLES = (
     Table("references", "report", "Table R1: References of the paper with a finding (no verdicts)"),
     Table("table6", "degradation", "Table 6: Plain and residual networks by depth, beside He et al. (2016), Table 6"),
 )
+
+
+# Beside each display table <id>.csv (typographic signs, "mean \u00b1 sd" in one cell) its numeric CSV: one
+# quantity a column, mean, sd and n apart, ASCII minus, empty when missing (resrepro.report.tables).
+DATA_CSV = "{id}.data.csv"
+
+
+def data_csv(tid: str) -> str:
+    """The file name of table ``tid``'s numeric CSV."""
+    return DATA_CSV.format(id=tid)
+
+
+def data_csvs(*stages: str) -> list[str]:
+    """The numeric CSVs of the tables of ``stages``, as file names."""
+    return [data_csv(t) for t in table_ids(*stages)]
 
 
 def _check(stage: str) -> str:

@@ -23,6 +23,10 @@ rule tables:
             category="Tables",
             labels=lambda wildcards: {"run": RUN},
         ),
+        data=expand(
+            f"{RESULTS}/tables/{{name}}",
+            name=outputs.data_csvs("tables"),
+        ),
     log:
         f"{LOGS}/tables.log",
     conda:

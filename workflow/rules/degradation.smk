@@ -18,6 +18,10 @@ rule degradation:
             f"{RESULTS}/degradation/{{name}}.csv",
             name=outputs.table_ids("degradation"),
         ),
+        data=expand(
+            f"{RESULTS}/degradation/{{name}}",
+            name=outputs.data_csvs("degradation"),
+        ),
         svg=expand(
             f"{RESULTS}/degradation/{{name}}.svg",
             name=outputs.figure_ids("degradation"),

@@ -10,6 +10,7 @@ rule figures:
         measured=rules.tables.output.measured,
         histories=rules.tables.input.histories,
         metrics=rules.tables.input.metrics,
+        summaries=rules.tables.input.summaries,  # train.json: the epoch's size, for time_vs_flops
         paper=PAPER,
         claims=CLAIMS,
         code=code("figures"),

@@ -29,6 +29,9 @@ rule report:
         tables=expand(
             f"{REPORTS}/tables/{{name}}.{{ext}}", name=TABLE_FILES, ext=["tex", "csv"]
         ),
+        data=expand(
+            f"{REPORTS}/tables/{{name}}", name=outputs.data_csvs("tables", "report")
+        ),
     log:
         f"{LOGS}/report.log",
     conda:

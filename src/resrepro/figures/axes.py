@@ -95,10 +95,13 @@ def _overlaps(box: tuple, placed: list[tuple]) -> bool:
 def place_labels(ax, labels: Sequence[tuple[float, float, str, str]], fontsize: float = 7) -> None:
     """Annotate points without overlapping labels: each label takes the first of a few offsets
     (right-above, right-below, left-above, left-below, further out) whose box collides with no
-    label placed before it. ``labels``: (x, y, text, color) in data coordinates; call after the
+    label placed before it and no labelled point. ``labels``: (x, y, text, color) in data coordinates; call after the
     axis limits are final."""
     to_pt = 72.0 / ax.figure.dpi
-    placed: list[tuple[float, float, float, float]] = []
+    # every labelled point's marker is taken too, so that no label covers another point
+    r = 4.0
+    points = [ax.transData.transform((x, y)) * to_pt for x, y, _, _ in labels]
+    placed: list[tuple[float, float, float, float]] = [(px - r, py - r, px + r, py + r) for px, py in points]
     for x, y, text, color in labels:
         px, py = ax.transData.transform((x, y)) * to_pt
         w, h = 0.62 * fontsize * len(text), fontsize * 1.1

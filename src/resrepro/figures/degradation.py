@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ResreproError, catalog, outputs
+from .axes import epoch_axis
 from .style import DEPTH_COLORS, figure
 
 KIND_TITLES = ("plain networks", "residual networks")  # catalog.pair(depth) is (plain, residual)
@@ -29,10 +30,14 @@ def _figure6(runs: dict, depths: list[int], colors: dict, out: tuple[Path, Path]
                 va = np.mean([100 * (1 - h["val_acc"].to_numpy()) for h in hs], 0)
                 ax.plot(ep, tr, "--", color=colors[d], lw=1.0)
                 ax.plot(ep, va, "-", color=colors[d], lw=2.0, label=catalog.display(model))
+            # the line styles in the legend, not in the axis label (a long label ran into the tick labels)
+            ax.plot([], [], "--", color="0.35", lw=1.0, label="training (dashed)")
+            ax.plot([], [], "-", color="0.35", lw=2.0, label="validation (bold)")
             ax.set_title(title)
             ax.set_xlabel("epoch")
-            ax.legend(loc="upper right")
-        axes[0].set_ylabel("error (%)   dashed: training, bold: validation")
+            epoch_axis(ax, ep)
+            ax.legend(loc="upper right", fontsize=6.5)
+        axes[0].set_ylabel("error (%)")
 
 
 def _gradflow(runs: dict, depths: list[int], colors: dict, out: tuple[Path, Path], note: str | None) -> None:

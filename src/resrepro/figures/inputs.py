@@ -269,19 +269,32 @@ class RunResults:
         return rows
 
     def time_rows(self) -> list[dict]:
-        """The rows of time_vs_flops: our seconds per epoch, the paper's Table 2."""
+        """The rows of time_vs_flops: our seconds per epoch scaled to the paper's epoch of the full training set
+        (time per image x TRAIN_SIZE, from each job's train.json), the paper's Table 2."""
+        from ..data import TRAIN_SIZE
+
         t2 = self.paper["table2"]["rows"]
-        return [
-            {
-                "model": m,
-                "macs": self.measured[m]["flops_per_image"] / 2,
-                "seconds_mean": self.measured[m]["seconds_per_epoch"]["mean"],
-                "seconds_std": self.measured[m]["seconds_per_epoch"]["std"],
-                "device": ", ".join(self.measured[m].get("devices", [])),
-                "paper_seconds": t2.get(m, {}).get("seconds_per_epoch"),
+        rows = []
+        for m in self.models:
+            images = {
+                read_json(self.results / "train" / m / f"seed{s}" / "train.json")["train_images"] for s in self.seeds
             }
-            for m in self.models
-        ]
+            if len(images) != 1:
+                raise ResreproError(f"{m}: its seeds trained on different numbers of images ({sorted(images)})")
+            scale = TRAIN_SIZE / images.pop()
+            sec = self.measured[m]["seconds_per_epoch"]
+            rows.append(
+                {
+                    "model": m,
+                    "macs": self.measured[m]["flops_per_image"] / 2,
+                    "seconds_mean": sec["mean"] * scale,
+                    "seconds_std": None if sec["std"] is None else sec["std"] * scale,
+                    "epoch_images": round(TRAIN_SIZE / scale),
+                    "device": ", ".join(self.measured[m].get("devices", [])),
+                    "paper_seconds": t2.get(m, {}).get("seconds_per_epoch"),
+                }
+            )
+        return rows
 
     def f1(self) -> dict[str, list]:
         """Per model: the per-class test F1 of each seed."""

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from .. import ResreproError, catalog, outputs
+from ..data import TRAIN_SIZE
 from .axes import epoch_axis, log_count_axis, ours_point, place_labels, plot_series
 from .inputs import RunResults, aggregate, check_histories, check_models, error_points, time_points
 from .style import OURS_COLOR, PAPER_COLOR, TRAIN_COLOR, VAL_COLOR, figure, note_pad
@@ -221,14 +222,21 @@ def time_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, n
 
     ``rows``: ``model``, ``macs``, ``seconds_mean``, ``seconds_std`` (None for one seed), ``device``
     and ``paper_seconds`` (None when the paper prints none; plotted at our model's cost, since the
-    paper prints no FLOPs and names no hardware).
+    paper prints no FLOPs and names no hardware). Seconds are per epoch of the full training set
+    (``TRAIN_SIZE`` images, as the paper's); ``epoch_images`` (optional): the size of the epochs ours were
+    measured on, named in the legend when it differs.
     """
     pts = time_points(rows)
     devices = sorted({p["device"] for p in pts if p["device"]})
     paper = [p for p in pts if p["paper"] is not None]
+    sizes = sorted({r["epoch_images"] for r in rows if r.get("epoch_images")})
+    measured_on = ""  # ours measured on smaller epochs: their size and the factor to the full one
+    if sizes and sizes != [TRAIN_SIZE]:
+        factor = f" \u00d7 {TRAIN_SIZE / sizes[0]:g}" if len(sizes) == 1 else ""
+        measured_on = f"; measured on {', '.join(f'{n:,}' for n in sizes)}-image epochs{factor}"
     with _cost_axes(out_svg, out_png, note) as ax:
         for i, p in enumerate(pts):
-            label = f"this reproduction ({', '.join(devices) or 'our hardware'})" if i == 0 else None
+            label = f"this reproduction ({', '.join(devices) or 'our hardware'}{measured_on})" if i == 0 else None
             ours_point(ax, p["x"], p["y"], p["std"], label)
         for i, p in enumerate(paper):
             ax.plot(
@@ -251,7 +259,7 @@ def time_vs_flops(rows: Sequence[Mapping], out_svg: OutPath, out_png: OutPath, n
         ax.set_ylim(min(ys) / 2, max(ys) * 2)
         log_count_axis(ax.xaxis)
         ax.set_xlabel("multiply-accumulates per 32×32 image (log scale)")
-        ax.set_ylabel("training time per epoch (s, log scale)")
+        ax.set_ylabel(f"training time per {TRAIN_SIZE:,}-image epoch (s, log scale)")
         ax.legend(loc="best", frameon=False)
         place_labels(
             ax,
@@ -336,14 +344,14 @@ def confusion_matrices(
     nrows = math.ceil(len(models) / ncols)
     cell = 2.15
     width = cell * ncols + 0.9
-    height = (cell + 0.45) * nrows + note_pad(note) + 0.35
+    height = (cell + 0.45) * nrows + note_pad(note) + 0.55
     with figure((width, height), out_svg, out_png, note, rc={"axes.grid": False}) as fig:
         gs = fig.add_gridspec(
             nrows,
             ncols,
             left=0.75 / width,
             right=1 - 0.12 / width,
-            bottom=0.55 / height,
+            bottom=0.75 / height,  # room for the rotated class names above the axis note
             top=1 - (note_pad(note) + 0.3) / height,
             wspace=0.12,
             hspace=0.42,

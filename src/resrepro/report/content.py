@@ -54,7 +54,8 @@ def build_context(
         _section(text, "bounds", common | {"floors": _floors(audit)}),
         _section(text, "appendix", common, provenance=True, tables=["runtimes"]),
     ]
-    tables = [{k: t[k] for k in ("id", "title", "columns", "rows", "notes", "align") if k in t} for t in run["tables"]]
+    shown = ("id", "title", "columns", "rows", "notes", "align", "groups", "parts", "data")
+    tables = [{k: t[k] for k in shown if k in t} for t in run["tables"]]
     tables += degradation_tables + refs_tables
     tables.append(_claims_table(text, common, audit))
     tables.append(_runtimes(results, spec, run["summaries"], snakemake_dir, text, common))
@@ -353,6 +354,11 @@ def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None,
         "rows": rows[1:],
         "notes": text.render("degradation.table_notes", **values),
     }
+    data = results / "degradation" / outputs.data_csv("table6")
+    if data.exists():  # the study's numbers, for the report's numeric CSV (older studies: derived from the display)
+        with open(data, encoding="utf-8", newline="") as f:
+            numbers = list(csv.reader(f))
+        table["data"] = {"columns": numbers[0], "rows": numbers[1:]}
     return section, [table], [_figure(fid, results / "degradation") for fid in outputs.figure_ids("degradation")]
 
 

@@ -21,7 +21,7 @@ from .. import ResreproError
 from ..claims import VERDICTS
 from . import svg
 from .escape import TypstCode, soft_breaks
-from .tables import check_table, column_alignment
+from .tables import check_groups, check_table, column_alignment, split_parts
 
 # Verdicts of the claims audit (resrepro.claims.VERDICTS) and their colours in both outputs.
 VERDICT_COLORS = dict(
@@ -120,7 +120,7 @@ class Section:
             out.append({"kind": "terms", "items": list(self.terms)})
         if self.provenance and provenance:
             out.append({"kind": "provenance", "items": provenance})
-        out += [{"kind": "table", "table": tables[tid]} for tid in self.tables]
+        out += [{"kind": "table", "table": part} for tid in self.tables for part in tables[tid].pieces()]
         out += [{"kind": "figure", "figure": figures[fid]} for fid in self.figures]
         if self.claims and claims:
             out.append({"kind": "claims", "claims": claims})
@@ -140,9 +140,14 @@ class Table:
     align: list[str] | None = None  # left/center/right per column; None: first left, numeric right
     widths: list[str] | None = None  # Typst column widths (auto, <n>fr, <n>cm/mm/pt/em); None: auto
     verdict_column: int | None = None  # the column whose cells are verdicts (coloured)
+    groups: list[dict] = field(default_factory=list)  # a header row above the last columns: {title, span}
+    parts: list[dict] = field(default_factory=list)  # printed as parts: {title, groups (how many)} each
 
     def __post_init__(self):
         self.columns, self.rows = check_table({"id": self.id, "columns": self.columns, "rows": self.rows})
+        spans = check_groups({"id": self.id, "groups": self.groups}, len(self.columns))
+        self.groups = [{"title": t, "span": n} for t, n in spans]
+        self._parts = split_parts(self.id, len(self.columns), spans, self.parts)
         self.align = column_alignment({"id": self.id, "columns": self.columns, "rows": self.rows, "align": self.align})
         n = len(self.columns)
         w = self.widths
@@ -177,7 +182,38 @@ class Table:
             align=t.get("align"),
             widths=t.get("widths"),
             verdict_column=t.get("verdict_column"),
+            groups=list(t.get("groups") or []),
+            parts=list(t.get("parts") or []),
         )
+
+    @property
+    def lead(self) -> int:
+        """The columns before the groups."""
+        return len(self.columns) - sum(g["span"] for g in self.groups)
+
+    @property
+    def group_cells(self) -> list[dict]:
+        """The groups with their first and last column (0-based, end exclusive), for the header rules."""
+        ends = [self.lead + sum(g["span"] for g in self.groups[: i + 1]) for i in range(len(self.groups))]
+        return [g | {"start": e - g["span"], "end": e} for g, e in zip(self.groups, ends)]
+
+    def pieces(self) -> list[Table]:
+        """The table as printed: itself, or one table per part; the first keeps the id, the last the notes."""
+        if not self._parts:
+            return [self]
+        return [
+            Table(
+                id=self.id if k == 0 else f"{self.id}-{k + 1}",
+                columns=[self.columns[j] for j in cols],
+                rows=[[r[j] for j in cols] for r in self.rows],
+                title=str(self.parts[k].get("title") or self.title),
+                notes=self.notes if k == len(self._parts) - 1 else [],
+                align=[self.align[j] for j in cols],
+                widths=None if self.widths is None else [self.widths[j] for j in cols],
+                groups=[{"title": t, "span": n} for t, n in groups],
+            )
+            for k, (cols, groups) in enumerate(self._parts)
+        ]
 
     # how the Typst template sets the table
     @property
@@ -187,6 +223,14 @@ class Table:
     @property
     def typst_columns(self) -> TypstCode:
         return TypstCode(str(len(self.columns)) if self.widths is None else "(" + ", ".join(self.widths) + ",)")
+
+    @property
+    def typst_gutter(self) -> TypstCode:
+        """A gap between two column groups, so that their header rules stay apart (booktabs' trimmed cmidrule)."""
+        starts = {g["start"] for g in self.group_cells[1:]}
+        return TypstCode(
+            "(" + ", ".join("0.8em" if j + 1 in starts else "0pt" for j in range(len(self.columns) - 1)) + ",)"
+        )
 
     @property
     def typst_font(self) -> TypstCode:

@@ -1,51 +1,34 @@
 """Tables of a report as data: checks, column alignment, and the CSV and LaTeX booktabs writers.
 
 A table is a mapping with ``columns`` (the headers), ``rows`` (lists as long as the header) and
-optionally ``id``, ``title``, ``notes`` and ``align``. Booktabs rules: the ``booktabs`` LaTeX
-package (https://ctan.org/pkg/booktabs).
+optionally ``id``, ``title``, ``notes``, ``align``, ``groups`` and ``data`` (:mod:`resrepro.tablefiles`,
+which also writes the CSVs). Booktabs rules: the ``booktabs`` LaTeX package (https://ctan.org/pkg/booktabs).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .. import ResreproError
+from .. import ResreproError, outputs
 from ..io import write_text
+from ..tablefiles import (  # noqa: F401 (the table checks and CSV writers, here for the report's users)
+    _PLACEHOLDER,
+    check_groups,
+    check_table,
+    derived_data,
+    flat_columns,
+    table_to_csv,
+    table_to_data_csv,
+)
 from .escape import latex_escape
 
 ALIGNS = ("left", "center", "right")
 
 
-def check_table(table: Mapping, where: str = "table") -> tuple[list[str], list[list[str]]]:
-    """The table's headers and rows as strings; a clear error for a malformed table."""
-    tid = table.get("id", "?") if isinstance(table, Mapping) else "?"
-    if not isinstance(table, Mapping):
-        raise ResreproError(f"{where} is a {type(table).__name__}, not a dict; fix the report context")
-    columns = table.get("columns")
-    rows = table.get("rows")
-    if not isinstance(columns, Sequence) or isinstance(columns, str) or not columns:
-        raise ResreproError(f"table {tid!r} has no 'columns' list; the report context must give the headers")
-    if not isinstance(rows, Sequence) or isinstance(rows, str):
-        raise ResreproError(f"table {tid!r} has no 'rows' list; the report context must give the rows")
-    cols = ["" if c is None else str(c) for c in columns]
-    out_rows = []
-    for i, row in enumerate(rows):
-        if isinstance(row, str) or not isinstance(row, Sequence) or len(row) != len(cols):
-            n = len(row) if isinstance(row, Sequence) and not isinstance(row, str) else "not a list"
-            raise ResreproError(
-                f"table {tid!r} row {i + 1} has {n} cells but {len(cols)} columns; make every row as long as the header"
-            )
-        out_rows.append(["" if c is None else str(c) for c in row])
-    return cols, out_rows
-
-
 _NUMERIC_START = re.compile(r"^[\s(]*[+\-−–]?[\s]*[0-9.]")
-_PLACEHOLDER = {"", "—", "–", "-", "n/a", "NA", "nan", "—", "?"}
 
 
 def column_alignment(table: Mapping) -> list[str]:
@@ -75,14 +58,28 @@ def column_alignment(table: Mapping) -> list[str]:
     return aligns
 
 
-def table_to_csv(table: Mapping) -> str:
-    """The table's header and rows as CSV text (``\\n`` line ends, minimal quoting)."""
-    cols, rows = check_table(table)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
-    w.writerows(rows)
-    return buf.getvalue()
+def split_parts(
+    tid: str, n_columns: int, groups: list[tuple[str, int]], parts: Sequence
+) -> list[tuple[list[int], list[tuple[str, int]]]]:
+    """A grouped table's parts (``{"groups": k}`` each: the next k groups) as (column indices, groups): every
+    part repeats the lead columns. No parts: []. A clear error when the parts do not cover the groups."""
+    if not parts:
+        return []
+    counts = [p.get("groups") if isinstance(p, Mapping) else None for p in parts]
+    if not all(isinstance(k, int) and k > 0 for k in counts) or sum(counts) != len(groups):
+        raise ResreproError(
+            f"table {tid!r}: its parts' 'groups' ({counts}) must be positive counts adding up to its "
+            f"{len(groups)} groups; fix the table's stage"
+        )
+    lead = n_columns - sum(n for _, n in groups)
+    starts = [lead + sum(n for _, n in groups[:i]) for i in range(len(groups))]
+    out, g0 = [], 0
+    for k in counts:
+        chosen = range(g0, g0 + k)
+        cols = list(range(lead)) + [j for i in chosen for j in range(starts[i], starts[i] + groups[i][1])]
+        out.append((cols, [groups[i] for i in chosen]))
+        g0 += k
+    return out
 
 
 def table_to_latex(table: Mapping) -> str:
@@ -95,9 +92,17 @@ def table_to_latex(table: Mapping) -> str:
     lines = []
     if table.get("title"):
         lines.append("% " + latex_escape(table["title"]))
+    lines += [f"\\begin{{tabular}}{{{spec}}}", "\\toprule"]
+    groups = check_groups(table, len(cols))
+    if groups:
+        j = len(cols) - sum(s for _, s in groups)
+        heads, rules = [""] * j, []
+        for title, span in groups:
+            heads.append(f"\\multicolumn{{{span}}}{{c}}{{{latex_escape(title)}}}")
+            rules.append(f"\\cmidrule(lr){{{j + 1}-{j + span}}}")
+            j += span
+        lines += [" & ".join(heads) + " \\\\", " ".join(rules)]
     lines += [
-        f"\\begin{{tabular}}{{{spec}}}",
-        "\\toprule",
         " & ".join(latex_escape(c) for c in cols) + " \\\\",
         "\\midrule",
     ]
@@ -109,14 +114,16 @@ def table_to_latex(table: Mapping) -> str:
 
 
 def write_table_files(context: Mapping, out_dir: str | os.PathLike) -> list[Path]:
-    """Each table of the report as a LaTeX booktabs fragment (<id>.tex) and as CSV (<id>.csv)."""
+    """Each table of the report as a LaTeX booktabs fragment (<id>.tex), as CSV (<id>.csv) and as numeric
+    CSV (:func:`resrepro.outputs.data_csv`)."""
     out = Path(out_dir)
     written = []
     for t in context.get("tables") or []:
         tid = str(t.get("id"))
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", tid):
             raise ResreproError(f"table id {tid!r} cannot be a file name; use letters, digits, _ . -")
-        for suffix, text in ((".tex", table_to_latex(t)), (".csv", table_to_csv(t))):
-            write_text(out / f"{tid}{suffix}", text)
-            written.append(out / f"{tid}{suffix}")
+        files = ((f"{tid}.tex", table_to_latex(t)), (f"{tid}.csv", table_to_csv(t)))
+        for name, text in files + ((outputs.data_csv(tid), table_to_data_csv(t)),):
+            write_text(out / name, text)
+            written.append(out / name)
     return written
