@@ -87,6 +87,12 @@ def test_command_line_text_is_read_by_the_schema_types():
     assert type(train["epochs"]) is int and type(train["lr"]) is float
 
 
+def test_command_line_text_keeps_a_colon_and_yaml_quotes_mark_text():
+    problems: dict = {}
+    got = config.from_command_line(["stamp=demo: not the paper", "run='2026'", 'data={"source": "a: b.tgz"}'], problems)
+    assert problems == {} and got == {"stamp": "demo: not the paper", "run": "2026", "data": {"source": "a: b.tgz"}}
+
+
 def test_a_per_model_override_on_the_command_line_is_typed_like_the_train_section():
     problems: dict = {}
     got = config.from_command_line(['overrides={"resnet110": {"warmup_epochs": 1, "warmup_lr": 0.01}}'], problems)

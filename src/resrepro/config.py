@@ -315,6 +315,12 @@ def _from_tree(value: Any, sub: dict | None, path: tuple, problems: dict) -> Any
 
 
 def _scalar(text: str, sub: dict, path: tuple, problems: dict) -> Any:
+    if text.strip()[:1] in ("'", '"'):  # YAML quoting, as Snakemake's API writes a text value: 'abc'
+        try:
+            unquoted = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 (every scalar a string)
+        except yaml.YAMLError:
+            unquoted = None
+        text = unquoted if isinstance(unquoted, str) else text
     types, enum = _types(sub), sub.get("enum")
     if "null" in types and text in _NULL_TEXT:
         return None
