@@ -132,6 +132,7 @@ BAD_CLI = {
     "val_size over the data": ("data={val_size: 60000}", "data.val_size", "at most 49990"),
     "test_subset over the data": ("data={test_subset: 20000}", "data.test_subset", "at most 10000"),
     "unreadable mapping": ('train={"epochs": 2', "train", "cannot read"),
+    "nested key given at the top level": ("lr=0.1", "lr", """for train.lr write 'train={"lr": 0.1}'"""),
 }
 
 

@@ -282,6 +282,11 @@ def from_command_line(args: list[str], problems: dict) -> dict:
     out: dict = {}
     for arg in args:
         key, _, text = str(arg).partition("=")
+        sections = [s for s, sub in schema()["properties"].items() if key in sub.get("properties", {})]
+        if key not in schema()["properties"] and sections:  # Snakemake refuses dots in keys: train.lr=...
+            write = " or ".join(f"'{s}={{\"{key}\": {text}}}'" for s in sections)
+            problems[(key,)] = f"unknown key {key!r} at the top level; for {sections[0]}.{key} write {write}"
+            continue
         value = _from_text(text, _child(schema(), key), (key,), problems)
         out = merge(out, {key: value})
     return out
