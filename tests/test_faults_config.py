@@ -195,6 +195,11 @@ BAD_FILE = {
         "data.train_subset",
         "not a multiple of the 10 classes",
     ),
+    "NaN in a per-model override": (
+        lambda c: c.update(overrides={"resnet110": {"warmup_lr": float("nan")}}),
+        "overrides.resnet110.warmup_lr",
+        "nan is not allowed",
+    ),
     "5e-4 read as text": (lambda c: c["train"].update(weight_decay="5e-4"), "train.weight_decay", "write 5.0e-4"),
 }
 
@@ -253,6 +258,13 @@ def test_unreadable_yaml_is_refused_by_resrepro_validate_naming_file_and_line(tm
     bad.write_text(text)
     code, out = validate_cli(capsys, REPO / "config.yaml", bad)
     assert code != 0 and f"config file {bad} is not valid YAML {says}" in out and "Traceback" not in out
+
+
+def test_a_config_file_that_is_not_a_mapping_is_refused_naming_the_file(tmp_path, capsys):
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- run\n- models\n")
+    code, out = validate_cli(capsys, bad)
+    assert code != 0 and f"config file {bad}: expected a mapping of keys to values, got list" in out
 
 
 @pytest.mark.slow
