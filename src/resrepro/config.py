@@ -2,7 +2,9 @@
 
 The schema (``schemas/config.schema.yaml``, also reachable as ``workflow/schemas/``) is the single
 definition of every key. :func:`validate` reports *all* problems at once, each naming the key and
-what is allowed, and fills the schema's defaults.
+what is allowed, and fills the schema's defaults. :func:`read_file` refuses duplicate keys and names the
+file and line of any YAML error; :func:`for_snakemake` reads a Snakemake run's config files that way and
+each ``--config KEY=VALUE`` by the schema's types (:func:`from_command_line`).
 """
 
 from __future__ import annotations
