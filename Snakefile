@@ -4,8 +4,12 @@
 #   snakemake --cores all merged_claims                     one audit of the runs in `merge` (make merged)
 # Snakemake orchestrates; every rule calls the `resrepro` command line (src/resrepro).
 from snakemake.utils import min_version
+from resrepro.config import check_file
 
 min_version("9.0")
+# A YAML error in config.yaml names its file and line here, before Snakemake's own message (which
+# names neither). --configfile files are read by Snakemake before the Snakefile: see the README.
+check_file("config.yaml")
 
 
 configfile: "config.yaml"

@@ -4,11 +4,14 @@ import shlex
 from pathlib import Path
 
 from resrepro import catalog, codebase, outputs
-from resrepro.config import recipe_for, validate
+from resrepro.config import for_snakemake, recipe_for
+from resrepro.data import TRAIN_SIZE
 
 # Validate against workflow/schemas/config.schema.yaml before any job is scheduled; on error
-# every problem is listed (key, allowed values) and no job starts.
-config = validate(config)
+# every problem is listed (key, allowed values) and no job starts. The config files are read again
+# strictly (a duplicate key names its file and line) and each --config KEY=VALUE is read by the
+# schema's types (seeds=[0,1], 'train={"epochs": 2}'): resrepro.config.for_snakemake.
+config = for_snakemake(workflow)
 
 RUN = config["run"]
 RESULTS = f"results/{RUN}"
@@ -117,7 +120,7 @@ def train_minutes(model, attempt=1):
     recipe = recipe_for(config, model)
     data_cfg = config["data"]
     n_val = data_cfg["val_subset"] or data_cfg["val_size"]
-    n_train = data_cfg["train_subset"] or 50000 - data_cfg["val_size"]
+    n_train = data_cfg["train_subset"] or TRAIN_SIZE - data_cfg["val_size"]
     steps = -(-n_train // recipe["batch_size"])
     # forward cost and depth, declared once in resrepro.catalog
     spec = catalog.get(model)
@@ -159,7 +162,7 @@ def merged_studies(wildcards):
 def merged_spec():
     """The size of a run that would decide a claim: this config's seeds, epochs and training images."""
     data = config["data"]
-    n_train = data["train_subset"] or 50000 - data["val_size"]
+    n_train = data["train_subset"] or TRAIN_SIZE - data["val_size"]
     return as_json(
         {
             "target": {
