@@ -150,7 +150,7 @@ def test_a_plain_net_that_never_started_converging_is_no_evidence_of_degradation
     )
     r = claims.rules_degradation(DEGRADATION, inputs(failed))[1]
     assert r["outcome"] == "not testable" and r["depends_on"] == ["recipe"]
-    assert "never started converging" in r["reason"] and "plain-56 in 2 of 3 seed(s)" in r["reason"]
+    assert "never started converging" in r["reason"] and "plain-56 in 2 of 3 seeds" in r["reason"]
     no_train = measured(plain20={"accuracy": [90.0, 90.1, 90.2]}, plain56={"accuracy": [80.0, 80.1, 80.2]})
     r = claims.rules_degradation(DEGRADATION, inputs(no_train))[1]
     assert r["outcome"] == "not testable" and "whether it started converging is unknown" in r["reason"]

@@ -16,6 +16,11 @@ DASH = "\u2014"
 PM = "\u00b1"
 
 
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and ``word`` in the number that ``n`` takes: 1 epoch, 2 epochs (``plural``: default word + s)."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def display_name(model: str) -> str:
     """The catalog's display name of a model (ResNet-110, plain-56, VGG-16); other strings unchanged."""
     return catalog.display(model)

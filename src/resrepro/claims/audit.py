@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 from .. import ResreproError
 from .. import paper as transcription
-from ..fmt import printed
+from ..fmt import count, printed
 from ..stats import CONFIDENCE, holm
 from . import gradients as gradient_rules  # noqa: F401  (registers its form types; "gradients" is an argument here)
 from . import internal, orderings, responses, scope, theory, values  # noqa: F401  (each registers its form types)
@@ -218,8 +218,9 @@ def _ours_text(checks: Sequence[Mapping]) -> str:
             sig = [t for t in tests if t.get("significant")]
             if all("p" in t for t in tests):
                 largest = max(t["p"] for t in tests)
-                return f"{len(sig)} of {len(tests)} pair(s) significant (Welch, alpha {ALPHA}; largest p {largest:.3g})"
-            return f"{len(tests)} pair(s), one seed: no test"
+                pairs = count(len(tests), "pair")
+                return f"{len(sig)} of {pairs} significant (Welch, alpha {ALPHA}; largest p {largest:.3g})"
+            return f"{count(len(tests), 'pair')}, one seed: no test"
     for ch in checks:
         ev = ch["evidence"]
         if ch["rule"] == "parameter_count" and ev.get("cifar10"):

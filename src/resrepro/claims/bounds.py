@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from ..fmt import printed
+from ..fmt import count, printed
 from .common import (
     CONSISTENT,
     IMPLAUSIBLE,
@@ -150,7 +150,7 @@ def rule_recall_spread(form: Mapping, x: Inputs) -> dict:
             f"{need}; no per-class recalls of {_display(model)} in this run",
             **ev,
         )
-    ours = f"ours: at most {max(vals):.3f} pp over {len(vals)} seed(s)"
+    ours = f"ours: at most {max(vals):.3f} pp over {count(len(vals), 'seed')}"
     acc = x.values(model, "accuracy")
     if acc:
         ours += f" at accuracy {sum(acc) / len(acc):.2f} %"

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from .. import ResreproError, catalog, io, outputs
 from .. import paper as transcription
-from ..fmt import display_name, names
+from ..fmt import count, display_name, names
 from ..stats import summarise
 from .audit import FORM_RULES
 from .common import CONSISTENT, NO_PAPER_DATA, NOT_TESTABLE, TRAIN_IMAGES
@@ -199,7 +199,7 @@ def to_decide(form: Mapping, ctx: Context) -> dict:
         else "no training throughput measured for " + names([r["model"] for r in rows if r["hours"] is None])
     )
     t = ctx.target
-    what = ", ".join(f"{display_name(r['model'])} x {r['seeds']} seed(s)" for r in rows)
+    what = ", ".join(f"{display_name(r['model'])} x {count(r['seeds'], 'seed')}" for r in rows)
     study = "the degradation study: " if form["type"] in STUDY_FORMS else ""
     text = f"to decide it: {study}train {what}, {t['epochs']} epochs on {t['train_images']:,} images each"
     if known:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from .. import ResreproError, catalog, io
+from ..fmt import count
 from ..paper import TABLES
 
 
@@ -120,7 +121,7 @@ def comparability(spec: Mapping, paper: Mapping) -> tuple[bool, list[str]]:
     rows = paper.get("table2", {}).get("rows", {}).values()
     paper_epochs = [r.get("epochs_to_convergence") for r in rows if r.get("epochs_to_convergence")]
     if epochs is not None and paper_epochs and epochs < max(paper_epochs):
-        reasons.append(f"{epochs} epoch(s), the paper's models converge in up to {max(paper_epochs)}")
+        reasons.append(f"{count(epochs, 'epoch')}, the paper's models converge in up to {max(paper_epochs)}")
     if spec.get("stamp"):
         reasons.append(f"stamped \u201c{spec['stamp']}\u201d")
     return not reasons, reasons

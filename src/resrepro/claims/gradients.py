@@ -21,6 +21,7 @@ import math
 from typing import Mapping, Sequence
 
 from .. import catalog
+from ..fmt import count
 from ..stats import EXACT_TOLERANCE, STARTED_BELOW, no_spread, welch
 from .common import (
     ALPHA,
@@ -167,7 +168,7 @@ def _started(rule: str, errors: Mapping[str, Sequence[float]]) -> None:
     failed = {m: v for m, v in failed.items() if v}
     if failed:
         what = "; ".join(
-            f"{_display(m)} in {len(v)} of {len(errors[m])} seed(s) (final training error "
+            f"{_display(m)} in {len(v)} of {count(len(errors[m]), 'seed')} (final training error "
             + ", ".join(f"{e:.1f}" for e in v)
             + " %)"
             for m, v in failed.items()

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .. import ResreproError, catalog
-from ..fmt import printed
+from ..fmt import count, printed
 from ..paper import TABLES
 from ..stats import EXACT_TOLERANCE, holm, no_spread, welch
 from .common import (
@@ -83,7 +83,7 @@ def _paper_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float = 
         rule,
         "paper",
         CONSISTENT,
-        f"the paper's numbers agree ({len(ok)} comparison(s))" + note,
+        f"the paper's numbers agree ({count(len(ok), 'comparison')})" + note,
         agree=ok,
         missing=missing,
     )
@@ -212,7 +212,7 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
         rule,
         "measurement",
         outcome,
-        f"{len(failing)} of {len(tests)} pair(s) not shown {what} at alpha = {ALPHA} ({', '.join(parts)}): "
+        f"{len(failing)} of {count(len(tests), 'pair')} not shown {what} at alpha = {ALPHA} ({', '.join(parts)}): "
         + "; ".join(_line(t) for t in failing)
         + tail,
         **ev,

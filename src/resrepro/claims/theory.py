@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 
 from .. import ResreproError
-from ..fmt import printed
+from ..fmt import count, printed
 from .architecture import residual_functions
 from .common import (
     INCONCLUSIVE,
@@ -304,7 +304,7 @@ def rules_residual_function(form: Mapping, x: Inputs) -> list[dict]:
             "residual_function",
             "model",
             NOT_REPRODUCED,
-            f"none of the networks the paper names has a residual function of {form['convs']} convolution(s)"
+            f"none of the networks the paper names has a residual function of {count(form['convs'], 'convolution')}"
             + (" followed by a ReLU" if form["relu_inside"] else "")
             + f": {structure}{_printed_counts(models, x)}. These networks are fixed by their names (He et al. "
             "2016, Table 1); read loosely (F contains a convolution and a ReLU) the description fits them, read as "
