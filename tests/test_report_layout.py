@@ -182,3 +182,23 @@ def test_the_web_page_filters_the_claims_by_verdict_and_family(run, tmp_path):
     assert "<tr hidden" not in unfiltered and f"{len(audit)} of {len(audit)} shown" in unfiltered
     png = shots.screenshot(out / "report.html", tmp_path / "page.png", "1000,1400")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_web_page_sorts_the_claims_by_a_click_on_a_column_header(run, tmp_path):
+    """In headless Chromium (DevTools protocol): one click sorts by verdict, a second reverses the order."""
+    shots = _screenshots()
+    if shots.find_chromium() is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium)")
+    _, _, ctx, out = run
+    column = next(t for t in ctx["tables"] if t["id"] == "claims")["columns"].index("Verdict")
+    read = f"Array.from(document.querySelectorAll('#claims tbody tr')).map(r => r.cells[{column}].textContent)"
+    click = f"document.querySelectorAll('#claims th[data-sort]')[{column}].click()"
+    with shots.devtools(out / "report.html") as (cdp, sid):
+        before = shots.evaluate(cdp, sid, read)
+        shots.evaluate(cdp, sid, click)
+        ascending = shots.evaluate(cdp, sid, read)
+        shots.evaluate(cdp, sid, click)
+        descending = shots.evaluate(cdp, sid, read)
+    assert before != sorted(before) and ascending == sorted(before) and descending == sorted(before, reverse=True)
+    png = shots.screenshot_element(out / "report.html", tmp_path / "claims.png", "claims", "filter=family:paper")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
