@@ -407,6 +407,7 @@ def test_table_helpers_reject_ragged_rows():
 from test_claims import COUNTS  # noqa: E402  (exact parameter counts)
 
 RUN_MODELS, RUN_SEEDS = ("resnet18", "resnet110", "vgg16"), (0, 1)
+RUN_DATE = "2027-01-15"  # the run's date in provenance.json: the report's title block shows it
 
 
 def _spec(stamp=STAMP):
@@ -481,6 +482,7 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
         root / "provenance.json",
         {
             "git": {"commit": "0" * 40, "dirty": False},
+            "date": RUN_DATE,
             "config_digest": "f" * 64,
             "config": {"run": "fixture"},
             "versions": {"python": "3.11"},
@@ -536,6 +538,11 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
 
 @pytest.fixture(scope="module")
 def run_report(tmp_path_factory):
+    return render_run(tmp_path_factory)
+
+
+def render_run(tmp_path_factory):
+    """A fixture run's results, its report context and its rendered report: (results, spec, context, folder)."""
     root = tmp_path_factory.mktemp("results") / "fixture"
     root.mkdir()
     spec = make_run_results(root)

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from test_report import REFERENCES, SECTION_ORDER, make_run_results, pdf_pages
+from test_report import REFERENCES, RUN_DATE, SECTION_ORDER, pdf_pages, render_run
 
 from resrepro import ResreproError, __version__, outputs, report
-from resrepro.report import Document, layout, render
+from resrepro.report import Document, layout
 from resrepro.report.prose import Prose
 
 REPO = Path(__file__).resolve().parents[1]
-DATE = "2027-01-15"
+DATE = RUN_DATE
 
 
 def _screenshots():
@@ -30,34 +30,26 @@ def _screenshots():
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("results") / "fixture"
-    root.mkdir()
-    spec = make_run_results(root)
-    prov = json.loads((root / "provenance.json").read_text())
-    (root / "provenance.json").write_text(json.dumps(prov | {"date": DATE}))
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
-    out = tmp_path_factory.mktemp("report")
-    render(ctx, out / "report.pdf", out / "report.html")
-    return root, spec, ctx, out
+def run_report(tmp_path_factory):
+    return render_run(tmp_path_factory)
 
 
-def test_the_title_block_names_resrepro_its_commit_version_and_the_runs_date(run):
-    _, _, ctx, out = run
+def test_the_title_block_names_resrepro_its_commit_version_and_the_runs_date(run_report):
+    _, _, ctx, out = run_report
     first = pdf_pages(out / "report.pdf")[0]
     assert f"Reproduction by resrepro {__version__}, commit {'0' * 12}" in first
     assert f"Run of {DATE}" in first  # the run's date (provenance.json), not the time of rendering
     assert f"Run of {DATE}" in (out / "report.html").read_text(encoding="utf-8")
 
 
-def test_a_run_without_a_recorded_date_says_so(run):
+def test_a_run_without_a_recorded_date_says_so():
     text = Prose(report.TEMPLATE_DIR / report.TEXT_FILE)
     lines = layout.byline(text, {}, {"git": {"commit": "abc", "dirty": True}}, "quick")
     assert lines[0].endswith("commit abc (with uncommitted changes)") and "not recorded" in lines[1]
 
 
-def test_the_summary_box_shows_each_central_claim_with_its_verdict_and_a_short_reason(run):
-    root, _, ctx, out = run
+def test_the_summary_box_shows_each_central_claim_with_its_verdict_and_a_short_reason(run_report):
+    root, _, ctx, out = run_report
     audit = {c["id"]: c for c in json.loads((root / "claims.json").read_text())["claims"]}
     central = Prose(report.TEMPLATE_DIR / report.TEXT_FILE).entry("summary_box.central")
     assert [h["id"] for h in ctx["highlights"]] == central and len(central) >= 5
@@ -70,10 +62,10 @@ def test_the_summary_box_shows_each_central_claim_with_its_verdict_and_a_short_r
     assert ctx["highlights_title"] in pdf_pages(out / "report.pdf")[0]
 
 
-def test_a_central_claim_the_audit_lacks_is_refused(run, tmp_path, monkeypatch):
+def test_a_central_claim_the_audit_lacks_is_refused(run_report, tmp_path, monkeypatch):
     import shutil
 
-    root, spec, _, _ = run
+    root, spec, _, _ = run_report
     tdir = tmp_path / "templates"
     shutil.copytree(report.TEMPLATE_DIR, tdir)
     p = tdir / report.TEXT_FILE
@@ -90,8 +82,8 @@ def test_shorten_cuts_at_a_clause_or_a_word():
     assert len(cut) <= 30 and cut.endswith("\u2026") and not cut.endswith(" \u2026")
 
 
-def test_sections_come_in_the_order_of_a_reproducibility_report(run):
-    _, _, ctx, out = run
+def test_sections_come_in_the_order_of_a_reproducibility_report(run_report):
+    _, _, ctx, out = run_report
     text = " ".join(pdf_pages(out / "report.pdf"))
     at = [text.index(h) for h in SECTION_ORDER]
     assert at == sorted(at), [h for h, a in zip(SECTION_ORDER, at, strict=True)]
@@ -99,8 +91,8 @@ def test_sections_come_in_the_order_of_a_reproducibility_report(run):
     assert [html_lib.unescape(t) for t in re.findall(r'">([^<]+)</a>', toc)] == list(SECTION_ORDER)
 
 
-def test_each_figure_follows_the_table_it_supports(run):
-    _, _, ctx, _ = run
+def test_each_figure_follows_the_table_it_supports(run_report):
+    _, _, ctx, _ = run_report
     blocks = Document.from_mapping(ctx).blocks()
     kinds = [(b["kind"], b.get("table", b.get("figure"))) for b in blocks]
     tables_at = {obj.id: i for i, (k, obj) in enumerate(kinds) if k == "table"}
@@ -112,8 +104,8 @@ def test_each_figure_follows_the_table_it_supports(run):
     assert {f.table for f in outputs.FIGURES} <= {t.id for t in outputs.TABLES}
 
 
-def test_every_claim_row_links_to_its_evidence_in_both_outputs(run):
-    root, _, ctx, out = run
+def test_every_claim_row_links_to_its_evidence_in_both_outputs(run_report):
+    root, _, ctx, out = run_report
     ids = [c["id"] for c in json.loads((root / "claims.json").read_text())["claims"]]
     page = (out / "report.html").read_text(encoding="utf-8")
     anchors = set(re.findall(r'\sid="([^"]+)"', page))
@@ -132,15 +124,15 @@ def test_every_claim_row_links_to_its_evidence_in_both_outputs(run):
     assert len(links) >= len(ids) + len(ctx["highlights"])  # the claims table and the summary box link
 
 
-def test_a_link_to_a_missing_anchor_is_refused(run):
-    _, _, ctx, _ = run
+def test_a_link_to_a_missing_anchor_is_refused(run_report):
+    _, _, ctx, _ = run_report
     bad = dict(ctx, tables=[dict(t, link_prefix="nowhere-") if t["id"] == "claims" else t for t in ctx["tables"]])
     with pytest.raises(ResreproError, match="nowhere-"):
         Document.from_mapping(bad)
 
 
-def test_the_bibliography_is_numbered_and_every_entry_is_cited(run, tmp_path):
-    _, _, ctx, out = run
+def test_the_bibliography_is_numbered_and_every_entry_is_cited(run_report, tmp_path):
+    _, _, ctx, out = run_report
     bib = layout.bibliography()
     text = " ".join(pdf_pages(out / "report.pdf"))
     for i, e in enumerate(bib, 1):
@@ -152,22 +144,22 @@ def test_the_bibliography_is_numbered_and_every_entry_is_cited(run, tmp_path):
         layout.check_cited(Prose(p), bib)
 
 
-def test_the_text_has_no_plural_placeholders_and_no_capital_after_a_semicolon(run):
+def test_the_text_has_no_plural_placeholders_and_no_capital_after_a_semicolon(run_report):
     raw = (report.TEMPLATE_DIR / report.TEXT_FILE).read_text(encoding="utf-8")
     assert not re.search(r"[a-z]\(s\)", raw)
-    _, _, _, out = run
+    _, _, _, out = run_report
     text = " ".join(pdf_pages(out / "report.pdf"))
     assert not re.search(r"\b1 (epochs|seeds|jobs|pairs)\b", text)
     assert not re.search(r"[a-z]\(s\)", text.replace("Editor(s)", ""))  # a reference as the paper prints it
     assert not re.search(r"; (The|It|Each|A) ", text)
 
 
-def test_the_web_page_filters_the_claims_by_verdict_and_family(run, tmp_path):
+def test_the_web_page_filters_the_claims_by_verdict_and_family(run_report, tmp_path):
     """In headless Chromium: the address #filter=verdict:...,family:... hides every other row."""
     shots = _screenshots()
     if shots.find_chromium() is None:
         pytest.skip("no chromium on PATH (apt-get install chromium)")
-    root, _, _, out = run
+    root, _, _, out = run_report
     audit = json.loads((root / "claims.json").read_text())["claims"]
     verdict = next(c["verdict"] for c in audit if c["family"] == "paper")
     dom = shots.dump_dom(out / "report.html", f"filter=verdict:{verdict.replace(' ', '%20')},family:paper")
@@ -184,12 +176,12 @@ def test_the_web_page_filters_the_claims_by_verdict_and_family(run, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_web_page_sorts_the_claims_by_a_click_on_a_column_header(run, tmp_path):
+def test_the_web_page_sorts_the_claims_by_a_click_on_a_column_header(run_report, tmp_path):
     """In headless Chromium (DevTools protocol): one click sorts by verdict, a second reverses the order."""
     shots = _screenshots()
     if shots.find_chromium() is None:
         pytest.skip("no chromium on PATH (apt-get install chromium)")
-    _, _, ctx, out = run
+    _, _, ctx, out = run_report
     column = next(t for t in ctx["tables"] if t["id"] == "claims")["columns"].index("Verdict")
     read = f"Array.from(document.querySelectorAll('#claims tbody tr')).map(r => r.cells[{column}].textContent)"
     click = f"document.querySelectorAll('#claims th[data-sort]')[{column}].click()"
