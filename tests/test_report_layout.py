@@ -194,3 +194,27 @@ def test_the_web_page_sorts_the_claims_by_a_click_on_a_column_header(run_report,
     assert before != sorted(before) and ascending == sorted(before) and descending == sorted(before, reverse=True)
     png = shots.screenshot_element(out / "report.html", tmp_path / "claims.png", "claims", "filter=family:paper")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_degradation_study_is_a_subsection_of_the_results_beyond_the_paper(tmp_path_factory):
+    """A run with plain/residual twins: its study is numbered 6.1, after 6, its figures after its table."""
+    from test_report import make_run_results
+    from test_report_text import _study
+
+    root = tmp_path_factory.mktemp("study") / "fixture"
+    root.mkdir()
+    spec = make_run_results(root)
+    _study(root, {"plain20": 10.0, "resnet20": 9.0, "plain56": 12.0, "resnet56": 8.0})
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="100pt" height="60pt"><rect width="10" height="10"/></svg>'
+    for fid in outputs.figure_ids("degradation"):
+        (root / "degradation" / f"{fid}.svg").write_text(svg, encoding="utf-8")
+    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
+    blocks = Document.from_mapping(ctx).blocks()
+    heads = [(b["number"], b["section"].id, b["section"].level) for b in blocks if b["kind"] == "heading"]
+    at = heads.index(("6.1", "degradation", 2))
+    assert heads[at - 1] == ("6.", "beyond", 1) and heads[at + 1][0] == "7."
+    placed = [b.get("table", b.get("figure")).id for b in blocks if b["kind"] in ("table", "figure")]
+    i = placed.index("table6")
+    assert placed[i + 1 : i + 3] == outputs.figure_ids("degradation")
+    _, html, _ = report.render_sources(ctx)
+    assert '<h3 id="sec-degradation">6.1 ' in html

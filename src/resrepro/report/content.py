@@ -83,6 +83,7 @@ def build_context(
     return {
         "title": text.render("title", **common),
         "byline": layout.byline(text, common, run["prov"], spec["run"]),
+        "summary_title": text.render("summary_box.heading", **common),
         "highlights_title": text.render("summary_box.title", **common),
         "highlights": layout.highlights(text, common, audit),
         "run": spec["run"],

@@ -318,6 +318,7 @@ class Document:
     byline: list[str] = field(default_factory=list)  # the title block's lines: who reproduced, version, date
     highlights: list[Highlight] = field(default_factory=list)  # the summary box: the central claims
     highlights_title: str = ""
+    summary_title: str = "Summary"  # the heading of the summary (and of the summary box)
 
     def __post_init__(self):
         for what, ids in (("tables", [t.id for t in self.tables]), ("figures", [f.id for f in self.figures])):
@@ -375,12 +376,13 @@ class Document:
             byline=_str_list(context.get("byline"), "'byline'"),
             highlights=[Highlight.from_mapping(h, i) for i, h in _each(context, "highlights")],
             highlights_title=_text(context.get("highlights_title")),
+            summary_title=_text(context.get("summary_title")) or "Summary",
             **parts,
         )
 
     def _sections(self) -> list[Section]:
         """The sections in reading order: the summary, the context's, then one for what none places."""
-        sections = [Section("Summary", self.summary, id="summary")] if self.summary or self.highlights else []
+        sections = [Section(self.summary_title, self.summary, id="summary")] if self.summary or self.highlights else []
         sections += self.sections
         if self.definitions:
             sections.append(Section("Definitions", terms=self.definitions))
