@@ -112,6 +112,7 @@ def test_every_claim_row_links_to_its_evidence_in_both_outputs(run_report):
     for cid in ids:
         assert f'<a href="#claim-{html_lib.escape(cid)}">' in page and f"claim-{cid}" in anchors
     assert all(ref in anchors for ref in re.findall(r'href="#([^"]+)"', page))
+    assert not re.search(r'\s(src|href)="(?!#)', page) and page.count("<script>") == 1  # self-contained
     for sec in ("sec-summary", "sec-results", "sec-claims_audit", "sec-discussion", "sec-bibliography"):
         assert sec in anchors
     assert {t["id"] for t in ctx["tables"]} <= anchors and {f["id"] for f in ctx["figures"]} <= anchors
