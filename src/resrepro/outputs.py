@@ -49,6 +49,7 @@ class Figure:
     id: str  # file name: results/<run>/<stage folder>/<id>.svg and .png
     stage: str  # the rule that draws it: figures (results/<run>/figures) or degradation
     caption: str
+    table: str = ""  # the table whose results it supports: the report places it beside that table
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ FIGURES = (
         "figures",
         "Training (solid) and validation (dashed) accuracy and loss per epoch for each model; line: mean over "
         "seeds, band: min-max over seeds.",
+        table="table2",
     ),
     Figure(
         "error_vs_params",
@@ -72,12 +74,14 @@ FIGURES = (
         "Test error against parameter count: ours (filled, mean \u00b1 std over seeds) and the paper (hollow): "
         "Table 3 at its printed counts (the ImageNet ones), ResNet-110's 4.2 % from its Conclusion at our count, "
         "since the paper prints none.",
+        table="table3",
     ),
     Figure(
         "error_vs_flops",
         "figures",
         "Test error against forward multiply-accumulates per image. The paper prints no FLOPs: its points "
         "(hollow; Table 3 and the Conclusion's 4.2 % for ResNet-110) sit at the cost of our model of the same name.",
+        table="table3",
     ),
     Figure(
         "time_vs_flops",
@@ -86,29 +90,34 @@ FIGURES = (
         "forward multiply-accumulates per image (log-log): ours on our hardware, as our time per training image "
         "\u00d7 50,000 when our epochs are smaller (a run on a subset; the legend names their size); "
         "the paper's Table 2 (hollow) on hardware it does not name, at the cost of our model of the same name.",
+        table="table2",
     ),
     Figure(
         "per_class_f1",
         "figures",
         "Test F1 per class and model (mean over seeds; whisker: \u00b11 std when there are several seeds).",
+        table="table1",
     ),
     Figure(
         "confusion",
         "figures",
         "Test confusion matrices, summed over seeds; each row (true class) is normalised to 100 %, and every cell "
         "shows its percentage.",
+        table="table1",
     ),
     Figure(
         "figure6",
         "degradation",
         "Training error (dashed) and validation error (bold) per epoch: plain networks (left) and residual "
         "networks (right), as in He et al. (2016), Fig. 6.",
+        table="table6",
     ),
     Figure(
         "gradflow",
         "degradation",
         "Norm of the loss gradient reaching each block (input to output), on fixed training images: plain "
         "(dashed) and residual (solid), at initialisation and after training epochs.",
+        table="table6",
     ),
 )
 
@@ -147,6 +156,11 @@ def _check(stage: str) -> str:
 
 def figure_ids(stage: str) -> list[str]:
     return [f.id for f in FIGURES if f.stage == _check(stage)]
+
+
+def figures_beside(tid: str) -> list[str]:
+    """The figures that support table ``tid`` (their ``table``), in declaration order."""
+    return [f.id for f in FIGURES if f.table == tid]
 
 
 def table_ids(*stages: str) -> list[str]:

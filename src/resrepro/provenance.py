@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.metadata
 import platform
 import subprocess
@@ -80,6 +81,7 @@ def collect(
     return {
         "preregistered_margins": {"file": str(claims), "sha256": margins["sha256"]} if margins else None,
         "git": git_state(repo),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"),  # the run's date (the report shows it)
         "config_digest": digest(config),
         "config": config,
         "versions": versions(),

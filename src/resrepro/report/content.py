@@ -20,6 +20,7 @@ from .. import references as paper_references
 from ..claims.gradients import WEIGHT_RATIO
 from ..data import TRAIN_SIZE
 from ..io import read_json
+from . import layout
 from .prose import Prose
 from .render import template_dir
 
@@ -42,22 +43,29 @@ def build_context(
     common = {"stamp": stamp, "comparable": audit["comparable"], "study": results.joinpath(*STUDY_SUMMARY).exists()}
     study, degradation_tables, degradation_figures = _degradation(results, text, common)
     refs_section, refs_tables = _references(text, common, references)
+    bib = layout.bibliography()
+    common["cite"] = layout.citations(bib)
     sections = [
         _scope(text, common, audit),
         _methodology(text, common, run, spec),
-        _section(text, "results", common, tables=[t["id"] for t in run["tables"]]),
-        _section(text, "claims_audit", common, tables=["claims"], claims=True),
-        _section(text, "figures", common, figures=outputs.figure_ids("figures")),
-        *([study] if study else []),  # the study's own section, before the deviations
-        *([refs_section] if refs_section else []),  # the paper's references, apart from the verdicts
+        _section(
+            text, "results", common, tables=[t["id"] for t in run["tables"]], figures=outputs.figure_ids("figures")
+        ),
+        _section(text, "claims_audit", common, tables=["claims"]),
+        _section(text, "beyond", common),
+        *([study | {"level": 2}] if study else []),  # a study beyond the paper: a subsection (level 2)
+        _section(text, "discussion", common | {"choices": audit["choices"]}),
         _section(text, "deviations", common),
-        _section(text, "bounds", common | {"floors": _floors(audit)}),
-        _section(text, "appendix", common, provenance=True, tables=["runtimes"]),
+        *([refs_section] if refs_section else []),  # the paper's references, apart from the verdicts
+        layout.bibliography_section(text, common, bib),
+        _section(text, "claims_evidence", common, claims=True, numbered=False),  # appendices from here
+        _section(text, "bounds", common | {"floors": _floors(audit)}, numbered=False),
+        _section(text, "appendix", common, provenance=True, tables=["runtimes"], numbered=False),
     ]
     shown = ("id", "title", "columns", "rows", "notes", "align", "groups", "parts", "data")
     tables = [{k: t[k] for k in shown if k in t} for t in run["tables"]]
     tables += degradation_tables + refs_tables
-    tables.append(_claims_table(text, common, audit))
+    tables.append(layout.claims_table(text, common, audit))
     tables.append(_runtimes(results, spec, run["summaries"], snakemake_dir, text, common))
     claims = [
         {k: c[k] for k in ("id", "verdict", "location", "quote", "ours")}
@@ -75,6 +83,10 @@ def build_context(
     ]
     return {
         "title": text.render("title", **common),
+        "byline": layout.byline(text, common, run["prov"], spec["run"]),
+        "summary_title": text.render("summary_box.heading", **common),
+        "highlights_title": text.render("summary_box.title", **common),
+        "highlights": layout.highlights(text, common, audit),
         "run": spec["run"],
         "stamp": stamp,
         "summary": _summary(text, common, run, spec),
@@ -103,7 +115,7 @@ def _load(results: Path, spec: dict) -> dict:
 
 def _section(text: Prose, key: str, values: dict, **placed: Any) -> dict:
     """A section from the text file's entry ``key`` (title, paragraphs, terms) and what it places."""
-    section = {"title": text.render(f"{key}.title", **values)}
+    section = {"id": key, "title": text.render(f"{key}.title", **values)}
     for part in ("paragraphs", "terms"):
         if part in text.entry(key):
             section[part] = text.render(f"{key}.{part}", **values)
@@ -134,6 +146,7 @@ def _floors(audit: dict) -> list[dict]:
 def _figure(fid: str, folder: Path) -> dict:
     return {
         "id": fid,
+        "table": outputs.figure(fid).table,
         "caption": outputs.figure(fid).caption,
         "svg": str(folder / f"{fid}.svg"),
         "png": str(folder / f"{fid}.png"),
@@ -289,20 +302,6 @@ def _runtimes(results: Path, spec: dict, summaries: dict, snakemake_dir, text: P
         "rows": rows,
         "notes": text.render("tables.runtimes.notes", **common, missing=missing),
         "widths": ["auto", "1fr", "auto", "auto", "auto"],
-    }
-
-
-def _claims_table(text: Prose, common: dict, audit: dict) -> dict:
-    rows = [[c["id"], c["statement"], c["ours"], c["verdict"]] for c in audit["claims"]]
-    t = text.render("tables.claims", **common, n_claims=len(rows), verdicts=audit["verdicts"])
-    return {
-        "id": "claims",
-        "title": outputs.table("claims").title,
-        "columns": t["columns"],
-        "rows": rows,
-        "notes": t["notes"],
-        "widths": ["auto", "1fr", "1fr", "auto"],
-        "verdict_column": 3,
     }
 
 

@@ -15,33 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from markupsafe import Markup
-
 from .. import ResreproError
-from ..claims import VERDICTS
-from . import svg
+from .claimlist import VERDICT_COLORS, Claim, Highlight, dict_list, req_str
 from .escape import TypstCode, soft_breaks
+from .figure import Figure
 from .tables import check_groups, check_table, column_alignment, split_parts
 
-# Verdicts of the claims audit (resrepro.claims.VERDICTS) and their colours in both outputs.
-VERDICT_COLORS = dict(
-    zip(VERDICTS, ("#1b7a3a", "#b00020", "#5b4a8a", "#a65400", "#8a6d00", "#7a4a2a", "#5a5a5a"), strict=True)
-)
-
-# Typst page geometry used to fit figures (A4, keep in sync with report.typ.j2).
-_TEXT_WIDTH_CM = 21.0 - 2 * 2.2
-_MAX_FIGURE_HEIGHT_CM = 19.5
 _WIDTH = re.compile(r"auto|\d+(\.\d+)?(fr|cm|mm|pt|em)")
+_ANCHOR = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*")  # an id both outputs can link to (HTML id, Typst label)
 
-
-# --- reading a mapping ---------------------------------------------------------------------------
-
-
-def _req_str(m: Mapping, key: str, where: str = "report context") -> str:
-    v = m.get(key)
-    if not isinstance(v, str) or not v.strip():
-        raise ResreproError(f"{where} lacks a non-empty string {key!r}; the report stage must set it")
-    return v
+_req_str, _dict_list = req_str, dict_list
 
 
 def _str_list(v: Any, what: str) -> list[str]:
@@ -50,14 +33,6 @@ def _str_list(v: Any, what: str) -> list[str]:
     if isinstance(v, str) or not isinstance(v, Sequence):
         raise ResreproError(f"{what} must be a list of strings, not {type(v).__name__}; fix the report context")
     return ["" if x is None else str(x) for x in v]
-
-
-def _dict_list(v: Any, what: str) -> list[Mapping]:
-    if v is None:
-        return []
-    if isinstance(v, str) or not isinstance(v, Sequence) or not all(isinstance(x, Mapping) for x in v):
-        raise ResreproError(f"{what} must be a list of dicts; fix the report context")
-    return list(v)
 
 
 def _each(context: Mapping, key: str) -> Iterator[tuple[int, Mapping]]:
@@ -86,7 +61,11 @@ class Term:
 
 @dataclass
 class Section:
-    """A heading; its paragraphs and terms; the tables, figures, claims and provenance it places."""
+    """A heading; its paragraphs and terms; the tables, figures, claims and provenance it places.
+
+    ``id``: its anchor (``sec-<id>`` in both outputs); ``level``: 1 (a section) or 2 (a subsection);
+    ``numbered``: False for an appendix. A figure that names one of the section's tables (its ``table``)
+    follows that table; the other figures follow the tables."""
 
     title: str
     paragraphs: list[str] = field(default_factory=list)
@@ -96,6 +75,21 @@ class Section:
     claims: bool = False
     provenance: bool = False
     after: list[str] = field(default_factory=list)  # paragraphs after everything else
+    id: str = ""
+    level: int = 1
+    numbered: bool = True
+
+    def __post_init__(self):
+        self.id = self.id or re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-") or "section"
+        if not _ANCHOR.fullmatch(self.id) or self.level not in (1, 2):
+            raise ResreproError(
+                f"section {self.title!r}: id {self.id!r} must be letters, digits and _.:- (starting with a "
+                f"letter) and level 1 or 2, not {self.level!r}; fix the report context"
+            )
+
+    @property
+    def anchor(self) -> str:
+        return f"sec-{self.id}"
 
     @classmethod
     def from_mapping(cls, s: Mapping, i: int) -> Section:
@@ -110,18 +104,25 @@ class Section:
             claims=bool(s.get("claims")),
             provenance=bool(s.get("provenance")),
             after=_str_list(s.get("after"), f"{where} 'after'"),
+            id=str(s.get("id") or ""),
+            level=s.get("level", 1),
+            numbered=bool(s.get("numbered", True)),
         )
 
     def blocks(self, tables: Mapping, figures: Mapping, claims: list, provenance: list) -> list[dict]:
-        """This section in reading order: heading, paragraphs, terms, provenance, tables, figures, claims."""
-        out: list[dict] = [{"kind": "heading", "title": self.title}]
+        """This section in reading order: heading, paragraphs, terms, provenance, each table with the
+        figures beside it, the other figures, claims."""
+        out: list[dict] = [{"kind": "heading", "section": self, "title": self.title}]
         out += [{"kind": "paragraph", "text": p} for p in self.paragraphs]
         if self.terms:
             out.append({"kind": "terms", "items": list(self.terms)})
         if self.provenance and provenance:
             out.append({"kind": "provenance", "items": provenance})
-        out += [{"kind": "table", "table": part} for tid in self.tables for part in tables[tid].pieces()]
-        out += [{"kind": "figure", "figure": figures[fid]} for fid in self.figures]
+        placed = [f for f in self.figures if figures[f].table in self.tables]
+        for tid in self.tables:
+            out += [{"kind": "table", "table": part} for part in tables[tid].pieces()]
+            out += [{"kind": "figure", "figure": figures[f]} for f in placed if figures[f].table == tid]
+        out += [{"kind": "figure", "figure": figures[f]} for f in self.figures if f not in placed]
         if self.claims and claims:
             out.append({"kind": "claims", "claims": claims})
         out += [{"kind": "paragraph", "text": p} for p in self.after]
@@ -142,6 +143,10 @@ class Table:
     verdict_column: int | None = None  # the column whose cells are verdicts (coloured)
     groups: list[dict] = field(default_factory=list)  # a header row above the last columns: {title, span}
     parts: list[dict] = field(default_factory=list)  # printed as parts: {title, groups (how many)} each
+    link_column: int | None = None  # the column whose cells link to the anchor link_prefix + cell
+    link_prefix: str = ""
+    filter_columns: list[int] = field(default_factory=list)  # the HTML page filters rows by these columns
+    sortable: bool = False  # the HTML page sorts rows by a click on a column header
 
     def __post_init__(self):
         self.columns, self.rows = check_table({"id": self.id, "columns": self.columns, "rows": self.rows})
@@ -168,6 +173,29 @@ class Table:
             for r in self.rows:
                 if r[v] not in VERDICT_COLORS:
                     raise ResreproError(f"table {self.id!r}: {r[v]!r} is not a verdict ({', '.join(VERDICT_COLORS)})")
+        for what, cols in (
+            ("link_column", [] if self.link_column is None else [self.link_column]),
+            ("filter_columns", self.filter_columns),
+        ):
+            if not all(isinstance(c, int) and 0 <= c < n for c in cols):
+                raise ResreproError(f"table {self.id!r}: {what!r} must give column indices (0 to {n - 1})")
+
+    @property
+    def filters(self) -> list[dict]:
+        """Each filter column: its index, key (the header in lower case), header and values (sorted)."""
+        return [
+            {
+                "column": j,
+                "key": self.columns[j].lower(),
+                "header": self.columns[j],
+                "values": sorted({r[j] for r in self.rows}),
+            }
+            for j in self.filter_columns
+        ]
+
+    def link(self, j: int, cell: str) -> str | None:
+        """The anchor cell ``cell`` of column ``j`` links to, if that column links."""
+        return self.link_prefix + cell if j == self.link_column else None
 
     @classmethod
     def from_mapping(cls, t: Mapping, i: int) -> Table:
@@ -184,6 +212,10 @@ class Table:
             verdict_column=t.get("verdict_column"),
             groups=list(t.get("groups") or []),
             parts=list(t.get("parts") or []),
+            link_column=t.get("link_column"),
+            link_prefix=_text(t.get("link_prefix")),
+            filter_columns=list(t.get("filter_columns") or []),
+            sortable=bool(t.get("sortable")),
         )
 
     @property
@@ -244,53 +276,6 @@ class Table:
 
 
 @dataclass
-class Figure:
-    """An SVG figure. ``position``: its 1-based place among the document's figures (names its copy
-    in the Typst root and prefixes its ids in the HTML)."""
-
-    id: str
-    source: Path
-    caption: str = ""
-    position: int = 1
-    text: str = field(init=False, repr=False)
-    inline_svg: Markup = field(init=False, repr=False)
-    size_pt: tuple[float, float] = field(init=False, repr=False)
-
-    def __post_init__(self):
-        path = Path(self.source)
-        if not path.is_file():
-            raise ResreproError(
-                f"figure {self.id!r}: SVG file {str(path)!r} does not exist; run the figures stage "
-                "(or fix the path in the report context)"
-            )
-        try:
-            self.text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ResreproError(f"figure {self.id!r}: cannot read SVG {str(path)!r} ({e}); regenerate it") from e
-        self.size_pt = svg.size_pt(self.text, path)
-        self.inline_svg = svg.inline(self.text, f"f{self.position}-", self.caption, path)
-
-    @classmethod
-    def from_mapping(cls, f: Mapping, i: int, base: Path) -> Figure:
-        fid = str(f.get("id") or f"figure{i + 1}")
-        if not f.get("svg"):
-            raise ResreproError(f"figure {fid!r} has no 'svg' path; the figures stage must provide one")
-        path = Path(f["svg"])
-        return cls(fid, path if path.is_absolute() else base / path, _text(f.get("caption")), i + 1)
-
-    @property
-    def typst_file(self) -> str:
-        return f"figures/fig{self.position:02d}.svg"
-
-    @property
-    def typst_size(self) -> TypstCode:
-        w_pt, h_pt = self.size_pt
-        if h_pt / w_pt * _TEXT_WIDTH_CM > _MAX_FIGURE_HEIGHT_CM:
-            return TypstCode(f"height: {_MAX_FIGURE_HEIGHT_CM}cm")
-        return TypstCode("width: 88%")  # two of the 6.6 x 4.5 in plots fit on a page
-
-
-@dataclass
 class ProvenanceItem:
     key: str
     value: str = ""
@@ -303,68 +288,6 @@ class ProvenanceItem:
     def from_mapping(cls, p: Mapping, i: int) -> ProvenanceItem:
         key = _req_str(p, "key", f"provenance item {i + 1}")
         return cls(key, "" if p.get("value") is None else str(p.get("value")))
-
-
-@dataclass
-class Check:
-    """One check behind a claim's verdict: its kind (paper, dataset, measurement...), outcome, reason."""
-
-    kind: str
-    outcome: str
-    reason: str = ""
-
-    @classmethod
-    def from_mapping(cls, ch: Mapping, where: str) -> Check:
-        return cls(_req_str(ch, "kind", where), _req_str(ch, "outcome", where), _text(ch.get("reason")))
-
-
-@dataclass
-class Claim:
-    """A claim of the audited paper, with its verdict (one of VERDICT_COLORS) and checks."""
-
-    id: str
-    verdict: str
-    location: str = ""
-    quote: str = ""
-    paper: str = ""
-    ours: str = ""
-    reason: str = ""
-    checks: list[Check] = field(default_factory=list)
-    robust: bool = True  # every reading agrees and no choice of ours decides it
-    depends_on: list[str] = field(default_factory=list)  # the choices of ours it rests on
-    untestable: str = ""  # why a "not testable" claim is one
-    adjusted_p: float | None = None  # Holm-adjusted p of an ordering claim
-    readings: list[Check] = field(default_factory=list)  # kind = the reading's name (when there are several)
-
-    def __post_init__(self):
-        if self.verdict not in VERDICT_COLORS:
-            raise ResreproError(
-                f"claim {self.id!r} has the verdict {self.verdict!r}; known: {', '.join(VERDICT_COLORS)}"
-            )
-
-    @property
-    def css(self) -> str:
-        return "v-" + self.verdict.replace(" ", "-")
-
-    @classmethod
-    def from_mapping(cls, c: Mapping, i: int) -> Claim:
-        where = f"claim {i + 1}"
-        verdict = _req_str(c, "verdict", where)
-        checks = _dict_list(c.get("checks"), f"{where} 'checks'")
-        readings = _dict_list(c.get("readings"), f"{where} 'readings'")
-        return cls(
-            id=_req_str(c, "id", where),
-            verdict=verdict,
-            checks=[Check.from_mapping(ch, f"{where} check {j + 1}") for j, ch in enumerate(checks)],
-            robust=bool(c.get("robust", True)),
-            depends_on=[str(d) for d in c.get("depends_on") or ()],
-            untestable=_text(c.get("untestable")),
-            adjusted_p=(c.get("holm") or {}).get("adjusted"),
-            readings=[Check(_text(r.get("name")), _text(r.get("verdict")), _text(r.get("reason"))) for r in readings]
-            if len(readings) > 1
-            else [],
-            **{k: _text(c.get(k)) for k in ("location", "quote", "paper", "ours", "reason")},
-        )
 
 
 @dataclass
@@ -382,6 +305,10 @@ class Document:
     figures: list[Figure] = field(default_factory=list)
     provenance: list[ProvenanceItem] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+    byline: list[str] = field(default_factory=list)  # the title block's lines: who reproduced, version, date
+    highlights: list[Highlight] = field(default_factory=list)  # the summary box: the central claims
+    highlights_title: str = ""
+    summary_title: str = "Summary"  # the heading of the summary (and of the summary box)
 
     def __post_init__(self):
         for what, ids in (("tables", [t.id for t in self.tables]), ("figures", [f.id for f in self.figures])):
@@ -394,6 +321,23 @@ class Document:
                 for ref in refs:
                     if ref not in known:
                         raise ResreproError(f"section {s.title!r} refers to {what} {ref!r}, which the context lacks")
+        anchors = self.anchors()
+        for t in self.tables:
+            for row in t.rows:
+                target = t.link(t.link_column, row[t.link_column]) if t.link_column is not None else None
+                if target is not None and target not in anchors:
+                    raise ResreproError(f"table {t.id!r} links to {target!r}, which is no anchor of the document")
+
+    def anchors(self) -> list[str]:
+        """Every id a link can reach: sections (sec-<id>), tables, figures and claims (claim-<id>); each once."""
+        ids = [s.anchor for s in self._sections()] + [t.id for t in self.tables] + [f.id for f in self.figures]
+        ids += [f"claim-{c.id}" for c in self.claims]
+        dup = next((x for i, x in enumerate(ids) if x in ids[:i]), None)
+        if dup is not None:
+            raise ResreproError(
+                f"two parts of the report have the anchor {dup!r}; give each section, table and figure its own id"
+            )
+        return ids
 
     @classmethod
     def from_mapping(cls, context: Mapping, root: str | os.PathLike | None = None) -> Document:
@@ -419,31 +363,61 @@ class Document:
             run=str(context.get("run") or ""),
             stamp=stamp.strip() if stamp and stamp.strip() else None,
             summary=_str_list(context.get("summary"), "'summary'"),
+            byline=_str_list(context.get("byline"), "'byline'"),
+            highlights=[Highlight.from_mapping(h, i) for i, h in _each(context, "highlights")],
+            highlights_title=_text(context.get("highlights_title")),
+            summary_title=_text(context.get("summary_title")) or "Summary",
             **parts,
         )
 
-    def blocks(self) -> list[dict]:
-        """The document body in reading order, one dict per heading, paragraph, term list, table,
-        figure, claims list or provenance table (``kind`` says which)."""
-        sections = list(self.sections)
+    def _sections(self) -> list[Section]:
+        """The sections in reading order: the summary, the context's, then one for what none places."""
+        sections = [Section(self.summary_title, self.summary, id="summary")] if self.summary or self.highlights else []
+        sections += self.sections
         if self.definitions:
             sections.append(Section("Definitions", terms=self.definitions))
         placed_t = {tid for s in self.sections for tid in s.tables}
         placed_f = {fid for s in self.sections for fid in s.figures}
         rest_t = [t.id for t in self.tables if t.id not in placed_t]
         if rest_t:
-            sections.append(Section("Results", tables=rest_t))
+            sections.append(Section("Results", tables=rest_t, id="more-results"))
         rest_f = [f.id for f in self.figures if f.id not in placed_f]
         if rest_f:
-            sections.append(Section("Figures", figures=rest_f))
+            sections.append(Section("Figures", figures=rest_f, id="more-figures"))
         if self.claims and not any(s.claims for s in self.sections):
-            sections.append(Section("Claims", claims=True))
+            sections.append(Section("Claims", claims=True, id="more-claims"))
         if self.provenance and not any(s.provenance for s in self.sections):
-            sections.append(Section("Provenance", provenance=True))
+            sections.append(Section("Provenance", provenance=True, id="more-provenance"))
+        return sections
+
+    def blocks(self) -> list[dict]:
+        """The document body in reading order, one dict per heading (with its ``number``, "" when
+        unnumbered), highlights box, paragraph, term list, table, figure, claims list or provenance table
+        (``kind`` says which)."""
         tables, figures = {t.id: t for t in self.tables}, {f.id: f for f in self.figures}
-        return [b for s in sections for b in s.blocks(tables, figures, self.claims, self.provenance)]
+        out, n1, n2 = [], 0, 0
+        for s in self._sections():
+            if s.numbered and s.level == 1:
+                n1, n2 = n1 + 1, 0
+            elif s.numbered:
+                n2 += 1
+            blocks = s.blocks(tables, figures, self.claims, self.provenance)
+            blocks[0]["number"] = "" if not s.numbered else f"{n1}." if s.level == 1 else f"{n1}.{n2}"
+            if s.id == "summary" and self.highlights:
+                blocks.insert(1, {"kind": "highlights", "title": self.highlights_title, "items": self.highlights})
+            out += blocks
+        return out
 
     def template_values(self) -> dict:
-        """What the templates see: the document's fields, the verdict colours and the blocks."""
+        """What the templates see: the document's fields, the verdict colours, the blocks, the table of
+        contents (the headings) and the ids of the claims (highlights link to those)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return values | {"verdict_colors": VERDICT_COLORS, "blocks": self.blocks()}
+        blocks = self.blocks()
+        return values | {
+            "verdict_colors": VERDICT_COLORS,
+            "blocks": blocks,
+            "toc": [b for b in blocks if b["kind"] == "heading"],
+            "claim_ids": {c.id for c in self.claims},
+            "interactive": any(t.sortable or t.filter_columns for t in self.tables),
+            "claims_index": next((t.id for t in self.tables if t.link_prefix == "claim-"), None),
+        }
