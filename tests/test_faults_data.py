@@ -273,3 +273,29 @@ def test_a_nan_loss_stops_resrepro_train_naming_the_epoch_and_the_step(trained, 
     assert "NaN or infinite" in err and "epoch 1, step" in err and "Lower train.lr" in err, err
     assert "Traceback" not in err
     assert not (tmp_path / "train" / "weights.pt").exists() and not (tmp_path / "train" / "history.csv").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# the same through Snakemake: the rules hand the configured source to train and evaluate
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_damaged_cache_under_snakemake_is_rebuilt_from_the_configured_source_and_the_job_reruns(tmp_path):
+    from test_pipeline import snakemake, tiny_config
+
+    archive = write_tar(tmp_path / "tiny-cifar.tar.gz", official_files(make_arrays(n_batch=40, n_test=20)))
+    cfg = tiny_config(tmp_path, archive)
+    cfg["train"]["epochs"] = 1
+    (tmp_path / "config.yaml").write_text(json.dumps(cfg))  # JSON is YAML
+    target = "results/tiny/eval/resnet20/seed0/metrics.json"
+    first = snakemake(tmp_path, "--cores", "1", target)
+    assert first.returncode == 0, first.stderr[-4000:]
+    metrics = (tmp_path / target).read_bytes()
+    damage(tmp_path / "data", "truncated")
+    second = snakemake(tmp_path, "--cores", "1", target)
+    assert second.returncode == 0, second.stderr[-4000:]
+    log = (tmp_path / "results" / "tiny" / "logs" / "train" / "resnet20-seed0.log").read_text()
+    assert f"rebuilding it from data.source {archive}" in log and "damaged or truncated" in log
+    assert data.read_manifest(tmp_path / "data")["source"]["location"] == str(archive.resolve())
+    assert (tmp_path / target).read_bytes() == metrics, "the same result after the rebuild"
