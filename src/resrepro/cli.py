@@ -63,7 +63,9 @@ def cmd_catalog(a) -> None:
 def _arrays(cache: str, data_cfg: dict):
     from . import data
 
-    x_train, y_train, x_test, y_test = data.load(cache_dir=cache, progress=False)
+    # the configured source and checksum: a damaged cache is rebuilt from them, never from another source
+    source, sha256 = data_cfg.get("source"), data_cfg.get("sha256")
+    x_train, y_train, x_test, y_test = data.load(source, cache, sha256=sha256, progress=False)
     sel = data.select(data_cfg, y_train, y_test)
     return x_train, y_train, x_test, y_test, sel
 

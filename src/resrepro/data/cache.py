@@ -26,23 +26,31 @@ def _check_hex(value: str | None, alg: str, length: int) -> str | None:
     return v
 
 
-def _reusable(cache: Path, src: Path | None, sha256: str | None, md5: str | None) -> bool:
+def _cache_problem(cache: Path, src: Path | None, sha256: str | None, md5: str | None) -> str | None:
+    """Why the prepared dataset in ``cache`` cannot be reused: None if it can, "" if there is none yet,
+    else the reason (a damaged file, a stale manifest, another source or checksum than the one asked for)."""
     manifest_path, npz = cache / MANIFEST_NAME, cache / PREPARED_NAME
-    if not (manifest_path.is_file() and npz.is_file()):
-        return False
+    if not manifest_path.is_file():
+        return f"{npz} has no {MANIFEST_NAME} (an interrupted preparation)" if npz.is_file() else ""
+    if not npz.is_file():
+        return f"{npz} is missing"
     try:
         m = read_json(manifest_path)
-        if m.get("format") != MANIFEST_FORMAT or m["prepared"]["sha256"] != file_digest(npz):
-            return False
+        if m.get("format") != MANIFEST_FORMAT:
+            return f"{manifest_path} has format {m.get('format')!r}, expected {MANIFEST_FORMAT!r}"
+        want, got = m["prepared"]["sha256"], file_digest(npz)
+        if got != want:
+            return f"{npz} is damaged or truncated: its sha256 is {got}, its manifest says {want}"
         if src is not None:
             s = m["source"]
             if s["kind"] != "path" or s["location"] != str(src.resolve()):
-                return False
-            if sha256 and s.get("sha256") != sha256 or md5 and s.get("md5") != md5:
-                return False
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-    return True
+                return f"it was prepared from {s.get('location')}, not from data.source {src}"
+            for alg, value in (("sha256", sha256), ("md5", md5)):
+                if value and s.get(alg) != value:
+                    return f"its source had {alg} {s.get(alg)}, not the data.{alg} {value} asked for"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"{manifest_path} is unreadable ({type(e).__name__}: {e})"
+    return None
 
 
 @contextlib.contextmanager
