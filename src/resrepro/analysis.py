@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import fmt, io, outputs
+from . import fmt, io, outputs, selection
 from .fmt import display_name
 from .stats import sqrt_recall_variance, summarise
 
@@ -227,3 +227,8 @@ def write_tables(tables: list[dict], out_dir: str | Path) -> None:
         with io.atomic_path(out_dir / f"{t['id']}.csv") as tmp:
             pd.DataFrame(t["rows"], columns=t["columns"]).to_csv(tmp, index=False)
     io.write_json(out_dir / "tables.json", tables)
+
+
+def write_selection(results: str | Path, models: list[str], seeds: list[int], out_dir: str | Path) -> dict:
+    """The tables stage's selection-bias data: selection.json and selection.csv (resrepro.selection)."""
+    return selection.write(selection.collect(results, models, seeds), out_dir)

@@ -15,6 +15,7 @@ rule tables:
     output:
         tables=f"{RESULTS}/tables/tables.json",
         measured=f"{RESULTS}/tables/measured.json",
+        selection=f"{RESULTS}/tables/selection.json",
         csv=report(
             expand(
                 f"{RESULTS}/tables/{{name}}.csv",

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import catalog, fmt, outputs
+from .. import catalog, fmt, outputs, selection
 from .. import references as paper_references
 from ..claims.gradients import WEIGHT_RATIO
 from ..data import TRAIN_SIZE
@@ -42,6 +42,7 @@ def build_context(
     common = {"stamp": stamp, "comparable": audit["comparable"], "study": results.joinpath(*STUDY_SUMMARY).exists()}
     study, degradation_tables, degradation_figures = _degradation(results, text, common)
     refs_section, refs_tables = _references(text, common, references)
+    selection_section, selection_table = _selection(results, spec, text, common)
     sections = [
         _scope(text, common, audit),
         _methodology(text, common, run, spec),
@@ -49,13 +50,14 @@ def build_context(
         _section(text, "claims_audit", common, tables=["claims"], claims=True),
         _section(text, "figures", common, figures=outputs.figure_ids("figures")),
         *([study] if study else []),  # the study's own section, before the deviations
+        selection_section,  # selection bias: what test-set selection adds (a result beyond the paper)
         *([refs_section] if refs_section else []),  # the paper's references, apart from the verdicts
         _section(text, "deviations", common),
         _section(text, "bounds", common | {"floors": _floors(audit)}),
         _section(text, "appendix", common, provenance=True, tables=["runtimes"]),
     ]
     tables = [{k: t[k] for k in ("id", "title", "columns", "rows", "notes", "align") if k in t} for t in run["tables"]]
-    tables += degradation_tables + refs_tables
+    tables += degradation_tables + refs_tables + [selection_table]
     tables.append(_claims_table(text, common, audit))
     tables.append(_runtimes(results, spec, run["summaries"], snakemake_dir, text, common))
     claims = [
@@ -378,3 +380,20 @@ def _references(text: Prose, common: dict, path: str | Path | None) -> tuple[dic
         "widths": ["auto", "1fr", "1.2fr", "1.6fr"],
     }
     return _section(text, "references", values, tables=["references"]), [table]
+
+
+def _selection(results: Path, spec: dict, text: Prose, common: dict) -> tuple[dict, dict]:
+    """The selection-bias section and its table (resrepro.selection), from the tables stage's selection.json;
+    computed from the run's files for a run older than it. Histories without a test curve: "not recorded"."""
+    path = results / "tables" / "selection.json"
+    data = read_json(path) if path.exists() else selection.collect(results, spec["models"], spec["seeds"])
+    values = common | selection.report_values(data)
+    t = text.render("selection.table", **values)
+    table = {
+        "id": "selection",
+        "title": outputs.table("selection").title,
+        "columns": t["columns"],
+        "rows": selection.display_rows(data, t["not_recorded"]),
+        "notes": t["notes"],
+    }
+    return _section(text, "selection", values, tables=["selection"]), table
