@@ -50,6 +50,7 @@ def test_a_known_test_curve_gives_the_known_optimism_over_seeds(tmp_path):
     assert m["recorded"] and m["seeds"] == [0, 1] and m["not_recorded"] == []
     assert m["per_seed"]["0"]["best_test"] == pytest.approx(70.0) and m["per_seed"]["0"]["best_test_epoch"] == 2
     assert m["per_seed"]["1"]["last"] == pytest.approx(75.0)
+    assert m["per_seed"]["1"]["curve_at_selected_epoch"] == pytest.approx(65.0)  # train.json: selected epoch 2
     # optimism = best test epoch - selected on validation: seed 0: 70 - 68 = 2, seed 1: 75 - 72 = 3
     assert m["optimism"]["values"] == pytest.approx([2.0, 3.0])
     assert m["optimism"]["mean"] == pytest.approx(2.5) and m["optimism"]["n"] == 2
@@ -112,7 +113,7 @@ def test_the_report_section_defines_the_figures_and_stamps_a_run_that_is_not_com
     section, table = content._selection(tmp_path, spec, Prose(TEMPLATE_DIR / TEXT_FILE), common)
     text = " ".join(section["paragraphs"])
     assert section["title"] == "Selection bias: what test-set selection adds" and section["tables"] == ["selection"]
-    assert ("not comparable" in text) is not comparable
+    assert ("Not comparable" in text) is not comparable and ("QUICK PRESET" in text) is not comparable
     assert "never used to select" in text and "10.0 % of the epoch time" in text and "10.00 pp (ResNet-20)" in text
     terms = {t["term"] for t in section["terms"]}
     assert terms == {"Selected on validation", "Last epoch", "Best test epoch", "Optimism"}

@@ -58,10 +58,12 @@ def per_seed(selected_accuracy: float, history: pd.DataFrame, selected_epoch: in
     curve = from_history(history)
     if curve is None:
         return {"recorded": False, "selected": selected, "selected_epoch": selected_epoch}
+    at = history.loc[history["epoch"] == selected_epoch, "test_acc"]  # a cross-check: the same weights, evaluated
     return {
         "recorded": True,
         "selected": selected,
         "selected_epoch": selected_epoch,
+        "curve_at_selected_epoch": 100 * float(at.iloc[0]) if len(at) else None,
         **curve,
         "optimism": curve["best_test"] - selected,
         "optimism_last": curve["best_test"] - curve["last"],
