@@ -7,7 +7,9 @@ every epoch, alternating which goes first; the figures are medians over repeats.
 
 Printed per mode: wall seconds per epoch (the whole job, over its epochs), the training epoch alone
 (``epoch_seconds``, Table 2's time per epoch, which excludes the test pass by construction) and the test
-pass (``test_seconds``, from history.csv); then the ratio on / off and the test pass's share of the epoch.
+pass (``test_seconds``, from history.csv); then the ratio on / off (medians, and per repeat: on a busy machine
+its spread is larger than the effect) and the test pass's share of the training epoch, measured within each
+run (robust to the machine's load, which both parts of one epoch share).
 
     PYTHONPATH=src python benchmarks/test_curve_cost.py --model resnet20 --train-images 2250 --epochs 2 --repeats 3
 """
@@ -87,9 +89,17 @@ def main() -> None:
             f"  test_curve {name:<3}: {m['wall_per_epoch']:.3f} s per epoch (wall), training epoch "
             f"{m['epoch_seconds']:.3f} s, test pass {m['test_seconds']:.3f} s"
         )
-    print(f"  ratio on / off, wall per epoch: {on['wall_per_epoch'] / off['wall_per_epoch']:.3f}")
+    paired = sorted(b["wall_per_epoch"] / a["wall_per_epoch"] for a, b in zip(runs[False], runs[True]))
+    print(
+        f"  ratio on / off, wall per epoch: {on['wall_per_epoch'] / off['wall_per_epoch']:.3f} (medians); "
+        f"per repeat {paired[0]:.3f} to {paired[-1]:.3f} (the spread is the machine's noise)"
+    )
     print(f"  ratio on / off, training epoch (epoch_seconds): {on['epoch_seconds'] / off['epoch_seconds']:.3f}")
-    print(f"  test pass / training epoch: {100 * on['test_seconds'] / on['epoch_seconds']:.1f} %")
+    shares = sorted(x["test_seconds"] / x["epoch_seconds"] for x in runs[True])
+    print(
+        f"  test pass / training epoch, within each run with the curve: median {100 * statistics.median(shares):.1f} %"
+        f" ({100 * shares[0]:.1f} to {100 * shares[-1]:.1f} %): the cost test_curve adds per epoch"
+    )
 
 
 if __name__ == "__main__":
