@@ -169,11 +169,14 @@ def display_rows(data: dict, not_recorded: str) -> list[list[str]]:
 
 
 def report_values(data: dict) -> dict:
-    """What the report's text uses: recorded, models_not_recorded, cost, largest (model, optimism) or None."""
+    """What the report's text uses: recorded, models_not_recorded, cost, largest (model, optimism) or None,
+    epochs (the most epochs of a job with a test curve; 0 without one)."""
     recorded = [m for m in data["models"] if m["recorded"]]
     top = max(recorded, key=lambda m: m["optimism"]["mean"], default=None)
+    epochs = [r["epochs"] for m in recorded for r in m["per_seed"].values() if r["recorded"]]
     return {
         "recorded": data["recorded"],
+        "epochs": max(epochs, default=0),
         "models_not_recorded": [fmt.display_name(m["model"]) for m in data["models"] if not m["recorded"]],
         "cost": data["cost"],
         "largest": {"model": fmt.display_name(top["model"]), "optimism": top["optimism"]["mean"]} if top else None,
