@@ -74,7 +74,9 @@ def cmd_train(a) -> None:
     from . import train
     from .config import digest
 
-    x_train, y_train, _, _, sel = _arrays(a.cache, a.data)
+    x_train, y_train, x_test, y_test, sel = _arrays(a.cache, a.data)
+    # train.test_curve: the test accuracy per epoch goes to history.csv only (it never selects: resrepro.train)
+    test_set = (x_test[sel["test"]], y_test[sel["test"]]) if a.recipe.get("test_curve", True) else None
     summary = train.train(
         a.model,
         a.recipe,
@@ -85,6 +87,7 @@ def cmd_train(a) -> None:
         a.checkpoint,
         data_key=digest({k: a.data[k] for k in ("val_size", "split_seed", "train_subset", "val_subset")}),
         progress=not a.no_progress,
+        test_set=test_set,
     )
     print(
         f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} "
@@ -121,6 +124,7 @@ def cmd_tables(a) -> None:
         tables.append(analysis.build_context_table(measured, paper, text, sources, a.spec.get("stamp")))
     io.write_json(Path(a.out_dir) / "measured.json", measured)
     analysis.write_tables(tables, a.out_dir)
+    analysis.write_selection(a.results, a.spec["models"], a.spec["seeds"], a.out_dir)
 
 
 def cmd_figures(a) -> None:
