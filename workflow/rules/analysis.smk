@@ -20,11 +20,14 @@ rule tables:
                 f"{RESULTS}/tables/{{name}}.csv",
                 name=outputs.table_ids("tables"),
             ),
+            caption="../report/tables.rst",
             category="Tables",
             labels=lambda wildcards: {"run": RUN},
         ),
     log:
         f"{LOGS}/tables.log",
+    benchmark:
+        bench("tables")
     conda:
         "../../envs/report.yaml"
     params:
@@ -47,11 +50,14 @@ rule claims:
     output:
         report(
             f"{RESULTS}/claims.json",
+            caption="../report/claims.rst",
             category="Claims audit",
             labels={"file": "claims.json"},
         ),
     log:
         f"{LOGS}/claims.log",
+    benchmark:
+        bench("claims")
     conda:
         "../../envs/report.yaml"
     params:
@@ -70,11 +76,14 @@ rule provenance:
     output:
         report(
             f"{RESULTS}/provenance.json",
+            caption="../report/provenance.rst",
             category="Provenance",
             labels={"file": "provenance.json"},
         ),
     log:
         f"{LOGS}/provenance.log",
+    benchmark:
+        bench("provenance")
     conda:
         "../../envs/report.yaml"
     params:

@@ -14,13 +14,23 @@ rule degradation:
     output:
         summary=f"{RESULTS}/degradation/summary.json",
         # tables and figures of the study, declared once in resrepro.outputs
-        tables=expand(
-            f"{RESULTS}/degradation/{{name}}.csv",
-            name=outputs.table_ids("degradation"),
+        tables=report(
+            expand(
+                f"{RESULTS}/degradation/{{name}}.csv",
+                name=outputs.table_ids("degradation"),
+            ),
+            caption="../report/degradation.rst",
+            category="Degradation study",
+            labels=lambda wildcards: {"run": RUN, "kind": "table"},
         ),
-        svg=expand(
-            f"{RESULTS}/degradation/{{name}}.svg",
-            name=outputs.figure_ids("degradation"),
+        svg=report(
+            expand(
+                f"{RESULTS}/degradation/{{name}}.svg",
+                name=outputs.figure_ids("degradation"),
+            ),
+            caption="../report/degradation.rst",
+            category="Degradation study",
+            labels=lambda wildcards: {"run": RUN, "kind": "figure"},
         ),
         png=expand(
             f"{RESULTS}/degradation/{{name}}.png",
@@ -28,6 +38,8 @@ rule degradation:
         ),
     log:
         f"{LOGS}/degradation.log",
+    benchmark:
+        bench("degradation")
     conda:
         "../../envs/report.yaml"
     params:

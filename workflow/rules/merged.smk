@@ -17,11 +17,14 @@ if config["merge"]:
         output:
             report(
                 f"{MERGED}/claims.json",
+                caption="../report/merged_claims.rst",
                 category="Claims audit",
                 labels={"file": "merged claims.json"},
             ),
         log:
             f"{MERGED}/logs/claims.log",
+        benchmark:
+            bench("merged_claims", root=MERGED)
         conda:
             "../../envs/report.yaml"
         params:
