@@ -15,8 +15,10 @@ from typing import Any
 from .. import catalog, compute, fmt, outputs
 from .. import references as paper_references
 from ..claims.gradients import WEIGHT_RATIO
+from ..claims.values import PI_LEVEL
 from ..data import TRAIN_SIZE
 from ..io import read_json
+from ..stats import CONFIDENCE
 from .prose import Prose
 from .render import template_dir
 
@@ -261,9 +263,6 @@ def _runtimes(text: Prose, common: dict, usage: dict) -> dict:
 
 def _checklist(text: Prose, common: dict, spec: dict, prov: dict, usage: dict) -> dict:
     """NeurIPS checklist Q7 (error bars, and what they vary over) and Q8 (compute: totals, hardware, memory)."""
-    from ..claims.values import PI_LEVEL
-    from ..stats import CONFIDENCE
-
     values = {
         "n_seeds": len(spec["seeds"]),
         "seeds": spec["seeds"],
