@@ -15,6 +15,9 @@ check_file("config.yaml")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"  # the description of `snakemake --report`
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"

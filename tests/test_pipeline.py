@@ -132,6 +132,8 @@ def test_whole_dag_produces_the_report(tmp_path):
     browser = snakemake(tmp_path, "--report", str(tmp_path / "browser.zip"))
     assert browser.returncode == 0, browser.stderr[-2000:]
     assert (tmp_path / "browser.zip").stat().st_size > 10_000
+    assert_report_has_captions(tmp_path / "browser.zip")
+    assert_compute_is_recorded(tmp_path, results, report)
 
     # editing a template re-runs the report rule and nothing else, in well under 30 s. Snakemake
     # ignores a bare touch (same checksum), so the template gets a real (comment-only) edit, undone after.
@@ -156,6 +158,55 @@ def test_whole_dag_produces_the_report(tmp_path):
         os.utime(template, ns=(before.st_atime_ns, before.st_mtime_ns))
     print(f"report-only rebuild: {rebuild_s:.1f} s")
     print(f"tiny DAG: {elapsed:.0f} s")
+
+
+def stats_jobs(out: str) -> set[str]:
+    """The rules of a dry run's "Job stats" table."""
+    stats = out[out.index("Job stats:") :].split("\n\n")[0] if "Job stats:" in out else ""
+    return {ln.split()[0] for ln in stats.splitlines()[3:] if ln.strip()}
+
+
+def assert_report_has_captions(zip_path: Path) -> None:
+    """`snakemake --report`: the captions of this run's report() outputs and the workflow's description are in it."""
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as z:
+        text = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if not n.endswith((".pdf", ".png")))
+    text = " ".join(text.replace("\\n", " ").split())
+    for caption, phrase in [
+        ("workflow.rst", "resrepro: a reproduction and audit of"),
+        ("report.rst", "The reproduction report of run"),
+        ("tables.rst", "Tables of run"),
+        ("figures.rst", "Figures of run"),
+        ("claims.rst", "The claims audit of run"),
+        ("provenance.rst", "Provenance of run"),
+    ]:
+        assert phrase in (REPO / "workflow" / "report" / caption).read_text(), caption
+        assert phrase in text, f"caption {caption} missing from the Snakemake report"
+    for category in ("Report", "Tables", "Figures", "Claims audit", "Provenance"):
+        assert category in text, category
+
+
+def assert_compute_is_recorded(workdir: Path, results: Path, report: Path) -> None:
+    """Every job before the report has its benchmark file, Table A1 reads them all, and a job done without one is not
+    re-run for it."""
+    from resrepro import compute
+
+    for job in compute.jobs(["resnet20", "resnet18"], [0, 1]):
+        rec = compute.read_benchmark(results / job.benchmark)
+        assert rec and rec["wall_s"] > 0, job.benchmark
+    table = (report / "tables" / "runtimes.csv").read_text(encoding="utf-8")
+    assert "not recorded" not in table and "Total (" in table
+    bench = results / compute.Job("train", "resnet20", 0).benchmark
+    content, st = bench.read_bytes(), bench.stat()
+    bench.unlink()
+    try:
+        dry = snakemake(workdir, "-n")
+        assert dry.returncode == 0, dry.stderr[-2000:]
+        assert not {"train", "evaluate"} & stats_jobs(dry.stdout + dry.stderr), dry.stdout[-2000:]
+    finally:
+        bench.write_bytes(content)
+        os.utime(bench, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 @pytest.fixture(scope="module")

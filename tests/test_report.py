@@ -14,7 +14,7 @@ import pandas as pd
 import pypdf
 import pytest
 
-from resrepro import ResreproError, outputs, report
+from resrepro import ResreproError, compute, outputs, report
 from resrepro.figures import error_vs_params, training_curves
 from resrepro.paper import load_context, load_paper
 from resrepro.report import render, table_to_csv, table_to_latex, typst_str
@@ -523,16 +523,10 @@ def make_run_results(root: Path, stamp=STAMP) -> dict:
         ),
     )
     figures.from_results(root, paper, claims.text_values(text_claims), spec, root / "figures")
-    # Snakemake's record of one job, as .snakemake/metadata holds it
-    import base64
-    import json
-
-    meta = root / ".snakemake" / "metadata"
-    meta.mkdir(parents=True)
-    key = base64.urlsafe_b64encode(f"{root}/claims.json".encode()).decode()
-    (meta / key).write_text(
-        json.dumps({"rule": "claims", "starttime": 1_800_000_000.0, "endtime": 1_800_000_004.25, "incomplete": False})
-    )
+    # Snakemake's benchmark file of one job (the claims rule's), as its benchmark directive writes it
+    bench = root / outputs.benchmark_file("claims")
+    bench.parent.mkdir(parents=True)
+    bench.write_text("\t".join(compute.HEADER) + "\n4.2500\t0:00:04\t321.50\t900\t300\t310\t1\t2\t0.9\t3.75\n")
     return spec
 
 
@@ -546,7 +540,7 @@ def render_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("results") / "fixture"
     root.mkdir()
     spec = make_run_results(root)
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
+    ctx = report.build_context(root, spec, references=REFERENCES)
     out = tmp_path_factory.mktemp("report")
     render(ctx, out / "report.pdf", out / "report.html")
     return root, spec, ctx, out
@@ -563,8 +557,9 @@ SECTION_ORDER = (
     "6.1 Selection bias: what test-set selection adds",
     "7. Discussion",
     "8. Deviations from the paper",
-    "9. References of the paper",
-    "10. References",
+    "9. NeurIPS checklist: error bars (Q7) and compute (Q8)",
+    "10. References of the paper",
+    "11. References",
     "Appendix A: the evidence for each claim",
     "Appendix B: how far macro precision and F1 can fall below accuracy",
     "Appendix C: provenance and compute",
@@ -590,11 +585,10 @@ def test_run_report_has_every_table_and_every_claim_with_its_verdict(run_report)
     for term in ("Epochs to convergence", "Precision, recall, F1 (macro)", "An ordering is reproduced", "95 % CI"):
         assert term in text
     runtimes = next(t for t in ctx["tables"] if t["id"] == "runtimes")
-    assert next(r for r in runtimes["rows"] if r[0] == "claims")[2:4] == [
-        "2027-01-15 08:00:00",
-        "4.2",
-    ]  # Snakemake's record
-    assert "2027-01-15 08:00:00" in text
+    assert next(r for r in runtimes["rows"] if r[0] == "claims")[1:4] == ["4.2", "3.8", "322"]  # its benchmark
+    assert next(r for r in runtimes["rows"] if r[0] == "tables")[1] == "not recorded"
+    assert runtimes["rows"][-1][:4] == ["Total (1 job)", "4.2", "3.8", "322"]
+    assert "NeurIPS checklist: error bars (Q7) and compute (Q8)" in text and "0.00104 CPU-hours" in text
     assert "TEST set" in text and "He et al. 2016" in text
     assert text.count(STAMP) >= len(pdf_pages(out / "report.pdf"))
     h = (out / "report.html").read_text(encoding="utf-8")
@@ -637,7 +631,7 @@ def test_each_claim_shows_its_robustness_and_its_readings(run_report):
 
 def test_run_report_rerender_is_byte_identical(run_report, tmp_path):
     root, spec, _, out = run_report
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
+    ctx = report.build_context(root, spec, references=REFERENCES)
     render(ctx, tmp_path / "again.pdf", tmp_path / "again.html")
     assert (tmp_path / "again.pdf").read_bytes() == (out / "report.pdf").read_bytes()
     assert (tmp_path / "again.html").read_bytes() == (out / "report.html").read_bytes()
@@ -688,7 +682,7 @@ def test_every_numeric_csv_of_a_run_reads_as_numbers(run_report, tmp_path):
 
 def test_run_report_fails_loudly_on_a_missing_figure(run_report, tmp_path):
     root, spec, _, _ = run_report
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
+    ctx = report.build_context(root, spec, references=REFERENCES)
     ctx["figures"][-1]["svg"] = str(root / "figures" / "gone.svg")
     with pytest.raises(ResreproError, match="gone.svg"):
         render(ctx, tmp_path / "r.pdf", tmp_path / "r.html")

@@ -72,7 +72,7 @@ def test_a_central_claim_the_audit_lacks_is_refused(run_report, tmp_path, monkey
     p.write_text(p.read_text(encoding="utf-8").replace("- concl.r110-error", "- concl.no-such-claim"))
     monkeypatch.setattr(report, "TEMPLATE_DIR", tdir)
     with pytest.raises(ResreproError, match="concl.no-such-claim"):
-        report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
+        report.build_context(root, spec, references=REFERENCES)
 
 
 def test_shorten_cuts_at_a_clause_or_a_word():
@@ -211,7 +211,7 @@ def test_a_degradation_study_is_a_subsection_of_the_results_beyond_the_paper(tmp
     svg = '<svg xmlns="http://www.w3.org/2000/svg" width="100pt" height="60pt"><rect width="10" height="10"/></svg>'
     for fid in outputs.figure_ids("degradation"):
         (root / "degradation" / f"{fid}.svg").write_text(svg, encoding="utf-8")
-    ctx = report.build_context(root, spec, snakemake_dir=root / ".snakemake", references=REFERENCES)
+    ctx = report.build_context(root, spec, references=REFERENCES)
     blocks = Document.from_mapping(ctx).blocks()
     heads = [(b["number"], b["section"].id, b["section"].level) for b in blocks if b["kind"] == "heading"]
     at = heads.index(("6.1", "degradation", 2))

@@ -48,6 +48,19 @@ HISTORY_COLUMNS = (
 HISTORY_TEST_COLUMNS = ("test_acc", "test_seconds")
 
 
+# Snakemake's benchmark file of every job (the rules' `benchmark:` directive), relative to results/<run>/:
+# benchmarks/<rule>.tsv, or benchmarks/<rule>/<model>-seed<seed>.tsv for a job per (model, seed). The rules
+# (workflow/rules/common.smk: bench) and the report's compute table (resrepro.compute) both build it here.
+BENCHMARKS = "benchmarks"
+
+
+def benchmark_file(rule: str, model: str | None = None, seed: int | str | None = None) -> str:
+    """The benchmark TSV of ``rule``'s job (of ``model`` and ``seed`` for a per-job rule; patterns work too)."""
+    if model is None:
+        return f"{BENCHMARKS}/{rule}.tsv"
+    return f"{BENCHMARKS}/{rule}/{model}-seed{seed}.tsv"
+
+
 @dataclass(frozen=True)
 class Figure:
     id: str  # file name: results/<run>/<stage folder>/<id>.svg and .png
@@ -131,7 +144,7 @@ TABLES = (
     Table("table3", "tables", "", paper=True),
     Table("context", "tables", "Table 4: Test error (%) in context: the paper, ours and published CIFAR-10 results"),
     Table("claims", "report", "Table 5: Claims audit (every claim of the paper, with its verdict)"),
-    Table("runtimes", "report", "Table A1: Runtime of each job"),
+    Table("runtimes", "report", "Table A1: Compute of each job (Snakemake benchmark files)"),
     Table("references", "report", "Table R1: References of the paper with a finding (no verdicts)"),
     Table(  # its data (selection.json and the numeric CSV) come from the tables stage, its display from the report
         "selection",

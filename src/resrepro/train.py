@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from . import ResreproError, catalog, io, models, outputs
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
-from .device import autocast, device_name, select_device, set_cpu_threads, synchronize, use_bf16
+from .device import autocast, device_name, peak_memory_mib, select_device, set_cpu_threads, synchronize, use_bf16
 from .schedule import lr_at, still_warming
 
 
@@ -344,6 +344,7 @@ def run_summary(
         "val_images": n_val,
         "device": device.type,
         "device_name": device_name(device),
+        "gpu_peak_memory_mib": peak_memory_mib(device),  # this attempt's; None on the CPU
         "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "precision": "bf16-autocast" if use_bf16(device, recipe["precision"]) else "fp32",
         "compiled": compiles(recipe, device),

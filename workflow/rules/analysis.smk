@@ -22,6 +22,7 @@ rule tables:
                 f"{RESULTS}/tables/{{name}}.csv",
                 name=outputs.table_ids("tables"),
             ),
+            caption="../report/tables.rst",
             category="Tables",
             labels=lambda wildcards: {"run": RUN},
         ),
@@ -31,6 +32,8 @@ rule tables:
         ),
     log:
         f"{LOGS}/tables.log",
+    benchmark:
+        bench("tables")
     conda:
         "../../envs/report.yaml"
     params:
@@ -53,6 +56,7 @@ rule claims:
     output:
         audit=report(
             f"{RESULTS}/claims.json",
+            caption="../report/claims.rst",
             category="Claims audit",
             labels={"file": "claims.json"},
         ),
@@ -63,6 +67,8 @@ rule claims:
         ),
     log:
         f"{LOGS}/claims.log",
+    benchmark:
+        bench("claims")
     conda:
         "../../envs/report.yaml"
     params:
@@ -81,11 +87,14 @@ rule provenance:
     output:
         report(
             f"{RESULTS}/provenance.json",
+            caption="../report/provenance.rst",
             category="Provenance",
             labels={"file": "provenance.json"},
         ),
     log:
         f"{LOGS}/provenance.log",
+    benchmark:
+        bench("provenance")
     conda:
         "../../envs/report.yaml"
     params:

@@ -3,7 +3,7 @@ import json
 import shlex
 from pathlib import Path
 
-from resrepro import catalog, codebase, outputs
+from resrepro import catalog, codebase, compute, outputs
 from resrepro.config import for_snakemake, recipe_for
 from resrepro.data import TRAIN_SIZE
 
@@ -97,6 +97,27 @@ def code(*stages):
 
 def per_job(pattern):
     return expand(pattern, model=MODELS, seed=SEEDS)
+
+
+# --- Compute: every rule's benchmark file (wall and CPU time, peak memory; read by resrepro.compute) ---------
+def bench(name, per_job=False, root=RESULTS):
+    """The benchmark file of rule ``name``, in the one scheme that resrepro.outputs.benchmark_file declares."""
+    pattern = ("{model}", "{seed}") if per_job else ()
+    return f"{root}/{outputs.benchmark_file(name, *pattern)}"
+
+
+def recorded_benchmarks(wildcards):
+    """The benchmark files of the jobs before the report (resrepro.compute.jobs), for its Table A1."""
+    jobs = compute.jobs(MODELS, SEEDS, study=bool(degradation_outputs()))
+    return [f"{RESULTS}/{j.benchmark}" for j in jobs if not done_unbenchmarked(j)]
+
+
+def done_unbenchmarked(job):
+    """A job whose output exists without its benchmark (run before the rules had one, or another run's shared
+    data cache): left out of the report's inputs, never re-run for it (hours of training); "not recorded".
+    """
+    output = getattr(rules, job.rule).output[0].format(model=job.model, seed=job.seed)
+    return Path(output).exists() and not Path(RESULTS, job.benchmark).exists()
 
 
 # --- SLURM time limits (profiles/slurm) ----------------------------------------------------------

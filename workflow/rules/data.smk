@@ -11,6 +11,8 @@ rule prepare_data:
         manifest=f"{CACHE}/cifar10.json",
     log:
         f"{LOGS}/prepare_data.log",
+    benchmark:
+        bench("prepare_data")
     conda:
         "../../envs/train.yaml"
     params:

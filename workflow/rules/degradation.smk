@@ -14,17 +14,27 @@ rule degradation:
     output:
         summary=f"{RESULTS}/degradation/summary.json",
         # tables and figures of the study, declared once in resrepro.outputs
-        tables=expand(
-            f"{RESULTS}/degradation/{{name}}.csv",
-            name=outputs.table_ids("degradation"),
+        tables=report(
+            expand(
+                f"{RESULTS}/degradation/{{name}}.csv",
+                name=outputs.table_ids("degradation"),
+            ),
+            caption="../report/degradation.rst",
+            category="Degradation study",
+            labels=lambda wildcards: {"run": RUN, "kind": "table"},
         ),
         data=expand(
             f"{RESULTS}/degradation/{{name}}",
             name=outputs.data_csvs("degradation"),
         ),
-        svg=expand(
-            f"{RESULTS}/degradation/{{name}}.svg",
-            name=outputs.figure_ids("degradation"),
+        svg=report(
+            expand(
+                f"{RESULTS}/degradation/{{name}}.svg",
+                name=outputs.figure_ids("degradation"),
+            ),
+            caption="../report/degradation.rst",
+            category="Degradation study",
+            labels=lambda wildcards: {"run": RUN, "kind": "figure"},
         ),
         png=expand(
             f"{RESULTS}/degradation/{{name}}.png",
@@ -32,6 +42,8 @@ rule degradation:
         ),
     log:
         f"{LOGS}/degradation.log",
+    benchmark:
+        bench("degradation")
     conda:
         "../../envs/report.yaml"
     params:

@@ -10,6 +10,8 @@ rule evaluate:
         predictions=f"{RESULTS}/eval/{{model}}/seed{{seed}}/predictions.csv",
     log:
         f"{LOGS}/evaluate/{{model}}-seed{{seed}}.log",
+    benchmark:
+        bench("evaluate", per_job=True)
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

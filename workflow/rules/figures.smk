@@ -17,12 +17,15 @@ rule figures:
     output:
         svg=report(
             expand(f"{RESULTS}/figures/{{name}}.svg", name=FIGURES),
+            caption="../report/figures.rst",
             category="Figures",
             labels=lambda wildcards: {"run": RUN},
         ),
         png=expand(f"{RESULTS}/figures/{{name}}.png", name=FIGURES),
     log:
         f"{LOGS}/figures.log",
+    benchmark:
+        bench("figures")
     conda:
         "../../envs/report.yaml"
     params:

@@ -17,6 +17,7 @@ if config["merge"]:
         output:
             audit=report(
                 f"{MERGED}/claims.json",
+                caption="../report/merged_claims.rst",
                 category="Claims audit",
                 labels={"file": "merged claims.json"},
             ),
@@ -27,6 +28,8 @@ if config["merge"]:
             ),
         log:
             f"{MERGED}/logs/claims.log",
+        benchmark:
+            bench("merged_claims", root=MERGED)
         conda:
             "../../envs/report.yaml"
         params:

@@ -6,6 +6,8 @@ rule model_info:
         info=f"{RESULTS}/models.json",
     log:
         f"{LOGS}/model_info.log",
+    benchmark:
+        bench("model_info")
     conda:
         "../../envs/train.yaml"
     params:

@@ -22,10 +22,19 @@ rule report:
         references=REFERENCES,
         templates=TEMPLATES,
         code=code("report"),
+        benchmarks=recorded_benchmarks,  # Table A1 and the compute totals (resrepro.compute)
     output:
-        pdf=report(f"{REPORTS}/report.pdf", category="Report", labels={"file": "PDF"}),
+        pdf=report(
+            f"{REPORTS}/report.pdf",
+            caption="../report/report.rst",
+            category="Report",
+            labels={"file": "PDF"},
+        ),
         html=report(
-            f"{REPORTS}/report.html", category="Report", labels={"file": "HTML"}
+            f"{REPORTS}/report.html",
+            caption="../report/report.rst",
+            category="Report",
+            labels={"file": "HTML"},
         ),
         tables=expand(
             f"{REPORTS}/tables/{{name}}.{{ext}}", name=TABLE_FILES, ext=["tex", "csv"]
@@ -35,6 +44,8 @@ rule report:
         ),
     log:
         f"{LOGS}/report.log",
+    benchmark:
+        bench("report")
     conda:
         "../../envs/report.yaml"
     params:

@@ -12,6 +12,8 @@ rule train:
         gradflow=f"{RESULTS}/train/{{model}}/seed{{seed}}/gradflow.json",
     log:
         f"{LOGS}/train/{{model}}-seed{{seed}}.log",
+    benchmark:
+        bench("train", per_job=True)
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

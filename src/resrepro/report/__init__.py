@@ -8,7 +8,7 @@ LaTeX and CSV.
   sentences are text in ``templates/report_text.yaml`` (:mod:`.prose`).
 """
 
-from .content import TEXT_FILE, build_context, snakemake_metadata
+from .content import TEXT_FILE, build_context
 from .document import VERDICT_COLORS, Document
 from .escape import TypstCode, latex_escape, typst_str
 from .render import HTML_TEMPLATE, TEMPLATE_DIR, TYPST_TEMPLATE, render, render_sources
@@ -27,7 +27,6 @@ __all__ = [
     "latex_escape",
     "render",
     "render_sources",
-    "snakemake_metadata",
     "table_to_csv",
     "table_to_latex",
     "typst_str",

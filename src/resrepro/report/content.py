@@ -7,19 +7,18 @@ Figures and tables are declared, with their captions and titles, in :mod:`resrep
 
 from __future__ import annotations
 
-import base64
 import csv
-import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from .. import catalog, fmt, outputs, selection
+from .. import catalog, compute, fmt, outputs, selection
 from .. import references as paper_references
 from ..claims.gradients import WEIGHT_RATIO
+from ..claims.values import PI_LEVEL
 from ..data import TRAIN_SIZE
 from ..io import read_json
+from ..stats import CONFIDENCE
 from . import layout
 from .prose import Prose
 from .render import template_dir
@@ -31,7 +30,6 @@ STUDY_SUMMARY = ("degradation", "summary.json")  # the degradation study's summa
 def build_context(
     results: str | Path,
     spec: dict,
-    snakemake_dir: str | os.PathLike = ".snakemake",
     references: str | Path | None = None,
 ) -> dict:
     """Everything the templates show, from ``results/<run>/`` files and the run's spec; with ``references``
@@ -46,6 +44,7 @@ def build_context(
     bib = layout.bibliography()
     common["cite"] = layout.citations(bib)
     selection_section, selection_table = _selection(results, spec, text, common)
+    usage = compute.collect(results, spec["models"], spec["seeds"], common["study"])
     sections = [
         _scope(text, common, audit),
         _methodology(text, common, run, spec),
@@ -58,6 +57,7 @@ def build_context(
         selection_section | {"level": 2},  # selection bias: what test-set selection adds
         _section(text, "discussion", common | {"choices": audit["choices"]}),
         _section(text, "deviations", common),
+        _checklist(text, common, spec, run["prov"], usage),  # NeurIPS checklist Q7, Q8 (with Table A1)
         *([refs_section] if refs_section else []),  # the paper's references, apart from the verdicts
         layout.bibliography_section(text, common, bib),
         _section(text, "claims_evidence", common, claims=True, numbered=False),  # appendices from here
@@ -68,7 +68,7 @@ def build_context(
     tables = [{k: t[k] for k in shown if k in t} for t in run["tables"]]
     tables += degradation_tables + refs_tables + [selection_table]
     tables.append(layout.claims_table(text, common, audit))
-    tables.append(_runtimes(results, spec, run["summaries"], snakemake_dir, text, common))
+    tables.append(_runtimes(text, common, usage))
     claims = [
         {k: c[k] for k in ("id", "verdict", "location", "quote", "ours")}
         | {
@@ -236,75 +236,76 @@ def _provenance(text: Prose, common: dict, prov: dict) -> list[dict]:
     )
 
 
-def snakemake_metadata(path: str, root: str | os.PathLike = ".snakemake") -> dict | None:
-    """Snakemake's record of the job that wrote ``path`` (rule, start and end time), if any.
+def _runtimes(text: Prose, common: dict, usage: dict) -> dict:
+    """Table A1: one row per job of the run (resrepro.compute: Snakemake's benchmark files) and a totals row."""
+    dash, t = fmt.DASH, text.entry("tables.runtimes")
 
-    Read from Snakemake's file-based metadata store (``.snakemake/metadata``: one JSON record per
-    output, named by the url-safe base64 of its path); None when absent or unreadable.
-    """
-    b64 = base64.urlsafe_b64encode(path.encode()).decode()
-    parts = [b64[i : i + 254] for i in range(0, len(b64), 254)]
-    parts = ["@" + x for x in parts[:-1]] + [parts[-1]]
-    f = Path(root, "metadata", *parts)
-    try:
-        rec = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(rec, dict) or rec.get("incomplete"):
-        return None
-    return rec
+    def num(x, digits=1):
+        return dash if x is None else fmt.number(x, digits, table=False)
 
-
-def _jobs(results: Path, spec: dict) -> list[tuple[str, str, tuple | None]]:
-    """Every job of the run up to the report: its label, an output it writes, (model, seed) if it trains."""
-    r = str(results)
-    models, seeds = spec["models"], spec["seeds"]
-    jobs = [
-        ("prepare_data", f"{spec['data']['cache_dir']}/cifar10.npz", None),
-        ("model_info", f"{r}/models.json", None),
-    ]
-    jobs += [(f"train {m} seed {sd}", f"{r}/train/{m}/seed{sd}/history.csv", (m, sd)) for m in models for sd in seeds]
-    jobs += [(f"evaluate {m} seed {sd}", f"{r}/eval/{m}/seed{sd}/metrics.json", None) for m in models for sd in seeds]
-    jobs += [
-        ("tables", f"{r}/tables/tables.json", None),
-        ("provenance", f"{r}/provenance.json", None),
-        ("figures", f"{r}/figures/curves.svg", None),
-        ("claims", f"{r}/claims.json", None),
-    ]
-    return jobs
-
-
-def _runtimes(results: Path, spec: dict, summaries: dict, snakemake_dir, text: Prose, common: dict) -> dict:
-    """One row per job of the run: rule, start (UTC) and wall time, from Snakemake's metadata;
-    training jobs also give their own measured wall and training times (train.json)."""
-    rows, missing = [], 0
-    for name, out, trained in _jobs(results, spec):
-        rec = snakemake_metadata(out, snakemake_dir)
-        if rec and rec.get("starttime") and rec.get("endtime"):
-            start = dt.datetime.fromtimestamp(rec["starttime"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            wall = fmt.number(rec["endtime"] - rec["starttime"], 1, table=False)
-        else:
-            start, wall = text.render("tables.runtimes.not_recorded", **common), fmt.DASH
-            missing += 1
-        own = fmt.DASH
-        t = summaries.get(trained) if trained else None
-        if t:
+    rows = []
+    for r in usage["jobs"]:
+        own = dash
+        if r["own"] and r["own"]["job_wall_seconds"] is not None:
             own = text.render(
                 "tables.runtimes.own_measurement",
                 **common,
-                wall=t["job_wall_seconds"],
-                train=t["total_train_seconds"],
-                device=t["device_name"],
+                wall=r["own"]["job_wall_seconds"],
+                train=r["own"]["total_train_seconds"],
+                resumed=r["resumed_after_epoch"],
             )
-        rows.append([name, out, start, wall, own])
+        wall = num(r["wall_s"]) if r["recorded"] else t["not_recorded"]
+        rows.append([r["job"], wall, num(r["cpu_s"]), num(r["max_rss_mib"], 0), r["device"] or dash, own])
+    tot = usage["totals"]
+    rows.append(
+        [
+            text.render("tables.runtimes.total", **common, n=tot["recorded"]),
+            num(tot["wall_s"]),
+            num(tot["cpu_s"]),
+            num(tot["peak_rss_mib"], 0),
+            ", ".join(tot["devices"]) or dash,
+            dash,
+        ]
+    )
     return {
         "id": "runtimes",
         "title": outputs.table("runtimes").title,
         "columns": text.render("tables.runtimes.columns", **common),
         "rows": rows,
-        "notes": text.render("tables.runtimes.notes", **common, missing=missing),
-        "widths": ["auto", "1fr", "auto", "auto", "auto"],
+        "notes": text.render("tables.runtimes.notes", **common, totals=tot, folder=outputs.BENCHMARKS),
+        "widths": ["1fr", "auto", "auto", "auto", "auto", "1fr"],
+        "data": _runtimes_data(usage),
     }
+
+
+def _runtimes_data(usage: dict) -> dict:
+    """Table A1's numbers: one row per job (empty where not recorded), then the totals row."""
+    own = ("job_wall_seconds", "total_train_seconds", "gpu_peak_memory_mib")
+    columns = ["job", "rule", "recorded", "wall_s", "cpu_s", "max_rss_mib", "device", *own, "resumed_after_epoch"]
+    rows = [
+        [r["job"], r["rule"], int(r["recorded"]), r["wall_s"], r["cpu_s"], r["max_rss_mib"], r["device"]]
+        + [(r["own"] or {}).get(k) for k in own]
+        + [r["resumed_after_epoch"]]
+        for r in usage["jobs"]
+    ]
+    tot = usage["totals"]
+    rows.append(["total", "", tot["recorded"], tot["wall_s"], tot["cpu_s"], tot["peak_rss_mib"], ""] + [None] * 4)
+    return {"columns": columns, "rows": rows}
+
+
+def _checklist(text: Prose, common: dict, spec: dict, prov: dict, usage: dict) -> dict:
+    """NeurIPS checklist Q7 (error bars, and what they vary over) and Q8 (compute: totals, hardware, memory)."""
+    values = {
+        "n_seeds": len(spec["seeds"]),
+        "seeds": spec["seeds"],
+        "split_seed": spec["data"].get("split_seed"),
+        "confidence_pct": round(100 * CONFIDENCE),
+        "pi_pct": round(100 * PI_LEVEL),
+        "totals": usage["totals"],
+        "cpu": prov.get("cpu"),
+        "gpus": prov.get("gpus") or [],
+    }
+    return _section(text, "checklist", common | values)
 
 
 def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None, list[dict], list[dict]]:
