@@ -72,7 +72,8 @@ def _arrays(cache: str, data_cfg: dict):
 
 def cmd_train(a) -> None:
     from . import train
-    from .config import digest
+    from .checkpoints import data_identity
+    from .data import read_manifest
 
     x_train, y_train, _, _, sel = _arrays(a.cache, a.data)
     summary = train.train(
@@ -83,7 +84,7 @@ def cmd_train(a) -> None:
         a.seed,
         a.out_dir,
         a.checkpoint,
-        data_key=digest({k: a.data[k] for k in ("val_size", "split_seed", "train_subset", "val_subset")}),
+        data_key=data_identity(a.data, read_manifest(a.cache)),  # a checkpoint of other data is never resumed
         progress=not a.no_progress,
     )
     print(

@@ -1,16 +1,20 @@
 """Atomic file output: nothing is ever half-written.
 
 Every writer goes through :func:`atomic_path`: the content is written to a temporary file in
-the destination folder and moved into place with ``os.replace`` only once it is complete, so a
-killed job leaves either the old file or the new one, never a truncated one.
+the destination folder (``.<name>.<random>.part``), flushed to the disk (``fsync``), and moved into
+place with ``os.replace`` only once it is complete, then the folder is fsynced too: a killed job or
+a lost machine leaves either the old file or the new one, never a truncated one. A ``.part`` left by
+a kill (SIGKILL; any exception removes its own) is found by :func:`stale_parts`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,10 +31,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        _fsync(tmp_path)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+    _fsync(path.parent, directory=True)
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    """Flush a file's (or a folder's entries') data to the disk; a folder that cannot be fsynced is skipped."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:
+        if directory:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if not directory or e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES):
+            raise
+    finally:
+        os.close(fd)
+
+
+def stale_parts(path: str | os.PathLike) -> list[Path]:
+    """The temporary files of :func:`atomic_path` for ``path`` that a killed writer left beside it."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    mine = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.part")  # mkstemp: 8 random characters
+    return sorted(p for p in path.parent.iterdir() if mine.fullmatch(p.name))
 
 
 def _umask() -> int:
