@@ -243,6 +243,30 @@ def test_evaluate_refuses_malicious_or_truncated_weights_naming_the_file(setup, 
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "eval" / "metrics.json").exists()
 
 
+def test_a_part_left_by_a_killed_writer_is_removed_by_the_next_write_and_a_live_writers_is_kept(
+    setup, tmp_path, capsys
+):
+    root, cfg, _ = setup
+    out = tmp_path / "eval"
+    kill_mid_write = (
+        "import os, signal, sys\nfrom resrepro import io\n"
+        "with io.atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('{half')\n    os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    proc = subprocess.run([sys.executable, "-c", kill_mid_write, str(out / "metrics.json")], env=child_env())
+    assert proc.returncode == -signal.SIGKILL
+    (dead,) = out.glob(".metrics.json.*.part")
+    live = out / f".metrics.json.{os.getpid()}-{resrepro.io._HOST}.abcdefgh.part"  # a writer still running
+    live.write_text("{")
+    args = ["evaluate", "--model", "resnet20", "--cache", cfg["data"]["cache_dir"], "--data", json.dumps(cfg["data"])]
+    weights = root / "straight" / "weights.pt"
+    capsys.readouterr()
+    assert main([*args, "--weights", str(weights), "--out-dir", str(out), "--device", "cpu"]) == 0
+    assert f"removed {dead}: a partial write of metrics.json left by an interrupted job" in capsys.readouterr().err
+    assert not dead.exists() and live.exists()
+    assert json.loads((out / "metrics.json").read_text())["n"] == 10
+
+
 # --------------------------------------------------------------------------------------------------
 # real kills: SIGKILL mid-epoch, SIGKILL mid-checkpoint-write, SIGINT
 # --------------------------------------------------------------------------------------------------
@@ -285,12 +309,16 @@ JOB = textwrap.dedent(
 )
 
 
+def child_env() -> dict:
+    """The environment of a subprocess that imports this checkout's resrepro."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(resrepro.__file__).parents[1]), *sys.path]))
+
+
 def killed_job(cfg: dict, tmp_path: Path, where: str, sig: int) -> tuple[Path, Path, int]:
     """Run `resrepro train` in a subprocess, hold it at ``where``, send ``sig``; (out dir, checkpoint, rc)."""
     out, ckpt, ready = tmp_path / "out", tmp_path / "c.pt", tmp_path / "ready"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(resrepro.__file__).parents[1]), *sys.path]))
     cmd = [sys.executable, "-c", JOB, where, str(ready), *train_args(cfg, out, ckpt)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
     while not ready.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)

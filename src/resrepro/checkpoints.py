@@ -86,10 +86,8 @@ _RETRAIN = "delete it and rerun the train job (snakemake retrains it)"
 
 def clear_stale_parts(paths) -> None:
     """Remove the ``.part`` files a killed write left beside each of ``paths``, saying so."""
-    for path in paths:
-        for part in io.stale_parts(path):
-            part.unlink(missing_ok=True)
-            _say(f"removed {part}: a partial write of {Path(path).name} left by an interrupted job")
+    for path in paths:  # a train job alone writes these: every .part beside them is stale
+        io.remove_stale_parts(path, any_writer=True)
 
 
 def resume(path: Path, ident: dict, weights_of, optimizer, device, label: str) -> tuple[int, list, dict, list]:
