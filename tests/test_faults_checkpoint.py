@@ -367,6 +367,28 @@ def test_sigint_mid_epoch_leaves_the_last_checkpoint_and_no_part_and_the_rerun_r
     assert sha(out / "weights.pt") == straight
 
 
+def test_every_write_fsyncs_its_file_before_the_rename_and_then_the_folder(tmp_path, monkeypatch):
+    from resrepro import io
+
+    events, fsync, replace = [], os.fsync, os.replace
+
+    def recorded_fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def recorded_replace(src, dst):
+        events.append(("replace", str(src)))
+        replace(src, dst)
+
+    monkeypatch.setattr(io.os, "fsync", recorded_fsync)
+    monkeypatch.setattr(io.os, "replace", recorded_replace)
+    out = tmp_path / "models.json"
+    assert main(["models", "--models", "resnet20", "--out", str(out)]) == 0
+    (_, part), (_, renamed), (_, folder) = events
+    assert events[0][0] == "fsync" and part == renamed and Path(part).name.startswith(".models.json.")
+    assert events[2][0] == "fsync" and folder == str(tmp_path) and len(json.loads(out.read_text())) == 1
+
+
 def test_the_checkpoint_key_changes_with_each_thing_that_decides_the_training():
     recipe = dict(config.validate({"run": "k", "models": ["resnet20"], "seeds": [0], "data": {}, "train": {}})["train"])
     data = {"val_size": 10, "split_seed": 0, "train_subset": None, "val_subset": None, "prepared_sha256": "a" * 64}
