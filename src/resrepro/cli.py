@@ -72,7 +72,8 @@ def _arrays(cache: str, data_cfg: dict):
 
 def cmd_train(a) -> None:
     from . import train
-    from .config import digest
+    from .checkpoints import data_identity
+    from .data import read_manifest
 
     x_train, y_train, x_test, y_test, sel = _arrays(a.cache, a.data)
     # train.test_curve: the test accuracy per epoch goes to history.csv only (it never selects: resrepro.train)
@@ -85,7 +86,7 @@ def cmd_train(a) -> None:
         a.seed,
         a.out_dir,
         a.checkpoint,
-        data_key=digest({k: a.data[k] for k in ("val_size", "split_seed", "train_subset", "val_subset")}),
+        data_key=data_identity(a.data, read_manifest(a.cache)),  # a checkpoint of other data is never resumed
         progress=not a.no_progress,
         test_set=test_set,
     )

@@ -223,11 +223,12 @@ def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
     import torch
 
     from . import gradflow, models
+    from .checkpoints import load_weights
 
     name = catalog.pair(depth)[1]
     model = models.create(name)
     weights = Path(results) / "train" / name / f"seed{seed}" / "weights.pt"
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    load_weights(weights, "cpu", model)  # a clear error naming the file if it is unreadable or foreign
     torch.manual_seed(0)
     out = []
     stages = ((model.layer1, 16, 4), (model.layer2, 32, 4), (model.layer3, 64, 3))

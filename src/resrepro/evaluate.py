@@ -52,12 +52,13 @@ def evaluate(
     import torch
 
     from . import models
+    from .checkpoints import load_weights
     from .device import select_device
     from .train import predict, to_device
 
     dev = select_device(device)
     model = models.create(model_name).to(dev, memory_format=torch.channels_last)
-    model.load_state_dict(torch.load(weights, map_location=dev, weights_only=True))
+    load_weights(weights, dev, model)
     x, y = to_device(*test_set, dev)
     probs = torch.softmax(predict(model, x, batch_size), 1).cpu().numpy()
     pred = probs.argmax(1)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import ResreproError, catalog, io, models, outputs
+from . import ResreproError, catalog, checkpoints, io, models, outputs
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
 from .device import autocast, device_name, peak_memory_mib, select_device, set_cpu_threads, synchronize, use_bf16
@@ -188,21 +188,6 @@ def measure_gradients(model: torch.nn.Module, probe: tuple[torch.Tensor, torch.T
     return {"epoch": epoch, **block_gradient_norms(twin, to_input(probe[0]), probe[1])}
 
 
-def resume(checkpoint: Path, key: str, weights_of, optimizer, device, label: str) -> tuple[int, list, dict, list]:
-    """(start epoch, history, best, gradients) from a checkpoint of the same configuration, else a fresh start."""
-    fresh = (0, [], {"val_acc": -1.0, "epoch": 0, "state": None}, [])
-    if not checkpoint.exists():
-        return fresh
-    state = torch.load(checkpoint, map_location=device, weights_only=True)
-    if state.get("key") != key:
-        print(f"[resrepro] ignoring checkpoint {checkpoint}: it belongs to another configuration", file=sys.stderr)
-        return fresh
-    weights_of.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    print(f"[resrepro] resuming {label} after epoch {state['epoch']}", file=sys.stderr)
-    return state["epoch"], state["history"], state["best"], state.get("gradients", [])
-
-
 def train_epoch(model, optimizer, x_train, y_train, recipe: dict, epoch: int, seed: int, warming: bool, bar) -> dict:
     """One epoch of SGD over a fresh permutation; metrics stay on the device (no host sync per step)."""
     device, n_train, batch = x_train.device, len(x_train), recipe["batch_size"]
@@ -292,6 +277,9 @@ def _progress_line(row: dict) -> str:
     )
 
 
+OUTPUT_NAMES = ("history.csv", "weights.pt", "train.json", "gradflow.json")  # what write_outputs and train write
+
+
 def write_outputs(out_dir: Path, model_name: str, seed: int, history: list, best: dict, gradients: list, images: int):
     """history.csv, the weights selected on validation (weights.pt) and gradflow.json, each written atomically.
     The test curve's columns (outputs.HISTORY_TEST_COLUMNS) are written only when it was recorded."""
@@ -302,8 +290,7 @@ def write_outputs(out_dir: Path, model_name: str, seed: int, history: list, best
         columns += outputs.HISTORY_TEST_COLUMNS
     with io.atomic_path(out_dir / "history.csv") as tmp:
         pd.DataFrame(history, columns=columns).to_csv(tmp, index=False, float_format="%.6g")
-    with io.atomic_path(out_dir / "weights.pt") as tmp:
-        torch.save(best["state"], tmp)
+    checkpoints.save(out_dir / "weights.pt", best["state"])  # through a file object: the same bytes every run
     record = {"model": model_name, "seed": seed, "images": images, "measurements": gradients}
     io.write_json(out_dir / "gradflow.json", record)
 
@@ -317,11 +304,6 @@ def compile_for_epochs(model, optimizer, x_train, y_train, recipe: dict, name: s
     seconds = warm_up(model, optimizer, sample, y_train[:batch], recipe, sizes)
     print(f"[resrepro] {name}: compiled for batch sizes {sizes} in {seconds:.1f}s", file=sys.stderr)
     return seconds
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    with io.atomic_path(path) as tmp:
-        torch.save(state, tmp)
 
 
 def run_summary(
@@ -366,7 +348,7 @@ def train(
     seed: int,
     out_dir: str | Path,
     checkpoint: str | Path,
-    data_key: str = "",
+    data_key: str | dict = "",
     progress: bool = True,
     test_set: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
@@ -375,6 +357,8 @@ def train(
     ``test_set`` (with ``train.test_curve`` on): also the test accuracy after every epoch, in history.csv only.
     ``checkpoint`` is a resumable state written after every epoch, deliberately not one of the
     job's declared outputs (Snakemake deletes those when a job fails). It is removed on success.
+    ``data_key`` identifies the data (cli: :func:`checkpoints.data_identity`, the prepared data's
+    sha256, the split and the subsets); a checkpoint of any other training is moved aside, never resumed.
     """
     t_start = time.time()
     out_dir, checkpoint = Path(out_dir), Path(checkpoint)
@@ -395,9 +379,10 @@ def train(
     optimizer = build_optimizer(model, recipe, device)
     weights_of = getattr(model, "_orig_mod", model)  # the uncompiled module holds the state
 
-    # resume from the last completed epoch, if a checkpoint of this very configuration exists
-    key = digest({"model": model_name, "seed": seed, "recipe": recipe, "data": data_key})
-    start_epoch, history, best, gradients = resume(checkpoint, key, weights_of, optimizer, device, label)
+    # resume from the last completed epoch, if a checkpoint of this very training exists (checkpoints.py)
+    ident = checkpoints.identity(model_name, seed, recipe, data_key)
+    checkpoints.clear_stale_parts([checkpoint, *(out_dir / name for name in OUTPUT_NAMES)])
+    start_epoch, history, best, gradients = checkpoints.resume(checkpoint, ident, weights_of, optimizer, device, label)
 
     # gradient flow (degradation study): the gradient reaching each block, on fixed batches
     probe_epochs = set(recipe["gradflow_epochs"])
@@ -436,12 +421,13 @@ def train(
         print(f"[resrepro] {desc}: {_progress_line(row)}", file=sys.stderr)
         if epoch + 1 in probe_epochs:
             gradients.append(measure_gradients(weights_of, probe, epoch + 1))
-        state = {"key": key, "epoch": epoch + 1, "model": weights_of.state_dict(), "optimizer": optimizer.state_dict()}
-        save_checkpoint(checkpoint, state | {"history": history, "best": best, "gradients": gradients})
+        state = checkpoints.checkpoint_state(ident, epoch + 1, weights_of, optimizer, history, best, gradients)
+        checkpoints.save(checkpoint, state)
 
     # --- outputs: history, the weights selected on validation, a summary ----------------------------
     write_outputs(out_dir, model_name, seed, history, best, gradients, len(probe[0]) if probe_epochs else 0)
-    run = {"model": model_name, "seed": seed, "recipe": recipe, "data_key": data_key, "device": device}
+    key = data_key if isinstance(data_key, str) else digest(data_key)
+    run = {"model": model_name, "seed": seed, "recipe": recipe, "data_key": key, "device": device}
     summary = run_summary(run, history, best, n_train, len(x_val), compile_seconds, start_epoch, t_start)
     io.write_json(out_dir / "train.json", summary)
     checkpoint.unlink(missing_ok=True)
