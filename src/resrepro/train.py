@@ -294,8 +294,8 @@ def compile_for_epochs(model, optimizer, x_train, y_train, recipe: dict, name: s
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    with io.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with io.atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: a full disk raises OSError
+        torch.save(state, f)
 
 
 def run_summary(

@@ -78,6 +78,7 @@ def stamp_note(fig: Figure, note: str | None) -> None:
             fontsize=9,
             fontweight="bold",
             wrap=True,  # long stamps wrap instead of running off the figure
+            parse_math=False,  # free text, shown as written: a stamp with $...$ is not mathtext
             color=NOTE_COLOR,
             bbox={"boxstyle": "round,pad=0.3", "fc": "#fff3f3", "ec": NOTE_COLOR, "lw": 0.8},
         )
