@@ -201,7 +201,7 @@ def test_a_full_disk_during_the_checkpoint_write_says_disk_full_and_leaves_nothi
 # --------------------------------------------------------------------------------------------
 # Snakemake: free text in the figures and report, provenance under -d, failed logs, a stale lock
 
-STAMP = "tiny run: $x^2$ costs $5, <b>bold</b> onerror=alert(1)"
+STAMP = "tiny run: $a_b_c$ is not mathtext, $x^2$ costs \\$5, <b>bold</b> onerror=alert(1)"
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -219,6 +219,41 @@ def tiny_workdir(workdir: Path, **cfg) -> Path:
     return archive
 
 
+def test_a_stamp_with_mathtext_draws_as_written_and_its_svg_inlines(tmp_path):
+    from resrepro.figures import figure
+    from resrepro.report import svg
+
+    out = tmp_path / "f.svg"
+    with figure((4, 3), out, tmp_path / "f.png", note=STAMP) as fig:  # wrapped, as the figures stage draws it
+        fig.add_subplot().plot([1, 2])
+    text = out.read_text()
+    assert "onerror=alert(1)" in text  # matplotlib echoes the stamp in a comment: inert, not refused
+    assert "onerror" not in svg.inline(text, "f-", "caption", out).split("-->")[-1]
+
+
+@pytest.mark.parametrize(
+    "body, refused",
+    [
+        ('<rect onload="alert(1)"/>', True),
+        ("<script>alert(1)</script>", True),
+        ('<a href="javascript:alert(1)"><text>x</text></a>', True),
+        ("<!-- a onerror=alert(1) stamp --><rect/>", False),
+        ("<text>a onerror=alert(1) stamp</text>", False),
+        ('<g id="x"><title>onclick=1</title></g>', False),
+    ],
+)
+def test_the_svg_check_refuses_handlers_in_tags_but_not_in_text_or_comments(tmp_path, body, refused):
+    from resrepro import ResreproError
+    from resrepro.report import svg
+
+    text = f'<svg xmlns="http://www.w3.org/2000/svg" width="10pt" height="10pt">{body}</svg>'
+    if refused:
+        with pytest.raises(ResreproError, match="scripts or event handlers"):
+            svg.inline(text, "f-", "caption", tmp_path / "f.svg")
+    else:
+        assert svg.inline(text, "f-", "caption", tmp_path / "f.svg").startswith("<svg")
+
+
 @pytest.mark.slow
 def test_a_stamp_with_mathtext_and_an_event_handler_reaches_figures_and_report_and_d_records_the_commit(tmp_path):
     tiny_workdir(tmp_path)
@@ -227,7 +262,8 @@ def test_a_stamp_with_mathtext_and_an_event_handler_reaches_figures_and_report_a
     results, report = tmp_path / "results" / "tiny", tmp_path / "reports" / "tiny"
     assert (results / "figures" / "curves.svg").stat().st_size > 0
     html = (report / "report.html").read_text()
-    assert "$x^2$ costs $5" in html and "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "$a_b_c$ is not mathtext, $x^2$ costs \\$5" in html  # as written
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     assert io.read_json(results / "provenance.json")["git"]["commit"] == commit
 
@@ -238,7 +274,7 @@ def test_a_failed_job_shows_its_log_in_a_plain_snakemake_run(tmp_path):
     cfg = yaml.safe_load((tmp_path / "config.yaml").read_text())
     cfg["data"]["sha256"] = io.file_digest(archive)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    run = snakemake(tmp_path, "--cores", "1", "data/manifest.json", timeout=300)
+    run = snakemake(tmp_path, "--cores", "1", "data/cifar10.json", timeout=300)
     assert run.returncode != 0
     out = run.stdout + run.stderr
     assert "workflow specific profile" in out  # profiles/default, read by Snakemake itself
