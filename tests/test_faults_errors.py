@@ -8,6 +8,7 @@ Snakemake, on tiny generated archives (tests/archives.py).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -99,6 +100,37 @@ def test_a_missing_result_file_is_named_with_the_stage_to_run(tmp_path, capsys):
     (results / "models.json").unlink()
     code, err = failure(capsys, tables_args(results))
     assert code == EXIT_CODES["input"] and "no such file" in err and str(results / "models.json") in err
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        (errno.ENOSPC, "disk full"),
+        (errno.EFBIG, "disk full"),
+        (errno.EROFS, "read-only file system"),
+        (errno.EACCES, "permission denied"),
+    ],
+)
+def test_an_io_fault_during_a_write_names_its_kind_and_the_file(tmp_path, capsys, monkeypatch, code, expected):
+    def fail(self, *a, **k):  # as write(2) fails: an OSError without a file name
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(Path, "write_text", fail)
+    out = tmp_path / "models.json"
+    status, err = failure(capsys, ["models", "--models", "resnet20", "--out", str(out)])
+    assert status == EXIT_CODES["io"] and expected in err and str(out) in err, err
+    assert not list(tmp_path.iterdir())  # no .part left
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    from resrepro import cli
+
+    def bug(a):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_catalog", bug)
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["catalog"])
 
 
 # --------------------------------------------------------------------------------------------

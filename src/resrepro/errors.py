@@ -67,6 +67,13 @@ class MissingKey(InputError, KeyError):
     __str__ = ResreproError.__str__  # KeyError would quote the whole message
 
 
+class MalformedJSON(InputError, ValueError):
+    """A file that is not valid JSON; still a ``ValueError`` (as json's own error) for code that expects one."""
+
+    def __init__(self, path: str | os.PathLike, detail: object):
+        super().__init__(f"not valid JSON ({detail})", path)
+
+
 class OutputError(ResreproError):
     """A file or folder that cannot be written: a full disk, a read-only file system, a permission denied."""
 

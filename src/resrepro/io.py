@@ -55,13 +55,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def read_json(path: str | os.PathLike) -> Any:
     """The JSON in ``path``; its objects are :class:`Record`: a missing key names the file (exit code 3)."""
-    from .errors import InputError
+    from .errors import MalformedJSON
 
     with open(path, encoding="utf-8") as f:
         try:
             return json.load(f, object_hook=lambda d: Record(d, path=path))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"not valid JSON ({e})", path) from None
+            raise MalformedJSON(path, e) from None
 
 
 class Record(dict):
@@ -70,12 +70,12 @@ class Record(dict):
 
     def __init__(self, *args: Any, path: str | os.PathLike, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.path = path
+        self._source_file = path  # not `path`: templates look attributes up before keys
 
     def __missing__(self, key: Any):
         from .errors import MissingKey
 
-        raise MissingKey(self.path, key)
+        raise MissingKey(self._source_file, key)
 
     def __reduce__(self):  # pickles and copies as a plain dict
         return dict, (dict(self),)
