@@ -118,7 +118,11 @@ def test_whole_dag_produces_the_report(tmp_path):
     for c in audit["claims"]:
         assert f"{c['id']} {c['verdict']}" in flat, c["id"]
     assert "References of the paper" in flat  # the rule passes reports/references.yaml
-    for name in ("table1", "table2", "table3", "context", "claims", "runtimes", "references"):
+    # selection bias: the test curve is recorded (train.test_curve, on by default) and compared, stamped
+    assert "Selection bias: what test-set selection adds" in flat and "Not comparable" in flat
+    selection = io.read_json(results / "tables" / "selection.json")
+    assert all(m["recorded"] and m["seeds"] == [0, 1] for m in selection["models"]) and selection["cost"]["epochs"] == 8
+    for name in ("table1", "table2", "table3", "context", "claims", "runtimes", "references", "selection"):
         assert (report / "tables" / f"{name}.tex").read_text().count("\\toprule") == 1
         assert (report / "tables" / f"{name}.csv").stat().st_size > 0
     for fig in ("curves", "error_vs_params", "error_vs_flops", "time_vs_flops", "per_class_f1", "confusion"):

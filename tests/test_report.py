@@ -560,6 +560,7 @@ SECTION_ORDER = (
     "4. Results",
     "5. Claims audit",
     "6. Results beyond the paper",
+    "6.1 Selection bias: what test-set selection adds",
     "7. Discussion",
     "8. Deviations from the paper",
     "9. References of the paper",

@@ -199,7 +199,8 @@ def test_the_web_page_sorts_the_claims_by_a_click_on_a_column_header(run_report,
 
 
 def test_a_degradation_study_is_a_subsection_of_the_results_beyond_the_paper(tmp_path_factory):
-    """A run with plain/residual twins: its study is numbered 6.1, after 6, its figures after its table."""
+    """A run with plain/residual twins: its study is numbered 6.1, after 6 and before the selection bias (6.2),
+    its figures after its table."""
     from test_report import make_run_results
     from test_report_text import _study
 
@@ -214,7 +215,8 @@ def test_a_degradation_study_is_a_subsection_of_the_results_beyond_the_paper(tmp
     blocks = Document.from_mapping(ctx).blocks()
     heads = [(b["number"], b["section"].id, b["section"].level) for b in blocks if b["kind"] == "heading"]
     at = heads.index(("6.1", "degradation", 2))
-    assert heads[at - 1] == ("6.", "beyond", 1) and heads[at + 1][0] == "7."
+    assert heads[at - 1] == ("6.", "beyond", 1) and heads[at + 1][:2] == ("6.2", "selection")
+    assert heads[at + 2][0] == "7."
     placed = [b.get("table", b.get("figure")).id for b in blocks if b["kind"] in ("table", "figure")]
     i = placed.index("table6")
     assert placed[i + 1 : i + 3] == outputs.figure_ids("degradation")

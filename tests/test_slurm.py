@@ -36,7 +36,7 @@ PLUGIN_DIR = Path(sys.prefix) / "slurm-plugin"  # .venv/slurm-plugin, as `make s
 BIN = str(Path(sys.executable).parent)
 # The test overrides of profiles/slurm: partition names and status-check timing, nothing else.
 SITE = ["--set-resources", "train:slurm_partition=gpu", "--slurm-init-seconds-before-status-checks", "2"]
-TIMING_COLUMNS = ["epoch_seconds", "images_per_second"]
+TIMING_COLUMNS = ["epoch_seconds", "images_per_second", "test_seconds"]  # test_seconds: train.test_curve
 
 
 # --- time limits of training jobs (no cluster needed) ----------------------------------------------

@@ -30,12 +30,20 @@ def tiny(n=64, seed=0):
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10
 
 
-def fit(tmp_path, recipe=RECIPE, model="resnet20", train_set=None, val_set=None, ckpt="c.pt"):
+def fit(tmp_path, recipe=RECIPE, model="resnet20", train_set=None, val_set=None, ckpt="c.pt", test_set=None):
     """One quiet training on the tiny data in tmp_path (the shape every test below shares)."""
     train_set = tiny() if train_set is None else train_set
     val_set = tiny(20, 1) if val_set is None else val_set
     return train.train(
-        model, recipe, train_set, val_set, seed=0, out_dir=tmp_path, checkpoint=tmp_path / ckpt, progress=False
+        model,
+        recipe,
+        train_set,
+        val_set,
+        seed=0,
+        out_dir=tmp_path,
+        checkpoint=tmp_path / ckpt,
+        progress=False,
+        test_set=test_set,
     )
 
 
@@ -80,6 +88,39 @@ def test_training_writes_history_weights_and_summary(tmp_path):
     assert not (tmp_path / "ckpt.pt").exists(), "the checkpoint is removed once the job has succeeded"
 
 
+def test_the_test_curve_changes_no_weight_and_goes_to_the_history_only(tmp_path):
+    """train.test_curve on or off: bit-identical weights and training columns (the test pass draws no random
+    numbers and selects nothing); with it on, history.csv gains test_acc and test_seconds, and nothing else does."""
+    test_set = tiny(30, 2)
+    on = fit(tmp_path / "on", test_set=test_set)
+    off = fit(tmp_path / "off", dict(RECIPE, test_curve=False), test_set=test_set)
+    none = fit(tmp_path / "none")  # the curve on, but no test set given (a caller without one)
+    a, b, c = (torch.load(tmp_path / d / "weights.pt", weights_only=True) for d in ("on", "off", "none"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) and torch.equal(a[k], c[k]) for k in a)
+    ha, hb = (pd.read_csv(tmp_path / d / "history.csv") for d in ("on", "off"))
+    assert tuple(ha.columns) == outputs.HISTORY_COLUMNS + outputs.HISTORY_TEST_COLUMNS
+    assert tuple(hb.columns) == outputs.HISTORY_COLUMNS
+    training = ["train_loss", "train_acc", "val_loss", "val_acc", "lr"]
+    assert ha[training].equals(hb[training]) and on["selected_epoch"] == off["selected_epoch"]
+    assert ha["test_acc"].between(0, 1).all() and (ha["test_seconds"] > 0).all()
+    assert on["test_curve"] and not off["test_curve"] and not none["test_curve"]
+
+
+def test_the_epoch_time_excludes_the_test_pass(tmp_path, monkeypatch):
+    """epoch_seconds (Table 2's time per epoch) is the training epoch alone: a slow test pass is not in it."""
+    predict, pause = train.predict, 2.0
+
+    def slow_predict(model, x, *args):
+        if len(x) == 30:  # the test set only (training batches are 32, validation 20)
+            time.sleep(pause)
+        return predict(model, x, *args)
+
+    monkeypatch.setattr(train, "predict", slow_predict)
+    fit(tmp_path, dict(RECIPE, epochs=1), test_set=tiny(30, 2))
+    h = pd.read_csv(tmp_path / "history.csv")
+    assert h.loc[0, "test_seconds"] >= pause and h.loc[0, "epoch_seconds"] < pause
+
+
 def test_non_finite_loss_names_epoch_and_step(tmp_path):
     recipe = dict(RECIPE, lr=1e30, epochs=1)
     with pytest.raises(train.NonFiniteLoss, match=r"epoch 1, step \d+ of 2.*Lower train.lr"):
@@ -93,7 +134,7 @@ SCRIPT = textwrap.dedent(
     from resrepro import train
     d = np.load(sys.argv[1]); recipe = json.loads(sys.argv[2])
     train.train("resnet20", recipe, (d["x"], d["y"]), (d["vx"], d["vy"]), seed=3,
-                out_dir=sys.argv[3], checkpoint=sys.argv[4], progress=False)
+                out_dir=sys.argv[3], checkpoint=sys.argv[4], progress=False, test_set=(d["tx"], d["ty"]))
     """
 )
 
@@ -101,8 +142,8 @@ SCRIPT = textwrap.dedent(
 def run_training(tmp_path, out, kill_after_checkpoint=False):
     data = tmp_path / "d.npz"
     if not data.exists():
-        (x, y), (vx, vy) = tiny(256), tiny(40, 1)
-        np.savez(data, x=x, y=y, vx=vx, vy=vy)
+        (x, y), (vx, vy), (tx, ty) = tiny(256), tiny(40, 1), tiny(30, 2)
+        np.savez(data, x=x, y=y, vx=vx, vy=vy, tx=tx, ty=ty)
     recipe = json.dumps(dict(RECIPE, epochs=4))
     ckpt = tmp_path / f"{out}.ckpt"
     cmd = [sys.executable, "-c", SCRIPT, str(data), recipe, str(tmp_path / out), str(ckpt)]
@@ -129,7 +170,7 @@ def test_killed_job_resumes_to_identical_weights_and_metrics(tmp_path):
     a = torch.load(tmp_path / "straight" / "weights.pt", weights_only=True)
     b = torch.load(tmp_path / "killed" / "weights.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]
+    cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "test_acc"]  # the test curve too
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / "straight" / "history.csv")[cols], pd.read_csv(tmp_path / "killed" / "history.csv")[cols]
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import fmt, io, outputs
+from . import fmt, io, outputs, selection
 from .fmt import display_name
 from .stats import sqrt_recall_variance, summarise
 from .tablefiles import table_to_csv, table_to_data_csv
@@ -330,3 +330,8 @@ def write_tables(tables: list[dict], out_dir: str | Path) -> None:
         io.write_text(out_dir / f"{t['id']}.csv", table_to_csv(t))
         io.write_text(out_dir / outputs.data_csv(t["id"]), table_to_data_csv(t))
     io.write_json(out_dir / "tables.json", tables)
+
+
+def write_selection(results: str | Path, models: list[str], seeds: list[int], out_dir: str | Path) -> dict:
+    """The tables stage's selection-bias data: selection.json and selection.csv (resrepro.selection)."""
+    return selection.write(selection.collect(results, models, seeds), out_dir)

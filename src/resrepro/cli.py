@@ -90,7 +90,9 @@ def cmd_train(a) -> None:
     _check_section("--recipe", a.recipe, "train")
     _check_section("--data", a.data, "data")
     errors.check_writable(a.out_dir, Path(a.checkpoint).parent)  # before any epoch, not after the last
-    x_train, y_train, _, _, sel = _arrays(a.cache, a.data)
+    x_train, y_train, x_test, y_test, sel = _arrays(a.cache, a.data)
+    # train.test_curve: the test accuracy per epoch goes to history.csv only (it never selects: resrepro.train)
+    test_set = (x_test[sel["test"]], y_test[sel["test"]]) if a.recipe.get("test_curve", True) else None
     summary = train.train(
         a.model,
         a.recipe,
@@ -101,6 +103,7 @@ def cmd_train(a) -> None:
         a.checkpoint,
         data_key=digest({k: a.data[k] for k in ("val_size", "split_seed", "train_subset", "val_subset")}),
         progress=not a.no_progress,
+        test_set=test_set,
     )
     print(
         f"{a.model} seed {a.seed}: selected epoch {summary['selected_epoch']} "
@@ -137,6 +140,7 @@ def cmd_tables(a) -> None:
         tables.append(analysis.build_context_table(measured, paper, text, sources, a.spec.get("stamp")))
     io.write_json(Path(a.out_dir) / "measured.json", measured)
     analysis.write_tables(tables, a.out_dir)
+    analysis.write_selection(a.results, a.spec["models"], a.spec["seeds"], a.out_dir)
 
 
 def cmd_figures(a) -> None:

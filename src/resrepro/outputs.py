@@ -42,6 +42,10 @@ HISTORY_COLUMNS = (
     "epoch_seconds",
     "images_per_second",
 )
+# Optional columns of history.csv, written only when train.test_curve is on (a test set was given): the test
+# accuracy after each epoch and the seconds that pass took (not part of epoch_seconds). They select nothing;
+# resrepro.selection reads them to measure what selecting on the test set would add.
+HISTORY_TEST_COLUMNS = ("test_acc", "test_seconds")
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,12 @@ TABLES = (
     Table("claims", "report", "Table 5: Claims audit (every claim of the paper, with its verdict)"),
     Table("runtimes", "report", "Table A1: Runtime of each job"),
     Table("references", "report", "Table R1: References of the paper with a finding (no verdicts)"),
+    Table(  # its data (selection.json and the numeric CSV) come from the tables stage, its display from the report
+        "selection",
+        "report",
+        "Table 7: Selection bias: test accuracy (%) selected on validation, at the last epoch and at the best "
+        "test epoch",
+    ),
     Table("table6", "degradation", "Table 6: Plain and residual networks by depth, beside He et al. (2016), Table 6"),
 )
 

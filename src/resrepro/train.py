@@ -9,7 +9,14 @@ Determinism and resumption: the model is initialised from ``seed``, and every ep
 shuffle and augmentation from a generator seeded by ``(seed, epoch)``. A checkpoint written
 atomically after each epoch therefore lets a killed job resume from the last completed epoch and
 finish with exactly the weights of an uninterrupted run (CPU). The model is selected on the
-validation split (best validation accuracy); the test set is never seen here.
+validation split (best validation accuracy), never on the test set.
+
+The test curve (``train.test_curve``): with a test set given, the test accuracy after every epoch and the
+seconds its pass took are written to history.csv (``test_acc``, ``test_seconds``) and nowhere else. They
+select nothing (the selection reads only ``val_acc``), are timed apart from the epoch (``epoch_seconds``, the
+time per epoch of Table 2, excludes them) and draw no random numbers (eval mode, no generator), so training is
+bit-identical with the curve on or off. They let :mod:`resrepro.selection` measure what selecting on the test
+set, as peers do, adds.
 """
 
 from __future__ import annotations
@@ -249,8 +256,23 @@ def validate(model, x_val: torch.Tensor, y_val: torch.Tensor, recipe: dict) -> t
     return F.cross_entropy(logits, y_val).item(), (logits.argmax(1) == y_val).sum().item() / len(y_val)
 
 
+def measure_test(model, test: tuple[torch.Tensor, torch.Tensor] | None, recipe: dict) -> dict:
+    """The test curve's point after an epoch: {"test_acc", "test_seconds"}, or {} without a test set.
+
+    Written to the history only, never used to select (the caller selects on ``val_acc``); timed on its own,
+    so it is not part of ``epoch_seconds``; eval mode and no generator: it leaves the training's RNG alone.
+    """
+    if test is None:
+        return {}
+    synchronize(test[0].device)
+    t0 = time.perf_counter()
+    logits = predict(model, test[0], recipe["eval_batch_size"], recipe["precision"])
+    correct = (logits.argmax(1) == test[1]).sum().item()  # .item() synchronises
+    return {"test_acc": correct / len(test[1]), "test_seconds": time.perf_counter() - t0}
+
+
 def history_row(epoch: int, ep: dict, n_train: int, val_loss: float, val_acc: float) -> dict:
-    """One line of history.csv (outputs.HISTORY_COLUMNS)."""
+    """One line of history.csv (outputs.HISTORY_COLUMNS; the test curve's columns are added by the caller)."""
     return {
         "epoch": epoch + 1,
         "train_loss": ep["loss_sum"].item() / n_train,
@@ -271,11 +293,15 @@ def _progress_line(row: dict) -> str:
 
 
 def write_outputs(out_dir: Path, model_name: str, seed: int, history: list, best: dict, gradients: list, images: int):
-    """history.csv, the weights selected on validation (weights.pt) and gradflow.json, each written atomically."""
+    """history.csv, the weights selected on validation (weights.pt) and gradflow.json, each written atomically.
+    The test curve's columns (outputs.HISTORY_TEST_COLUMNS) are written only when it was recorded."""
     import pandas as pd
 
+    columns = list(outputs.HISTORY_COLUMNS)
+    if history and all(c in history[0] for c in outputs.HISTORY_TEST_COLUMNS):
+        columns += outputs.HISTORY_TEST_COLUMNS
     with io.atomic_path(out_dir / "history.csv") as tmp:
-        pd.DataFrame(history, columns=list(outputs.HISTORY_COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
+        pd.DataFrame(history, columns=columns).to_csv(tmp, index=False, float_format="%.6g")
     with io.atomic_path(out_dir / "weights.pt") as tmp:
         torch.save(best["state"], tmp)
     record = {"model": model_name, "seed": seed, "images": images, "measurements": gradients}
@@ -322,6 +348,7 @@ def run_summary(
         "precision": "bf16-autocast" if use_bf16(device, recipe["precision"]) else "fp32",
         "compiled": compiles(recipe, device),
         "compile_seconds": compile_seconds,
+        "test_curve": bool(history) and "test_acc" in history[-1],  # in history.csv only; it selects nothing
         "mean_epoch_seconds": float(np.mean(epoch_seconds)),
         "total_train_seconds": float(np.sum(epoch_seconds)),
         "images_per_second": n_train * len(history) / float(np.sum(epoch_seconds)),
@@ -340,9 +367,11 @@ def train(
     checkpoint: str | Path,
     data_key: str = "",
     progress: bool = True,
+    test_set: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Train one (model, seed); write history.csv, weights.pt and train.json to ``out_dir``.
 
+    ``test_set`` (with ``train.test_curve`` on): also the test accuracy after every epoch, in history.csv only.
     ``checkpoint`` is a resumable state written after every epoch, deliberately not one of the
     job's declared outputs (Snakemake deletes those when a job fails). It is removed on success.
     """
@@ -357,6 +386,7 @@ def train(
 
     x_train, y_train = to_device(*train_set, device)
     x_val, y_val = to_device(*val_set, device)
+    test = to_device(*test_set, device) if test_set is not None and recipe.get("test_curve", True) else None
     n_train, batch = len(x_train), recipe["batch_size"]
     steps_per_epoch = math.ceil(n_train / batch)
 
@@ -397,8 +427,8 @@ def train(
         # --- validation: model selection happens here, never on the test set --------------------
         # eager module for evaluation: a compiled one would re-record its graphs at every train/eval switch
         val_loss, val_acc = validate(weights_of, x_val, y_val, recipe)
-        row = history_row(epoch, ep, n_train, val_loss, val_acc)
-        history.append(row)
+        row = history_row(epoch, ep, n_train, val_loss, val_acc) | measure_test(weights_of, test, recipe)
+        history.append(row)  # the test curve (if any) goes to the history only: below, val_acc alone selects
         if val_acc > best["val_acc"]:
             state = {k: v.detach().clone() for k, v in weights_of.state_dict().items()}
             best = {"val_acc": val_acc, "epoch": epoch + 1, "state": state}

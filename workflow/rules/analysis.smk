@@ -15,6 +15,8 @@ rule tables:
     output:
         tables=f"{RESULTS}/tables/tables.json",
         measured=f"{RESULTS}/tables/measured.json",
+        selection=f"{RESULTS}/tables/selection.json",
+        selection_data=f"{RESULTS}/tables/" + outputs.data_csv("selection"),
         csv=report(
             expand(
                 f"{RESULTS}/tables/{{name}}.csv",

@@ -13,6 +13,7 @@ localrules:
 rule report:
     input:
         tables=rules.tables.output.tables,
+        selection=rules.tables.output.selection,
         figures=rules.figures.output.svg,
         claims=rules.claims.output.audit,
         provenance=rules.provenance.output,

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import catalog, fmt, outputs
+from .. import catalog, fmt, outputs, selection
 from .. import references as paper_references
 from ..claims.gradients import WEIGHT_RATIO
 from ..data import TRAIN_SIZE
@@ -45,6 +45,7 @@ def build_context(
     refs_section, refs_tables = _references(text, common, references)
     bib = layout.bibliography()
     common["cite"] = layout.citations(bib)
+    selection_section, selection_table = _selection(results, spec, text, common)
     sections = [
         _scope(text, common, audit),
         _methodology(text, common, run, spec),
@@ -54,6 +55,7 @@ def build_context(
         _section(text, "claims_audit", common, tables=["claims"]),
         _section(text, "beyond", common),
         *([study | {"level": 2}] if study else []),  # a study beyond the paper: a subsection (level 2)
+        selection_section | {"level": 2},  # selection bias: what test-set selection adds
         _section(text, "discussion", common | {"choices": audit["choices"]}),
         _section(text, "deviations", common),
         *([refs_section] if refs_section else []),  # the paper's references, apart from the verdicts
@@ -64,7 +66,7 @@ def build_context(
     ]
     shown = ("id", "title", "columns", "rows", "notes", "align", "groups", "parts", "data")
     tables = [{k: t[k] for k in shown if k in t} for t in run["tables"]]
-    tables += degradation_tables + refs_tables
+    tables += degradation_tables + refs_tables + [selection_table]
     tables.append(layout.claims_table(text, common, audit))
     tables.append(_runtimes(results, spec, run["summaries"], snakemake_dir, text, common))
     claims = [
@@ -383,3 +385,27 @@ def _references(text: Prose, common: dict, path: str | Path | None) -> tuple[dic
         "widths": ["auto", "1fr", "1.2fr", "1.6fr"],
     }
     return _section(text, "references", values, tables=["references"]), [table]
+
+
+def _selection(results: Path, spec: dict, text: Prose, common: dict) -> tuple[dict, dict]:
+    """The selection-bias section and its table (resrepro.selection), from the tables stage's selection.json;
+    computed from the run's files for a run older than it. Histories without a test curve: "not recorded"."""
+    path = results / "tables" / "selection.json"
+    data = read_json(path) if path.exists() else selection.collect(results, spec["models"], spec["seeds"])
+    values = common | selection.report_values(data)
+    t = text.render("selection.table", **values)
+    table = {
+        "id": "selection",
+        "title": outputs.table("selection").title,
+        "columns": t["columns"],
+        "rows": selection.display_rows(data, t["not_recorded"]),
+        "notes": t["notes"],
+        "data": _frame_data(selection.numeric_rows(data)),
+    }
+    return _section(text, "selection", values, tables=["selection"]), table
+
+
+def _frame_data(frame) -> dict:
+    """A table's numeric data (tablefiles: ``data``) from a data frame; missing values as None."""
+    rows = frame.astype(object).where(frame.notna(), None).values.tolist()
+    return {"columns": list(frame.columns), "rows": rows}

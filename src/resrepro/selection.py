@@ -1,0 +1,183 @@
+"""Selection bias: what selecting the epoch on the test set, as peers do, adds to a test accuracy.
+
+Three test accuracies (%) per (model, seed), from a run's result files:
+
+* ``selected``: the test accuracy of the weights selected on validation (``eval/<m>/seed<s>/metrics.json``),
+  the number we report;
+* ``last``: the test accuracy after the last epoch (``history.csv``'s ``test_acc``, last row);
+* ``best_test``: the highest test accuracy over all epochs (``history.csv``): what peers report when they keep
+  the checkpoint of the best test epoch (kuangliu/pytorch-cifar, akamaster/pytorch_resnet_cifar10).
+
+The optimism of test-set selection is ``best_test - selected`` (and ``best_test - last``), in percentage
+points, summarised over seeds (:func:`resrepro.stats.summarise`). The test curve is recorded by training
+with ``train.test_curve`` on (:mod:`resrepro.train`) and only ever written to the history: nothing selects
+on it. A job without it (an older run, or the curve off) is "not recorded", never an error. Torch-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import fmt, io, outputs
+from .stats import summarise
+
+NOT_RECORDED = "not recorded"
+FIGURES = ("selected", "last", "best_test")  # the three test accuracies (%), in this order
+OPTIMISM = ("optimism", "optimism_last")  # best_test - selected, best_test - last (percentage points)
+NUMERIC_COLUMNS = ("model", "n", *(f"{q}_{s}" for q in FIGURES + OPTIMISM + ("test_share",) for s in ("mean", "sd")))
+
+
+def from_history(history: pd.DataFrame) -> dict | None:
+    """The test curve of one history: last and best test accuracy (%), the best epoch and the test pass's cost;
+    None when the history has no complete test curve (not recorded)."""
+    if not all(c in history.columns for c in outputs.HISTORY_TEST_COLUMNS) or len(history) == 0:
+        return None
+    acc = pd.to_numeric(history["test_acc"], errors="coerce")
+    seconds = pd.to_numeric(history["test_seconds"], errors="coerce")
+    if acc.isna().any() or seconds.isna().any():
+        return None
+    best = int(acc.to_numpy().argmax())  # the first epoch of the highest test accuracy
+    epoch_seconds = float(pd.to_numeric(history["epoch_seconds"]).sum())
+    return {
+        "last": 100 * float(acc.iloc[-1]),
+        "best_test": 100 * float(acc.iloc[best]),
+        "best_test_epoch": int(history["epoch"].iloc[best]),
+        "epochs": len(history),
+        "test_seconds": float(seconds.sum()),
+        "epoch_seconds": epoch_seconds,
+        "test_share": float(seconds.sum()) / epoch_seconds if epoch_seconds > 0 else None,
+    }
+
+
+def per_seed(selected_accuracy: float, history: pd.DataFrame, selected_epoch: int | None = None) -> dict:
+    """One (model, seed): the three figures and the optimism, from the selected model's test accuracy (0..1,
+    metrics.json) and the job's history; {"recorded": False, "selected": ...} without a test curve."""
+    selected = 100 * float(selected_accuracy)
+    curve = from_history(history)
+    if curve is None:
+        return {"recorded": False, "selected": selected, "selected_epoch": selected_epoch}
+    at = history.loc[history["epoch"] == selected_epoch, "test_acc"]  # a cross-check: the same weights, evaluated
+    return {
+        "recorded": True,
+        "selected": selected,
+        "selected_epoch": selected_epoch,
+        "curve_at_selected_epoch": 100 * float(at.iloc[0]) if len(at) else None,
+        **curve,
+        "optimism": curve["best_test"] - selected,
+        "optimism_last": curve["best_test"] - curve["last"],
+    }
+
+
+def summarise_model(model: str, seeds: dict[int, dict]) -> dict:
+    """Mean, sd and n over the seeds that recorded a test curve (the same seeds for every figure, so that the
+    optimism is paired); the seeds without one are listed."""
+    recorded = {s: r for s, r in seeds.items() if r["recorded"]}
+    out = {
+        "model": model,
+        "recorded": bool(recorded),
+        "seeds": sorted(recorded),
+        "not_recorded": sorted(s for s in seeds if s not in recorded),
+    }
+    for q in FIGURES + OPTIMISM:
+        out[q] = summarise([r[q] for r in recorded.values()]) if recorded else None
+    if not recorded:  # our own figure is known without the curve: over every seed
+        out["selected"] = summarise([r["selected"] for r in seeds.values()]) if seeds else None
+    shares = [r["test_share"] for r in recorded.values() if r["test_share"] is not None]
+    out["test_share"] = summarise(shares) if shares else None
+    return out
+
+
+def cost(per_job: list[dict]) -> dict | None:
+    """What the test pass costs: its seconds per epoch and its share of the epoch time (which excludes it),
+    over every job that recorded the curve; None when none did."""
+    jobs = [r for r in per_job if r["recorded"]]
+    if not jobs:
+        return None
+    epochs = sum(r["epochs"] for r in jobs)
+    test, train = sum(r["test_seconds"] for r in jobs), sum(r["epoch_seconds"] for r in jobs)
+    return {
+        "jobs": len(jobs),
+        "epochs": epochs,
+        "test_seconds_per_epoch": test / epochs,
+        "epoch_seconds": train / epochs,
+        "share": test / train if train > 0 else None,
+    }
+
+
+def collect(results: str | Path, models: list[str], seeds: list[int]) -> dict:
+    """selection.json: per model the summary over seeds and each seed's figures, and the test pass's cost."""
+    results = Path(results)
+    out_models, jobs = [], []
+    for model in models:
+        by_seed = {}
+        for seed in seeds:
+            metrics = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
+            history = io.read_csv(results / "train" / model / f"seed{seed}" / "history.csv", ("epoch_seconds",))
+            summary = results / "train" / model / f"seed{seed}" / "train.json"
+            epoch = io.read_json(summary).get("selected_epoch") if summary.exists() else None
+            by_seed[seed] = per_seed(metrics["accuracy"], history, epoch)
+            jobs.append(by_seed[seed])
+        out_models.append(summarise_model(model, by_seed) | {"per_seed": {str(s): r for s, r in by_seed.items()}})
+    return {
+        "recorded": any(m["recorded"] for m in out_models),
+        "models": out_models,
+        "cost": cost(jobs),
+    }
+
+
+def numeric_rows(data: dict) -> pd.DataFrame:
+    """One row per model, one quantity per column (mean and sd apart, n: the seeds with a test curve);
+    empty cells where the curve was not recorded."""
+    rows = []
+    for m in data["models"]:
+        row = {"model": m["model"], "n": len(m["seeds"])}  # the seeds with a test curve
+        for q in FIGURES + OPTIMISM + ("test_share",):
+            s = m[q]
+            row[f"{q}_mean"] = s["mean"] if s else None
+            row[f"{q}_sd"] = s["std"] if s else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(NUMERIC_COLUMNS))
+
+
+def write(data: dict, out_dir: str | Path) -> dict:
+    """selection.json (the data) and its numeric CSV (outputs.data_csv: numbers only, pandas reads floats)."""
+    out_dir = Path(out_dir)
+    io.write_json(out_dir / "selection.json", data)
+    with io.atomic_path(out_dir / outputs.data_csv("selection")) as tmp:
+        numeric_rows(data).to_csv(tmp, index=False, float_format="%.6g")
+    return data
+
+
+def _cell(s: dict | None, not_recorded: str, signed: bool = False) -> str:
+    """A display cell: mean ± sd (a signed mean for a difference), or ``not_recorded``."""
+    if s is None:
+        return not_recorded
+    mean = fmt.signed(s["mean"]) if signed else fmt.number(s["mean"])
+    return mean if s["std"] is None else f"{mean} {fmt.PM} {fmt.number(s['std'])}"
+
+
+def display_rows(data: dict, not_recorded: str) -> list[list[str]]:
+    """The report's table: model, the three figures, the two optimisms, n (seeds with a test curve)."""
+    rows = []
+    for m in data["models"]:
+        figures = [_cell(m[q], not_recorded) for q in FIGURES]
+        optimism = [_cell(m[q], not_recorded, signed=True) for q in OPTIMISM]
+        rows.append([fmt.display_name(m["model"]), *figures, *optimism, str(len(m["seeds"]))])
+    return rows
+
+
+def report_values(data: dict) -> dict:
+    """What the report's text uses: recorded, models_not_recorded, cost, largest (model, optimism) or None,
+    epochs (the most epochs of a job with a test curve; 0 without one)."""
+    recorded = [m for m in data["models"] if m["recorded"]]
+    top = max(recorded, key=lambda m: m["optimism"]["mean"], default=None)
+    epochs = [r["epochs"] for m in recorded for r in m["per_seed"].values() if r["recorded"]]
+    return {
+        "recorded": data["recorded"],
+        "epochs": max(epochs, default=0),
+        "models_not_recorded": [fmt.display_name(m["model"]) for m in data["models"] if not m["recorded"]],
+        "cost": data["cost"],
+        "largest": {"model": fmt.display_name(top["model"]), "optimism": top["optimism"]["mean"]} if top else None,
+    }
