@@ -109,8 +109,9 @@ def check_writable(*folders: str | os.PathLike) -> None:
             ) from None
 
 
-# the temporary file of an atomic write (resrepro.io.atomic_path): .<name>.<random>.part beside <name>
-_PART = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.part$")
+# the temporary file of an atomic write (resrepro.io.atomic_path) beside <name>: .<name>.<random>.part, or
+# .<name>.<pid>-<host>.<random>.part where the writer is named (mkstemp's <random>: 8 letters, digits or _)
+_PART = re.compile(r"^\.(?P<name>.+?)\.(?:\d+-[0-9a-f]{6}\.)?[A-Za-z0-9_]{8}\.part$")
 
 
 def _written_path(e: BaseException) -> str | None:
