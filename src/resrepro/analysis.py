@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from . import fmt, io, outputs, selection
 from .fmt import display_name
 from .stats import sqrt_recall_variance, summarise
@@ -46,7 +44,7 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
         for seed in seeds:
             m = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
             t = io.read_json(results / "train" / model / f"seed{seed}" / "train.json")
-            h = pd.read_csv(results / "train" / model / f"seed{seed}" / "history.csv")
+            h = io.read_csv(results / "train" / model / f"seed{seed}" / "history.csv", ("val_acc", "epoch_seconds"))
             per_seed["accuracy"].append(100 * m["accuracy"])
             per_seed["precision"].append(100 * m["precision_macro"])
             per_seed["recall"].append(100 * m["recall_macro"])

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import ResreproError, __version__, io
+from . import __version__, errors, io
 
 
 def _json_arg(text: str):
@@ -70,11 +70,27 @@ def _arrays(cache: str, data_cfg: dict):
     return x_train, y_train, x_test, y_test, sel
 
 
+def _check_section(option: str, value, section: str) -> None:
+    """Refuse a partial or unknown ``--recipe`` / ``--data``: it must be the whole resolved config section."""
+    from .config import ConfigError, schema
+
+    keys = set(schema()["properties"][section]["properties"])
+    missing = sorted(keys - set(value)) if isinstance(value, dict) else sorted(keys)
+    if missing:
+        raise ConfigError(
+            f"{option} is not the whole {section} section: it lacks {', '.join(missing)}; fix: pass the resolved "
+            f"section as JSON (`resrepro validate --print config.yaml` shows it; the Snakemake rules pass it)"
+        )
+
+
 def cmd_train(a) -> None:
     from . import train
     from .checkpoints import data_identity
     from .data import read_manifest
 
+    _check_section("--recipe", a.recipe, "train")
+    _check_section("--data", a.data, "data")
+    errors.check_writable(a.out_dir, Path(a.checkpoint).parent)  # before any epoch, not after the last
     x_train, y_train, x_test, y_test, sel = _arrays(a.cache, a.data)
     # train.test_curve: the test accuracy per epoch goes to history.csv only (it never selects: resrepro.train)
     test_set = (x_test[sel["test"]], y_test[sel["test"]]) if a.recipe.get("test_curve", True) else None
@@ -155,7 +171,7 @@ def cmd_provenance(a) -> None:
     from . import provenance
 
     manifest = io.read_json(a.data_manifest) if a.data_manifest else None
-    io.write_json(a.out, provenance.collect(a.config, manifest, claims=a.claims))
+    io.write_json(a.out, provenance.collect(a.config, manifest, repo=a.repo, claims=a.claims))
 
 
 def cmd_report(a) -> None:
@@ -301,6 +317,9 @@ def _add_result_commands(sub) -> None:
     s.add_argument(
         "--claims", default=None, help="reports/claims.yaml: records the SHA-256 of its pre-registered margins"
     )
+    s.add_argument(
+        "--repo", default=".", help="the workflow's source folder, whose git commit is recorded (default: here)"
+    )
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_provenance)
 
@@ -355,12 +374,18 @@ def _add_bench_command(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; an expected failure prints ``error:`` and ``fix:`` lines and returns its exit code
+    (:mod:`resrepro.errors`), a bug keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except ResreproError as e:
-        print(f"resrepro {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except Exception as e:  # noqa: BLE001 - re-raised below unless it is an expected failure
+        known = errors.describe(e)
+        if known is None:
+            raise
+        what, fix, code = known
+        print(f"resrepro {args.command}: error: {what}\nresrepro {args.command}: fix: {fix}", file=sys.stderr)
+        return code
     return 0
 
 

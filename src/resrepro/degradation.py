@@ -66,7 +66,7 @@ def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple
     for model in (_model(kind, d) for kind in KINDS for d in depths):
         runs[model] = [
             {
-                "history": pd.read_csv(results / "train" / model / f"seed{s}" / "history.csv"),
+                "history": io.read_csv(results / "train" / model / f"seed{s}" / "history.csv", ("epoch", "train_acc")),
                 "test_accuracy": io.read_json(results / "eval" / model / f"seed{s}" / "metrics.json")["accuracy"],
                 "gradflow": io.read_json(results / "train" / model / f"seed{s}" / "gradflow.json")["measurements"],
             }

@@ -123,8 +123,47 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """The JSON in ``path``; its objects are :class:`Record`: a missing key names the file (exit code 3)."""
+    from .errors import MalformedJSON
+
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f, object_hook=lambda d: Record(d, path=path))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise MalformedJSON(path, e) from None
+
+
+class Record(dict):
+    """A JSON object read from a file: a key it lacks raises :class:`resrepro.errors.MissingKey` (a KeyError)
+    that names the file and the key, never a bare ``KeyError``."""
+
+    def __init__(self, *args: Any, path: str | os.PathLike, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._source_file = path  # not `path`: templates look attributes up before keys
+
+    def __missing__(self, key: Any):
+        from .errors import MissingKey
+
+        raise MissingKey(self._source_file, key)
+
+    def __reduce__(self):  # pickles and copies as a plain dict
+        return dict, (dict(self),)
+
+
+def read_csv(path: str | os.PathLike, columns: tuple[str, ...] = ()):
+    """A CSV result file as a pandas DataFrame, refused (naming the file) if unreadable or without ``columns``."""
+    import pandas as pd
+
+    from .errors import InputError
+
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise InputError(f"not a readable CSV ({e})", path) from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"malformed result file: no column(s) {', '.join(map(repr, missing))}", path)
+    return df
 
 
 def _json_default(o: Any) -> Any:

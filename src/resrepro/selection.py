@@ -114,7 +114,7 @@ def collect(results: str | Path, models: list[str], seeds: list[int]) -> dict:
         by_seed = {}
         for seed in seeds:
             metrics = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
-            history = pd.read_csv(results / "train" / model / f"seed{seed}" / "history.csv")
+            history = io.read_csv(results / "train" / model / f"seed{seed}" / "history.csv", ("epoch_seconds",))
             summary = results / "train" / model / f"seed{seed}" / "train.json"
             epoch = io.read_json(summary).get("selected_epoch") if summary.exists() else None
             by_seed[seed] = per_seed(metrics["accuracy"], history, epoch)

@@ -99,6 +99,7 @@ rule provenance:
         "../../envs/report.yaml"
     params:
         config=lambda wildcards: as_json(config),
+        repo=str(REPO),  # the commit of the workflow's sources, also under `snakemake -d <dir>`
     shell:
         "resrepro provenance --config {params.config:q} --data-manifest {input.manifest:q}"
-        " --claims {input.claims:q} --out {output:q} > {log:q} 2>&1"
+        " --claims {input.claims:q} --repo {params.repo:q} --out {output:q} > {log:q} 2>&1"

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import ResreproError, catalog, outputs
-from ..io import read_json
+from ..io import read_csv, read_json
 
 _NEEDED_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -83,12 +83,7 @@ def aggregate(dfs: Sequence[pd.DataFrame], column: str) -> pd.DataFrame | None:
 def _read_history(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ResreproError(f"training history {str(path)!r} does not exist; run the train stage")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise ResreproError(
-            f"training history {str(path)!r} is not a readable CSV ({e}); delete it and re-run the train stage"
-        ) from e
+    return read_csv(path)
 
 
 def load_histories(paths: Iterable[str | os.PathLike]) -> dict[str, list[pd.DataFrame]]:

@@ -66,13 +66,19 @@ def save(fig: Figure, out_svg: str | os.PathLike, out_png: str | os.PathLike) ->
         fig.savefig(tmp, format="png", dpi=PNG_DPI, metadata={"Software": None})
 
 
+def as_written(text: object) -> str:
+    """Free text (a stamp) for matplotlib, shown as written: every ``$`` escaped, so that ``$...$`` is never
+    mathtext (which would fail on ``$a_b_c$``). ``parse_math=False`` is not enough: wrapped text ignores it."""
+    return str(text).replace("$", r"\$")
+
+
 def stamp_note(fig: Figure, note: str | None) -> None:
     """``note`` in bold red across the top of ``fig`` (nothing without a note)."""
     if note:
         fig.text(
             0.5,
             0.995,
-            str(note),
+            as_written(note),
             ha="center",
             va="top",
             fontsize=9,

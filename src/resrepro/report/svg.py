@@ -17,6 +17,19 @@ from .. import ResreproError
 _UNITS_PT = {"pt": 1.0, "px": 0.75, "in": 72.0, "cm": 72 / 2.54, "mm": 72 / 25.4, "": 0.75}
 _LENGTH = re.compile(r"\s*([0-9.]+)\s*(pt|px|in|cm|mm|)\s*")
 _UNSAFE_SVG = re.compile(r"<\s*(script|foreignObject|iframe|object|embed)\b|\son[a-z]+\s*=|javascript:", re.I)
+# where markup lives: tags; comments and text (a stamp such as "x onerror=y" that matplotlib echoes) are inert
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_TAG = re.compile(r"<[^>]*>")
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+def _unsafe(text: str) -> bool:
+    """Scripts, event-handler attributes or ``javascript:`` URLs in the tags of an SVG (not in its text)."""
+    for tag in _TAG.findall(_COMMENT.sub("", text)):
+        # attribute names are outside quotes; a javascript: URL is inside them
+        if _UNSAFE_SVG.search(_QUOTED.sub('""', tag)) or "javascript:" in tag.lower():
+            return True
+    return False
 
 
 def _not_svg(path: Path) -> ResreproError:
@@ -49,7 +62,7 @@ def size_pt(text: str, path: Path) -> tuple[float, float]:
 
 def inline(text: str, prefix: str, caption: str, path: Path) -> Markup:
     """SVG text ready to inline into HTML: prolog dropped, ids prefixed, no scripts."""
-    if _UNSAFE_SVG.search(text):
+    if _unsafe(text):
         raise ResreproError(
             f"figure {str(path)!r} contains scripts or event handlers; refusing to inline it - "
             "regenerate it with resrepro.figures"
