@@ -389,16 +389,25 @@ def test_every_write_fsyncs_its_file_before_the_rename_and_then_the_folder(tmp_p
     assert events[2][0] == "fsync" and folder == str(tmp_path) and len(json.loads(out.read_text())) == 1
 
 
+# a CUDA bf16 compiled checkpoint resumed on the CPU, in fp32, eagerly, or under another torch: each a new key
+ENGINE_VARIANTS = [("device", "cpu"), ("bf16", False), ("compiled", False), ("torch", "2.15.0")]
+
+
 def test_the_checkpoint_key_changes_with_each_thing_that_decides_the_training():
     recipe = dict(config.validate({"run": "k", "models": ["resnet20"], "seeds": [0], "data": {}, "train": {}})["train"])
-    data = {"val_size": 10, "split_seed": 0, "train_subset": None, "val_subset": None, "prepared_sha256": "a" * 64}
-    base = checkpoints.identity("resnet20", 0, recipe, data)
+    data = {"val_size": 10, "split_seed": 0, "train_subset": None, "val_subset": None, "test_subset": None}
+    data["prepared_sha256"] = "a" * 64
+    engine = {"device": "cuda", "bf16": True, "compiled": True, "torch": "2.14.1"}
+    base = checkpoints.identity("resnet20", 0, recipe, data, engine)
     variants = [
         checkpoints.identity("resnet32", 0, recipe, data),
         checkpoints.identity("resnet20", 1, recipe, data),
         checkpoints.identity("resnet20", 0, dict(recipe, lr=recipe["lr"] / 2), data),
         *(checkpoints.identity("resnet20", 0, recipe, dict(data, **{k: 7})) for k in checkpoints.SPLIT_KEYS),
         checkpoints.identity("resnet20", 0, recipe, dict(data, prepared_sha256="b" * 64)),
+        *(checkpoints.identity("resnet20", 0, recipe, data, dict(engine, **{k: v})) for k, v in ENGINE_VARIANTS),
     ]
+    assert "test_subset" in checkpoints.SPLIT_KEYS  # the test curve, recorded in the checkpoint's history
+    variants = [v for v in variants if v is not None]
     keys = {config.digest(i) for i in [base, *variants]}
     assert len(keys) == len(variants) + 1

@@ -28,7 +28,7 @@ from .config import digest
 
 # the data settings that decide the training split (config.yaml ``data``); the source and checksum
 # decide the prepared data, which the identity holds by its sha256
-SPLIT_KEYS = ("val_size", "split_seed", "train_subset", "val_subset")
+SPLIT_KEYS = ("val_size", "split_seed", "train_subset", "val_subset", "test_subset")  # the test curve's images too
 REQUIRED = {"key": str, "epoch": int, "model": dict, "optimizer": dict, "history": list, "best": dict}
 
 
@@ -43,9 +43,11 @@ def data_identity(data_cfg: dict, manifest: dict) -> dict:
     return {**{k: data_cfg.get(k) for k in SPLIT_KEYS}, "prepared_sha256": prepared}
 
 
-def identity(model: str, seed: int, recipe: dict, data) -> dict:
-    """Everything that decides a training: its digest is the checkpoint's key."""
-    return {"model": model, "seed": seed, "recipe": recipe, "data": data}
+def identity(model: str, seed: int, recipe: dict, data, engine: dict | None = None) -> dict:
+    """Everything that decides a training: its digest is the checkpoint's key. ``engine``: how it runs, resolved
+    (the device type, bf16, torch.compile, the torch version), so that a CUDA bf16 checkpoint never resumes on
+    the CPU in fp32 (the recipe says only "auto")."""
+    return {"model": model, "seed": seed, "recipe": recipe, "data": data, "engine": engine or {}}
 
 
 def save(path: str | os.PathLike, obj) -> None:

@@ -45,7 +45,9 @@ HISTORY_COLUMNS = (
 # Optional columns of history.csv, written only when train.test_curve is on (a test set was given): the test
 # accuracy after each epoch and the seconds that pass took (not part of epoch_seconds). They select nothing;
 # resrepro.selection reads them to measure what selecting on the test set would add.
-HISTORY_TEST_COLUMNS = ("test_acc", "test_seconds")
+# test_acc_a / test_acc_b: the same pass on the two fixed halves of the test set (even and odd positions), for
+# the split-half estimate of the selection bias (resrepro.selection).
+HISTORY_TEST_COLUMNS = ("test_acc", "test_acc_a", "test_acc_b", "test_seconds")
 
 
 # Snakemake's benchmark file of every job (the rules' `benchmark:` directive), relative to results/<run>/:

@@ -12,7 +12,7 @@ finish with exactly the weights of an uninterrupted run (CPU). The model is sele
 validation split (best validation accuracy), never on the test set.
 
 The test curve (``train.test_curve``): with a test set given, the test accuracy after every epoch and the
-seconds its pass took are written to history.csv (``test_acc``, ``test_seconds``) and nowhere else. They
+seconds its pass took are written to history.csv (``test_acc``, its halves, ``test_seconds``) and nowhere else. They
 select nothing (the selection reads only ``val_acc``), are timed apart from the epoch (``epoch_seconds``, the
 time per epoch of Table 2, excludes them) and draw no random numbers (eval mode, no generator), so training is
 bit-identical with the curve on or off. They let :mod:`resrepro.selection` measure what selecting on the test
@@ -242,7 +242,7 @@ def validate(model, x_val: torch.Tensor, y_val: torch.Tensor, recipe: dict) -> t
 
 
 def measure_test(model, test: tuple[torch.Tensor, torch.Tensor] | None, recipe: dict) -> dict:
-    """The test curve's point after an epoch: {"test_acc", "test_seconds"}, or {} without a test set.
+    """The test curve's point after an epoch (outputs.HISTORY_TEST_COLUMNS), or {} without a test set.
 
     Written to the history only, never used to select (the caller selects on ``val_acc``); timed on its own,
     so it is not part of ``epoch_seconds``; eval mode and no generator: it leaves the training's RNG alone.
@@ -252,8 +252,10 @@ def measure_test(model, test: tuple[torch.Tensor, torch.Tensor] | None, recipe: 
     synchronize(test[0].device)
     t0 = time.perf_counter()
     logits = predict(model, test[0], recipe["eval_batch_size"], recipe["precision"])
-    correct = (logits.argmax(1) == test[1]).sum().item()  # .item() synchronises
-    return {"test_acc": correct / len(test[1]), "test_seconds": time.perf_counter() - t0}
+    hit = (logits.argmax(1) == test[1]).double()
+    acc = [hit.mean().item(), hit[0::2].mean().item(), hit[1::2].mean().item()]  # .item() synchronises
+    # all of the test set, and its two fixed halves (even and odd positions): resrepro.selection's split-half bias
+    return {"test_acc": acc[0], "test_acc_a": acc[1], "test_acc_b": acc[2], "test_seconds": time.perf_counter() - t0}
 
 
 def history_row(epoch: int, ep: dict, n_train: int, val_loss: float, val_acc: float) -> dict:
@@ -380,7 +382,13 @@ def train(
     weights_of = getattr(model, "_orig_mod", model)  # the uncompiled module holds the state
 
     # resume from the last completed epoch, if a checkpoint of this very training exists (checkpoints.py)
-    ident = checkpoints.identity(model_name, seed, recipe, data_key)
+    engine = {
+        "device": device.type,
+        "bf16": use_bf16(device, recipe["precision"]),
+        "compiled": compiles(recipe, device),
+        "torch": str(torch.__version__),  # plain text: the checkpoint holds only tensors and plain data
+    }
+    ident = checkpoints.identity(model_name, seed, recipe, data_key, engine)
     checkpoints.clear_stale_parts([checkpoint, *(out_dir / name for name in OUTPUT_NAMES)])
     start_epoch, history, best, gradients = checkpoints.resume(checkpoint, ident, weights_of, optimizer, device, label)
 

@@ -16,7 +16,7 @@ rule tables:
         tables=f"{RESULTS}/tables/tables.json",
         measured=f"{RESULTS}/tables/measured.json",
         selection=f"{RESULTS}/tables/selection.json",
-        selection_data=f"{RESULTS}/tables/" + outputs.data_csv("selection"),
+        selection_data=f"{RESULTS}/tables/{outputs.data_csv('selection')}",
         csv=report(
             expand(
                 f"{RESULTS}/tables/{{name}}.csv",
@@ -99,7 +99,7 @@ rule provenance:
         "../../envs/report.yaml"
     params:
         config=lambda wildcards: as_json(config),
-        repo=str(REPO),  # the commit of the workflow's sources, also under `snakemake -d <dir>`
+        repo=lambda wildcards: str(REPO),  # the commit of the workflow's sources, also under `snakemake -d <dir>`
     shell:
         "resrepro provenance --config {params.config:q} --data-manifest {input.manifest:q}"
         " --claims {input.claims:q} --repo {params.repo:q} --out {output:q} > {log:q} 2>&1"
