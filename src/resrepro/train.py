@@ -258,6 +258,27 @@ def measure_test(model, test: tuple[torch.Tensor, torch.Tensor] | None, recipe: 
     return {"test_acc": acc[0], "test_acc_a": acc[1], "test_acc_b": acc[2], "test_seconds": time.perf_counter() - t0}
 
 
+def gradient_probe(model_name: str, recipe: dict, x_train, y_train) -> tuple[set, tuple]:
+    """The epochs at which to measure the gradient flow, and its fixed batch of training images."""
+    probe_epochs = set(recipe["gradflow_epochs"])
+    if probe_epochs and catalog.get(model_name).builder != "cifar_resnet":
+        raise ResreproError(
+            f"train.gradflow_epochs is set but {model_name} has no residual blocks to measure; "
+            "use it for He et al.'s CIFAR ResNets and plain networks only"
+        )
+    return probe_epochs, (x_train[: recipe["gradflow_images"]], y_train[: recipe["gradflow_images"]])
+
+
+def engine_of(recipe: dict, device: torch.device) -> dict:
+    """How a training runs, resolved from the recipe's "auto"s: part of its checkpoint's key (checkpoints.py)."""
+    return {
+        "device": device.type,
+        "bf16": use_bf16(device, recipe["precision"]),
+        "compiled": compiles(recipe, device),
+        "torch": str(torch.__version__),  # plain text: the checkpoint holds only tensors and plain data
+    }
+
+
 def history_row(epoch: int, ep: dict, n_train: int, val_loss: float, val_acc: float) -> dict:
     """One line of history.csv (outputs.HISTORY_COLUMNS; the test curve's columns are added by the caller)."""
     return {
@@ -359,8 +380,7 @@ def train(
     ``test_set`` (with ``train.test_curve`` on): also the test accuracy after every epoch, in history.csv only.
     ``checkpoint`` is a resumable state written after every epoch, deliberately not one of the
     job's declared outputs (Snakemake deletes those when a job fails). It is removed on success.
-    ``data_key`` identifies the data (cli: :func:`checkpoints.data_identity`, the prepared data's
-    sha256, the split and the subsets); a checkpoint of any other training is moved aside, never resumed.
+    ``data_key`` identifies the data (:func:`checkpoints.data_identity`); another training's checkpoint is not resumed.
     """
     t_start = time.time()
     out_dir, checkpoint = Path(out_dir), Path(checkpoint)
@@ -382,24 +402,12 @@ def train(
     weights_of = getattr(model, "_orig_mod", model)  # the uncompiled module holds the state
 
     # resume from the last completed epoch, if a checkpoint of this very training exists (checkpoints.py)
-    engine = {
-        "device": device.type,
-        "bf16": use_bf16(device, recipe["precision"]),
-        "compiled": compiles(recipe, device),
-        "torch": str(torch.__version__),  # plain text: the checkpoint holds only tensors and plain data
-    }
-    ident = checkpoints.identity(model_name, seed, recipe, data_key, engine)
+    ident = checkpoints.identity(model_name, seed, recipe, data_key, engine_of(recipe, device))
     checkpoints.clear_stale_parts([checkpoint, *(out_dir / name for name in OUTPUT_NAMES)])
     start_epoch, history, best, gradients = checkpoints.resume(checkpoint, ident, weights_of, optimizer, device, label)
 
     # gradient flow (degradation study): the gradient reaching each block, on fixed batches
-    probe_epochs = set(recipe["gradflow_epochs"])
-    probe = (x_train[: recipe["gradflow_images"]], y_train[: recipe["gradflow_images"]])
-    if probe_epochs and catalog.get(model_name).builder != "cifar_resnet":
-        raise ResreproError(
-            f"train.gradflow_epochs is set but {model_name} has no residual blocks to measure; "
-            "use it for He et al.'s CIFAR ResNets and plain networks only"
-        )
+    probe_epochs, probe = gradient_probe(model_name, recipe, x_train, y_train)
     if start_epoch == 0 and 0 in probe_epochs:
         gradients.append(measure_gradients(weights_of, probe, 0))
 
