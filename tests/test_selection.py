@@ -155,3 +155,11 @@ def test_one_epoch_jobs_are_said_to_coincide(tmp_path):
     spec, common = {"models": ["resnet20"], "seeds": [0]}, {"stamp": None, "comparable": True, "study": False}
     section, _ = content._selection(tmp_path, spec, Prose(TEMPLATE_DIR / TEXT_FILE), common)
     assert "the three figures coincide" in " ".join(section["paragraphs"])
+
+
+def test_the_gap_is_never_taken_across_two_test_passes_and_no_image_count_claims_no_mismatch():
+    h = history([0.5, 0.7])
+    lone = selection.per_seed(0.69, h, selected_epoch=None, n_test=1000)  # no row at the selected epoch
+    assert lone["gap"] is None and lone["gap_last"] == pytest.approx(0.0)
+    assert selection.per_seed(0.69, h, selected_epoch=2, n_test=None)["mismatch"] is False
+    assert selection.per_seed(0.69, h, selected_epoch=2, n_test=1000)["mismatch"] is True

@@ -128,11 +128,6 @@ QUANTITIES = {
 }
 
 
-def plural(n: int, word: str) -> str:
-    """``1 seed``, ``2 seeds``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _table_notes(measured: dict, tolerance: float) -> dict[str, list[str]]:
     """The notes that define each table's quantities."""
     devices = sorted({d for ours in measured.values() for d in ours["devices"]})
@@ -177,7 +172,7 @@ def build_tables(
     ``parts`` splits a wide table for the page, ``data`` holds the numbers for the numeric CSV."""
     n = len(seeds)
     seed_note = (
-        f"Ours: mean \u00b1 sample standard deviation (sd) over {plural(n, 'seed')} ({', '.join(map(str, seeds))}), "
+        f"Ours: mean \u00b1 sample standard deviation (sd) over {fmt.count(n, 'seed')} ({', '.join(map(str, seeds))}), "
         "with n, the number of seeds, in brackets; \u0394 = ours \u2212 paper."
         if n > 1
         else f"Ours: a single seed ({seeds[0]}), so no spread can be given; n in brackets; \u0394 = ours \u2212 paper."

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from . import ResreproError, fmt
-from .data.constants import CLASSES, TEST_SIZE, TRAIN_SIZE
+from .cifar10 import CLASSES, TEST_SIZE, TRAIN_SIZE
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
 

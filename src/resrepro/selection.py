@@ -11,15 +11,17 @@ Three test accuracies (%) per (model, seed), from a run's result files:
 Two quantities, in percentage points, per seed and then mean, sd and a 95 % t-interval over seeds:
 
 * ``gap`` = best_test - (the curve at the validation-selected epoch): how far the peers' figure lies above
-  ours, both from the same test pass. It is NOT the bias alone: it is the selection bias plus the true
-  difference between the two selected epochs (10,000 test images pick a better epoch than 5,000 validation
-  images) plus noise; ``gap_last`` = best_test - last likewise.
+  ours, both from the same test pass (none when the curve has no row at the selected epoch). It is NOT the
+  bias alone: per seed it is the selection bias plus the true difference between the two selected epochs
+  (10,000 test images tend to pick a better epoch than 5,000 validation images) plus noise; ``gap_last`` =
+  best_test - last likewise.
 * ``selection_bias``, the split-half estimate: the test set's two fixed halves (even and odd positions,
   ``test_acc_a`` / ``test_acc_b``); pick the epoch on one half, score it on both;
   bias = mean over the two directions of (accuracy on the picking half - accuracy on the other half) at the
   picked epoch. The other half is independent of the pick, so this estimates the optimism of reporting a test
-  set's own maximum, for a test set of half the size (a larger test set has a smaller one: at full size it is
-  an upper estimate).
+  set's own maximum, for a test set of half the size (in expectation a larger test set has a smaller one,
+  about 1/sqrt(2) of it when the epochs' test noise dominates; one seed's estimate is noisy and can be
+  negative). Intervals over seeds are conditional on this test set and its one split into halves.
 
 ``selected`` (metrics.json, the evaluate job) and the curve at the selected epoch are the same weights on the
 same images; a difference larger than one image's share is reported (``mismatch``). The test curve is
@@ -37,7 +39,6 @@ import pandas as pd
 from . import fmt, io, outputs
 from .stats import mean_ci
 
-NOT_RECORDED = "not recorded"
 FIGURES = ("selected", "last", "best_test")  # the three test accuracies (%), in this order
 GAPS = ("gap", "gap_last", "selection_bias")  # percentage points (the module's docstring)
 CORE = ("test_acc", "test_seconds")  # the curve itself; the halves (test_acc_a, _b) may be absent in older runs
@@ -100,9 +101,9 @@ def per_seed(selected_accuracy: float, history: pd.DataFrame, selected_epoch: in
         "selected": selected,
         "selected_epoch": selected_epoch,
         "curve_at_selected_epoch": at_selected,
-        "mismatch": at_selected is not None and abs(at_selected - selected) > one_image + 1e-9,
+        "mismatch": bool(n_test) and at_selected is not None and abs(at_selected - selected) > one_image + 1e-9,
         **curve,
-        "gap": curve["best_test"] - (selected if at_selected is None else at_selected),
+        "gap": None if at_selected is None else curve["best_test"] - at_selected,  # one test pass, never two
         "gap_last": curve["best_test"] - curve["last"],
         "selection_bias": split_half_bias(history),
     }
@@ -193,7 +194,7 @@ def write(data: dict, out_dir: str | Path) -> dict:
     out_dir = Path(out_dir)
     io.write_json(out_dir / "selection.json", data)
     with io.atomic_path(out_dir / outputs.data_csv("selection")) as tmp:
-        numeric_rows(data).to_csv(tmp, index=False, float_format="%.6g")
+        numeric_rows(data).to_csv(tmp, index=False, float_format="%.12g")  # as tablefiles' numeric CSVs
     return data
 
 

@@ -42,7 +42,7 @@ def check_table(table: Mapping, where: str = "table") -> tuple[list[str], list[l
     return cols, out_rows
 
 
-_PLACEHOLDER = {"", "—", "–", "-", "n/a", "NA", "nan", "—", "?"}
+_PLACEHOLDER = {"", "—", "–", "-", "n/a", "NA", "nan", "?"}  # a missing value, as displays show it
 
 
 def check_groups(table: Mapping, n_columns: int) -> list[tuple[str, int]]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from resrepro import catalog, codebase, compute, outputs
 from resrepro.config import for_snakemake, recipe_for
-from resrepro.data import TRAIN_SIZE
+from resrepro.cifar10 import TRAIN_SIZE
 
 # Validate against workflow/schemas/config.schema.yaml before any job is scheduled; on error
 # every problem is listed (key, allowed values) and no job starts. The config files are read again

@@ -17,14 +17,13 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .. import ResreproError
 from .claimlist import VERDICT_COLORS, Claim, Highlight, dict_list, req_str
+from .claimlist import text as _text
 from .escape import TypstCode, soft_breaks
 from .figure import Figure
 from .tables import check_groups, check_table, column_alignment, split_parts
 
 _WIDTH = re.compile(r"auto|\d+(\.\d+)?(fr|cm|mm|pt|em)")
 _ANCHOR = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*")  # an id both outputs can link to (HTML id, Typst label)
-
-_req_str, _dict_list = req_str, dict_list
 
 
 def _str_list(v: Any, what: str) -> list[str]:
@@ -37,11 +36,7 @@ def _str_list(v: Any, what: str) -> list[str]:
 
 def _each(context: Mapping, key: str) -> Iterator[tuple[int, Mapping]]:
     """The dicts listed under ``key`` with their positions."""
-    return enumerate(_dict_list(context.get(key), f"'{key}'"))
-
-
-def _text(v: Any) -> str:
-    return str(v or "")
+    return enumerate(dict_list(context.get(key), f"'{key}'"))
 
 
 # --- the parts of a document ---------------------------------------------------------------------
@@ -56,7 +51,7 @@ class Term:
 
     @classmethod
     def from_mapping(cls, m: Mapping, where: str) -> Term:
-        return cls(_req_str(m, "term", where), _text(m.get("text")))
+        return cls(req_str(m, "term", where), _text(m.get("text")))
 
 
 @dataclass
@@ -94,9 +89,9 @@ class Section:
     @classmethod
     def from_mapping(cls, s: Mapping, i: int) -> Section:
         where = f"section {i + 1}"
-        terms = _dict_list(s.get("terms"), f"{where} 'terms'")
+        terms = dict_list(s.get("terms"), f"{where} 'terms'")
         return cls(
-            title=_req_str(s, "title", where),
+            title=req_str(s, "title", where),
             paragraphs=_str_list(s.get("paragraphs"), f"{where} 'paragraphs'"),
             terms=[Term.from_mapping(d, f"{where} term {j + 1}") for j, d in enumerate(terms)],
             tables=_str_list(s.get("tables"), f"{where} 'tables'"),
@@ -286,7 +281,7 @@ class ProvenanceItem:
 
     @classmethod
     def from_mapping(cls, p: Mapping, i: int) -> ProvenanceItem:
-        key = _req_str(p, "key", f"provenance item {i + 1}")
+        key = req_str(p, "key", f"provenance item {i + 1}")
         return cls(key, "" if p.get("value") is None else str(p.get("value")))
 
 
@@ -349,7 +344,7 @@ class Document:
         stamp = context.get("stamp")
         if stamp is not None and not isinstance(stamp, str):
             raise ResreproError("report context 'stamp' must be a string or None; fix the report stage")
-        title = _req_str(context, "title")
+        title = req_str(context, "title")
         parts: dict[str, list] = {
             "sections": [Section.from_mapping(s, i) for i, s in _each(context, "sections")],
             "definitions": [Term.from_mapping(d, f"definition {i + 1}") for i, d in _each(context, "definitions")],

@@ -10,15 +10,12 @@ from markupsafe import Markup
 
 from .. import ResreproError
 from . import svg
+from .claimlist import text as _text
 from .escape import TypstCode
 
 # Typst page geometry used to fit figures (A4, keep in sync with report.typ.j2).
 _TEXT_WIDTH_CM = 21.0 - 2 * 2.2
 _MAX_FIGURE_HEIGHT_CM = 19.5
-
-
-def _text(v) -> str:
-    return str(v or "")
 
 
 @dataclass
