@@ -3,7 +3,10 @@
 #   snakemake --cores all --configfile presets/quick.yaml   CPU demo (make demo)
 #   snakemake --cores all merged_claims                     one audit of the runs in `merge` (make merged)
 # Snakemake orchestrates; every rule calls the `resrepro` command line (src/resrepro).
+import sys
+
 from snakemake.utils import min_version
+from resrepro import plan
 from resrepro.config import check_file
 
 min_version("9.0")
@@ -28,6 +31,12 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/degradation.smk"
 include: "workflow/rules/merged.smk"
+
+
+# The cost up front (resrepro.plan), on stderr: not in the jobs' own runs, nor in what --dag or --lint print
+# on stdout. At parse time, because onstart: is skipped by a dry run (snakemake -n).
+if workflow.is_main_process:
+    print(plan.line(config), file=sys.stderr)
 
 
 rule all:

@@ -42,11 +42,14 @@ TIMING_COLUMNS = ["epoch_seconds", "images_per_second", "test_seconds"]  # test_
 # --- time limits of training jobs (no cluster needed) ----------------------------------------------
 
 
-def test_slurm_sizing_reads_cost_and_depth_from_the_catalog():
-    """common.smk holds no table of its own: the FLOPs and depths that size time limits come from the catalog."""
+def test_slurm_sizing_reads_cost_and_depth_from_the_catalog_and_its_speed_from_speeds_yaml():
+    """common.smk holds no table or speed of its own: the time limit is resrepro.plan's count of the work (the
+    catalog's FLOPs and depths) at the cautious speed that src/resrepro/speeds.yaml declares once."""
     text = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    assert "GFLOPS_PER_IMAGE" not in text and "isdigit" not in text
-    assert re.search(r"catalog\.get\(\s*model\s*\)", text), "the time limit reads the catalog entry of the model"
+    assert "GFLOPS_PER_IMAGE" not in text and "isdigit" not in text and "TFLOPS" not in text
+    assert re.search(r"plan\.slurm_minutes\(\s*config,\s*model,\s*attempt\s*\)", text)
+    speeds = (REPO / "src" / "resrepro" / "speeds.py").read_text()
+    assert re.search(r"catalog\.get\(\s*model\s*\)", speeds), "the speed model reads the catalog entry of the model"
 
 
 def test_training_jobs_request_a_gpu_and_a_time_limit_scaled_by_cost(tmp_path):

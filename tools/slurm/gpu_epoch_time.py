@@ -7,7 +7,7 @@ images, batch 128, the recipe of config.yaml): the time per epoch does not depen
 values. Prints one JSON line per model with the steady-state epoch time (the last epoch), the first
 epoch (cuDNN autotuning included) and the job's wall time, and the effective training throughput
 in TFLOP/s (3 x forward FLOPs per training image, 1 x per validation image): the figures to set
-GPU_TFLOPS and LAYER_STEP_MS in workflow/rules/common.smk from, for a given cluster's GPUs.
+tflops and layer_step_ms of stated.slurm in src/resrepro/speeds.yaml from, for a given cluster's GPUs.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ import json
 import shlex
 from pathlib import Path
 
-from resrepro import catalog, codebase, compute, outputs
+from resrepro import catalog, codebase, compute, outputs, plan
 from resrepro.config import for_snakemake, recipe_for
 from resrepro.cifar10 import TRAIN_SIZE
 
@@ -121,35 +121,13 @@ def done_unbenchmarked(job):
 
 
 # --- SLURM time limits (profiles/slurm) ----------------------------------------------------------
-# Assumed speed of one A100-class GPU for this training loop (bf16, data on the GPU): compute at
-# GPU_TFLOPS, plus a latency per layer and step that dominates thin deep nets (ResNet-110). These are
-# cautious assumptions, not measurements: tools/slurm/gpu_epoch_time.py measures both on a given GPU.
-GPU_TFLOPS = 30.0
-LAYER_STEP_MS = 0.5
-# minutes for the queue-side start, imports, data to the GPU and first-epoch autotuning
-STARTUP_MINUTES = 10
-HEADROOM = 1.5
-
-
+# A training's counted work (resrepro.plan.work: epochs x images x the catalog's FLOPs and depth) at the
+# cautious A100-class speed declared once in src/resrepro/speeds.yaml (stated.slurm, with its head-room and
+# start-up); tools/slurm/gpu_epoch_time.py measures a given GPU's figures. A retry (timeout, node failure)
+# resumes from the checkpoint of the last completed epoch and gets attempt times the first limit.
 def train_minutes(model, attempt=1):
-    """SLURM time limit (minutes) of one training job, from its counted cost; x attempt on retries.
-
-    Cost: epochs x (3 x training images + validation images) x FLOPs per image, plus a latency
-    per layer (the catalog's depth) and step. A retry (timeout, node failure) resumes
-    from the checkpoint of the last completed epoch and gets attempt times the first limit.
-    """
-    recipe = recipe_for(config, model)
-    data_cfg = config["data"]
-    n_val = data_cfg["val_subset"] or data_cfg["val_size"]
-    n_train = data_cfg["train_subset"] or TRAIN_SIZE - data_cfg["val_size"]
-    steps = -(-n_train // recipe["batch_size"])
-    # forward cost and depth, declared once in resrepro.catalog
-    spec = catalog.get(model)
-    gflops, depth = spec.gflops, spec.depth
-    epoch_s = (3 * n_train + n_val) * gflops / (GPU_TFLOPS * 1e3)
-    epoch_s += steps * depth * LAYER_STEP_MS / 1e3
-    minutes = STARTUP_MINUTES + HEADROOM * recipe["epochs"] * epoch_s / 60
-    return int(-(-minutes // 1)) * attempt
+    """SLURM time limit (minutes) of one training job, from its counted cost; x attempt on retries."""
+    return plan.slurm_minutes(config, model, attempt)
 
 
 def train_runtime(wildcards, attempt):
