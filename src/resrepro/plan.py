@@ -217,7 +217,9 @@ def line(cfg: dict) -> str:
         return f"plan: not available ({str(e).partition('; fix: ')[0]}); `resrepro plan` for the detail"
     epochs = sorted({v["epochs"] for v in p["models"].values()})
     span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
-    pack = f"pack {p['pack']}" + (f" (x{p['pack_speedup']:.2f})" if p["pack"] > 1 else "")
+    pack = f"pack {p['pack']}"
+    if p["pack"] > 1:
+        pack += f" (x{p['pack_speedup']:.2f} measured)" if p["pack_source"] == "measured" else f" ({NOT_MEASURED})"
     here = ""
     if p["device"] == "gpu" and p["gpus_source"] != "found" and cfg["train"].get("device") == "auto":
         here = "; no GPU found here: train.device auto trains on the CPU"
