@@ -152,8 +152,6 @@ def plan(cfg: dict, gpus: int | None = None, pack: int | None = None, bench_file
         speedup = pack_files.get(m, {})
         s = seconds(w, speed)
         sp = speedup.get(pack, 1.0) if pack > 1 else 1.0
-        if pack > 1 and pack not in speedup:
-            notes.append(f"{m}: {NOT_MEASURED}")
         trainings += [(s, speedup)] * len(cfg["seeds"])
         models[m] = {
             "trainings": len(cfg["seeds"]),
@@ -165,6 +163,9 @@ def plan(cfg: dict, gpus: int | None = None, pack: int | None = None, bench_file
             "throughput_source": speed.source,
             "pack_speedup": sp,
         }
+    unpacked = [m for m in models if pack > 1 and pack not in pack_files.get(m, {})]
+    if unpacked:
+        notes.append(f"{', '.join(unpacked)} at pack {pack}: {NOT_MEASURED} (resrepro bench --pack {pack})")
     alone = math.fsum(v["trainings"] * v["seconds_per_training"] for v in models.values())
     total = math.fsum(v["gpu_hours"] for v in models.values())
     return {
@@ -178,16 +179,26 @@ def plan(cfg: dict, gpus: int | None = None, pack: int | None = None, bench_file
         "total_gpu_hours": total,
         "wall_hours": schedule(trainings, n, pack) / 3600 if trainings else 0.0,
         "gpus": n,
-        "gpus_source": "given" if gpus else ("found" if found and kind == "gpu" else "none found: 1 assumed"),
+        "gpus_source": "given" if gpus else _found(found, kind),
         "pack": pack,
         "pack_speedup": alone / 3600 / total if total else 1.0,
-        "pack_source": "measured"
-        if pack > 1 and all(pack in pack_files.get(m, {}) for m in models)
-        else ("not packed" if pack == 1 else NOT_MEASURED),
+        "pack_source": _pack_source(pack, len(unpacked), len(models)),
         "throughput_source": {m: v["throughput_source"] for m, v in models.items()},
         "files": files,
         "notes": notes,
     }
+
+
+def _pack_source(pack: int, unmeasured: int, models: int) -> str:
+    if pack == 1:
+        return "not packed"
+    return "measured" if not unmeasured else NOT_MEASURED if unmeasured == models else "partly measured"
+
+
+def _found(found: int | None, kind: str) -> str:
+    if kind == "cpu":
+        return "by default"
+    return "found" if found else "none found: 1 assumed"
 
 
 def _hours(h: float) -> str:
@@ -219,7 +230,10 @@ def line(cfg: dict) -> str:
     span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
     pack = f"pack {p['pack']}"
     if p["pack"] > 1:
-        pack += f" (x{p['pack_speedup']:.2f} measured)" if p["pack_source"] == "measured" else f" ({NOT_MEASURED})"
+        x = f"x{p['pack_speedup']:.2f}"
+        pack += {"measured": f" ({x} measured)", "partly measured": f" ({x}, partly measured)"}.get(
+            p["pack_source"], f" ({NOT_MEASURED})"
+        )
     here = ""
     if p["device"] == "gpu" and p["gpus_source"] != "found" and cfg["train"].get("device") == "auto":
         here = "; no GPU found here: train.device auto trains on the CPU"
@@ -232,7 +246,7 @@ def line(cfg: dict) -> str:
 
 def table(p: dict) -> str:
     """The plan as printed by ``resrepro plan``."""
-    head = f"{'model':<10} {'trainings':>9} {'epochs':>6} {'PFLOP each':>10} {'s each':>8} {p['unit']:>9}  throughput"
+    head = f"{'model':<10} {'trainings':>9} {'epochs':>6} {'PFLOP each':>10} {'s each':>9} {p['unit']:>9}  throughput"
     rows = [
         f"resrepro plan: run {p['run']}, {p['trainings']} trainings on {p['device_name']}",
         head,
@@ -241,11 +255,11 @@ def table(p: dict) -> str:
     for m, v in p["models"].items():
         rows.append(
             f"{m:<10} {v['trainings']:>9} {v['epochs']:>6} {v['flops_per_training'] / 1e15:>10.1f} "
-            f"{v['seconds_per_training']:>8,.0f} {v['gpu_hours']:>9.2f}  {v['throughput_source']}"
+            f"{v['seconds_per_training']:>9,.0f} {v['gpu_hours']:>9.2f}  {v['throughput_source']}"
         )
     rows.append("-" * len(head))
     rows.append(
-        f"{'total':<10} {p['trainings']:>9} {'':>6} {p['total_flops'] / 1e15:>10.1f} {'':>8} "
+        f"{'total':<10} {p['trainings']:>9} {'':>6} {p['total_flops'] / 1e15:>10.1f} {'':>9} "
         f"{p['total_gpu_hours']:>9.2f}"
     )
     speedup = {"measured": f"speedup x{p['pack_speedup']:.2f} measured", "not packed": "not packed"}
