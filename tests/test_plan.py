@@ -281,3 +281,21 @@ def test_a_snakemake_dry_run_prints_the_plan_line_first_on_stderr(tmp_path):
     assert "plan:" not in out.stdout
     dag = _snakemake(tmp_path, "--dag")  # what is piped into dot stays clean
     assert dag.returncode == 0 and dag.stdout.lstrip().startswith("digraph"), dag.stderr[-2000:]
+
+
+def test_the_readme_quotes_the_plans_figures_as_it_prints_them(tmp_path, monkeypatch):
+    """README, "What a full run costs": the pasted output is what `resrepro plan --gpus 1` prints, line by line."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # one GPU, whatever this machine has: the README's line
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## What a full run costs", 1)[1].split("\n## ", 1)[0]
+    cfg = config.load(REPO / "config.yaml")
+    assert plan.table(plan.plan(cfg, gpus=1)) in section
+    assert plan.line(cfg).startswith(section.split("e.g.\n`", 1)[1].split("`", 1)[0])
+    four = plan.table(plan.plan(cfg, gpus=4)).splitlines()
+    assert next(x for x in four if x.startswith("wall-clock: ")).removeprefix("wall-clock: ") in section
+    degradation = plan.table(plan.plan(config.load(REPO / "config.yaml", REPO / "presets" / "degradation.yaml"), 1))
+    block = section.split("presets/degradation.yaml\n", 1)[1].split("```", 1)[0]
+    shown = [x for x in block.splitlines() if x and x != "..."]
+    assert len(shown) >= 8 and all(x in degradation.splitlines() for x in shown)
+    cpu = plan.plan(paper(device="cpu"))
+    assert f"about {cpu['total_gpu_hours']:,.0f} CPU-hours" in " ".join(section.split())
