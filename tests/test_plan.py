@@ -281,6 +281,26 @@ def test_a_snakemake_dry_run_prints_the_plan_line_first_on_stderr(tmp_path):
     assert "plan:" not in out.stdout
     dag = _snakemake(tmp_path, "--dag")  # what is piped into dot stays clean
     assert dag.returncode == 0 and dag.stdout.lstrip().startswith("digraph"), dag.stderr[-2000:]
+    lint = _snakemake(tmp_path, "--lint")
+    assert lint.returncode == 0 and "plan:" not in lint.stdout, lint.stdout[-2000:] + lint.stderr[-2000:]
+
+
+@pytest.mark.parametrize("preset", [[], ["presets/degradation.yaml"]])
+def test_the_slurm_time_limits_from_the_plans_count_are_never_shorter_than_before(preset):
+    """Before issue 14 common.smk counted 3 x training + validation images (no test-curve pass) at the same stated
+    speed; the plan's count adds the test curve, so no limit got shorter (a shorter one would time out)."""
+    cfg = config.load(REPO / "config.yaml", *(REPO / p for p in preset))
+    s = speeds.declared()["stated"]["slurm"]
+    n_train, n_val, _ = plan.images(cfg)
+    for m in cfg["models"]:
+        recipe, spec = config.recipe_for(cfg, m), catalog.get(m)
+        steps = -(-n_train // recipe["batch_size"])
+        epoch = (3 * n_train + n_val) * spec.gflops / (s["tflops"] * 1e3) + steps * spec.depth * s[
+            "layer_step_ms"
+        ] / 1e3
+        before = math.ceil(s["startup_minutes"] + s["headroom"] * recipe["epochs"] * epoch / 60)
+        assert before <= plan.slurm_minutes(cfg, m) <= 1.15 * before, m
+        assert plan.slurm_minutes(cfg, m, attempt=2) == 2 * plan.slurm_minutes(cfg, m)
 
 
 def test_the_readme_quotes_the_plans_figures_as_it_prints_them(tmp_path, monkeypatch):
