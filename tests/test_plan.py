@@ -121,6 +121,7 @@ def test_a_record_at_another_batch_size_compile_state_or_device_is_not_used(tmp_
         f = bench_file(tmp_path / "b.json", {"model": "resnet18", "ours_img_s": 1000.0} | other)
         p = plan.plan(cfg, gpus=1, bench_files=[f])
         assert not p["models"]["resnet18"]["measured"], other
+    assert any("no GPU measurement" in n for n in p["notes"]), "a CPU record alone leaves the GPU plan stated"
     two = bench_file(tmp_path / "h100.json", {"model": "resnet18", "ours_img_s": 1.0}, device="NVIDIA H100")
     p = plan.plan(
         cfg, gpus=1, bench_files=[bench_file(tmp_path / "b.json", {"model": "resnet18", "ours_img_s": 1e3}), two]
@@ -232,6 +233,13 @@ def test_a_bad_bench_file_fails_naming_the_file_and_the_fix(tmp_path, capsys, te
     err = capsys.readouterr().err
     assert code == 3, err
     assert what in err and str(bad) in err and "resrepro plan: fix:" in err
+
+
+def test_zero_gpus_or_a_pack_of_zero_is_refused_by_the_command_line(capsys):
+    for args in (["--gpus", "0"], ["--pack", "0"], ["--gpus", "two"]):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["plan", *args])
+        assert e.value.code == 2 and "not a whole number >= 1" in capsys.readouterr().err
 
 
 def test_a_missing_bench_file_fails_naming_it(tmp_path, capsys):

@@ -129,6 +129,8 @@ def _throughput(cfg: dict, kind: str, bench_files) -> tuple[list[dict], dict, li
             notes.append(f"throughput: the shipped measurements ({', '.join(speeds.shown(f) for f in defaults)})")
         else:
             notes.append("throughput: no measurement files found (benchmarks/results): stated figures only")
+    if not any(r["gpu"] == (kind == "gpu") for r in records):
+        notes.append(f"throughput: no {kind.upper()} measurement in the bench files: stated figures only")
     return records, pack, files, notes
 
 
@@ -136,7 +138,7 @@ def plan(cfg: dict, gpus: int | None = None, pack: int | None = None, bench_file
     """The cost of ``cfg``: per model, in total and as wall-clock on ``gpus`` x ``pack`` (module docstring)."""
     kind = "cpu" if cfg["train"].get("device") == "cpu" else "gpu"
     pack = int(pack or cfg["train"].get("pack", 1) or 1) if kind == "gpu" else 1
-    found = None if gpus else gpus_found()
+    found = None if gpus or kind == "cpu" else gpus_found()
     n = gpus or (found if kind == "gpu" else None) or 1
     if n < 1 or pack < 1:
         raise ResreproError(f"--gpus {n} --pack {pack}: both must be at least 1; fix: give whole numbers >= 1")
