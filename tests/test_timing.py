@@ -131,3 +131,18 @@ def test_a_printed_time_on_the_papers_hardware_is_not_testable_when_ours_were_al
     alone = FORM_RULES["table_cell"](form, inputs({}, paper))[0]
     assert shared["outcome"] == NOT_TESTABLE and timing.SHARED_REASON in shared["reason"]
     assert alone["outcome"] != NOT_TESTABLE and "shared_timing" not in alone["evidence"]
+
+
+def test_the_cost_of_a_claim_says_when_its_throughput_was_timed_on_a_shared_gpu(tmp_path):
+    from resrepro.claims import cost
+    from resrepro.claims.merged import Run
+
+    def throughput(shared_seeds):
+        entry = {"images_per_second": summarise([1000.0] * 3), "devices": ["Test GPU"], "shared_seeds": shared_seeds}
+        entry |= {"unshared_epochs": [0 if s in shared_seeds else 3 for s in range(3)]}
+        run = Run("paper", tmp_path, {}, {"resnet18": entry}, [], None)
+        return cost.throughput("resnet18", cost.Context(PAPER, [], {}, {}, [run], {}, False))
+
+    assert throughput([])["device"] == "Test GPU"
+    assert throughput([0, 1, 2])["device"] == "Test GPU (shared GPU)"
+    assert throughput([2])["device"] == "Test GPU (partly shared GPU)"

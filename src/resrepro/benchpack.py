@@ -90,10 +90,7 @@ def _collect(procs: list, results, k: int) -> list[dict]:
         except queue.Empty:
             pass
         dead = [p for p in procs if p.exitcode not in (None, 0)]
-        if dead or time.monotonic() > deadline:
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
+        if dead or time.monotonic() > deadline:  # measure() terminates the others
             why = f"exit code {dead[0].exitcode}" if dead else f"no report after {WAIT_SECONDS} s"
             raise ResreproError(
                 f"bench --pack: a worker of k = {k} stopped without a report ({why}); fix: rerun with "
@@ -115,10 +112,17 @@ def measure(name: str, recipe: dict, device: str, k: int, batch: int, warmup: in
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(k), ctx.Queue()
     args = (name, recipe, device, batch, warmup, steps, barrier, results)
-    procs = [ctx.Process(target=_worker, args=(i, *args), daemon=True) for i in range(k)]
-    for p in procs:
-        p.start()
-    reports = _collect(procs, results, k)
+    # not daemonic: torch.compile's inductor starts compile workers of its own, which a daemonic process may not
+    procs = [ctx.Process(target=_worker, args=(i, *args)) for i in range(k)]
+    try:
+        for p in procs:
+            p.start()
+        reports = _collect(procs, results, k)
+    finally:  # never leave a worker behind (an error, Ctrl-C)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=10)
     wall = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     return {
         "k": k,
