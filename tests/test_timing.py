@@ -146,3 +146,19 @@ def test_the_cost_of_a_claim_says_when_its_throughput_was_timed_on_a_shared_gpu(
     assert throughput([])["device"] == "Test GPU"
     assert throughput([0, 1, 2])["device"] == "Test GPU (shared GPU)"
     assert throughput([2])["device"] == "Test GPU (partly shared GPU)"
+
+
+def test_the_time_figure_names_a_device_whose_times_were_shared(tmp_path):
+    from resrepro import io
+    from resrepro.figures.inputs import RunResults
+
+    def device(shared_seeds):
+        entry = {"flops_per_image": 2e9, "seconds_per_epoch": {"mean": 2.0, "std": 0.1}, "devices": ["GPU X"]}
+        entry |= {"shared_seeds": shared_seeds, "unshared_epochs": [0 if s in shared_seeds else 3 for s in (0, 1)]}
+        io.write_json(tmp_path / "tables" / "measured.json", {"resnet18": entry})
+        for s in (0, 1):
+            io.write_json(tmp_path / "train" / "resnet18" / f"seed{s}" / "train.json", {"train_images": 1000})
+        paper = {"table2": {"rows": {}}}
+        return RunResults(tmp_path, paper, {}, {"models": ["resnet18"], "seeds": [0, 1]}).time_rows()[0]["device"]
+
+    assert device([]) == "GPU X" and device([0, 1]) == "GPU X (shared GPU)"

@@ -82,6 +82,12 @@ def state(entry: Mapping) -> str:
     return "shared" if len(shared) >= len(seeds) else "partly shared"
 
 
+def device_label(entry: Mapping) -> str:
+    """After the device of a model timed on a shared GPU: "(shared GPU)" or "(partly shared GPU)"; "" when alone."""
+    s = state(entry)
+    return "" if s == "alone" else f" ({s} GPU)"
+
+
 def cell_label(entry: Mapping) -> str:
     """What a timing cell of Table 2 adds for a model timed on a shared GPU ("" when alone)."""
     s = state(entry)

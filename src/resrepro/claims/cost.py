@@ -140,12 +140,6 @@ def _measured_ips(run: Any, model: str) -> float | None:
     return float(s["mean"]) if isinstance(s, Mapping) and s.get("mean") else None
 
 
-def _shared(entry: Mapping) -> str:
-    """ " (shared GPU)" where the throughput was timed on a GPU shared with other trainings (resrepro.timing)."""
-    s = timing.state(entry)
-    return "" if s == "alone" else f" ({s} GPU)"
-
-
 def throughput(model: str, ctx: Context) -> dict | None:
     """Training images per second for ``model``: measured (the run its numbers come from first), else
     scaled by MACs from the measured model of the same family closest in MACs; None if nothing is measured."""
@@ -154,7 +148,7 @@ def throughput(model: str, ctx: Context) -> dict | None:
         ips = _measured_ips(r, model)
         if ips:
             dev = ", ".join((r.measured[model].get("devices") or [])) or "unknown device"
-            dev += _shared(r.measured[model])
+            dev += timing.device_label(r.measured[model])
             return {"images_per_second": ips, "basis": "measured", "run": r.name, "device": dev}
     spec = catalog.get(model)
     refs = [(m, r) for r in runs for m in r.measured if m in catalog.available() and _measured_ips(r, m)]
@@ -168,7 +162,7 @@ def throughput(model: str, ctx: Context) -> dict | None:
     ref, r = min(refs, key=distance)
     ips = _measured_ips(r, ref) * catalog.get(ref).macs / spec.macs
     dev = ", ".join(r.measured[ref].get("devices") or []) or "unknown device"
-    dev += _shared(r.measured[ref])
+    dev += timing.device_label(r.measured[ref])
     basis = f"scaled by MACs from {ref}"
     return {"images_per_second": ips, "basis": basis, "from_model": ref, "run": r.name, "device": dev}
 
