@@ -50,6 +50,17 @@ def test_bench_pack_on_the_cpu_reports_each_training_and_the_aggregate_over_the_
     assert "aggregate img/s" in printed and "each training's img/s" in printed
 
 
+def test_the_pack_table_of_several_models_has_a_block_per_model():
+    def entry(model, rates):
+        keys = ("k", "aggregate_images_per_second", "per_training_images_per_second", "speedup")
+        rows = [dict(zip(keys, (k, sum(r), r, sum(r) / 100))) for k, r in rates]
+        return {"model": model, "device_name": "GPU X", "batch_size": 128, "note": "all on one GPU", "pack": rows}
+
+    text = benchpack.table({"models": [entry("resnet18", [(1, [100.0]), (2, [90.0, 80.0])]), entry("vgg16", [])]})
+    assert "resnet18 on GPU X" in text and "vgg16 on GPU X" in text
+    assert " 2              170     1.70  90, 80" in text
+
+
 def test_bench_pack_always_measures_k_1_the_baseline_of_the_speedup():
     assert benchpack.parse_pack("2,4") == [1, 2, 4]
     assert benchpack.parse_pack("3,1,3") == [1, 3]
