@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import fmt, io, outputs, selection
+from . import fmt, io, outputs, selection, timing
 from .fmt import display_name
 from .stats import sqrt_recall_variance, summarise
 from .tablefiles import table_to_csv, table_to_data_csv
@@ -40,7 +40,7 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
     out = {}
     for model in models:
         per_seed = {k: [] for k in outputs.MEASURED_QUANTITIES}
-        devices = set()
+        devices, jobs = set(), []
         for seed in seeds:
             m = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
             t = io.read_json(results / "train" / model / f"seed{seed}" / "train.json")
@@ -52,9 +52,9 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
             if "confusion_matrix" in m:  # Var_c(sqrt r_c) of the per-class recalls, in percentage points
                 per_seed["recall_spread"].append(100 * sqrt_recall_variance(m["confusion_matrix"]))
             per_seed["epochs_to_convergence"].append(epochs_to_convergence(h["val_acc"].tolist(), tolerance))
-            per_seed["seconds_per_epoch"].append(float(h["epoch_seconds"].mean()))
-            per_seed["total_hours"].append(float(h["epoch_seconds"].sum()) / 3600)
-            per_seed["images_per_second"].append(t["images_per_second"])
+            jobs.append((seed, timing.job_times(h, t)))  # from unshared epochs, else labelled shared (timing.py)
+            for q in timing.QUANTITIES:
+                per_seed[q].append(jobs[-1][1][q])
             if "train_acc" in h:  # final epoch, on the augmented training batches
                 per_seed["train_accuracy"].append(100 * float(h["train_acc"].iloc[-1]))
             devices.add(t["device_name"])
@@ -63,6 +63,7 @@ def collect(results: str | Path, models: list[str], seeds: list[int], tolerance:
         out[model]["params"] = info[model]["params"]
         out[model]["flops_per_image"] = info[model]["flops_per_image"]
         out[model]["devices"] = sorted(devices)
+        out[model].update(timing.model_times(jobs))
     return out
 
 
@@ -144,6 +145,7 @@ def _table_notes(measured: dict, tolerance: float) -> dict[str, list[str]]:
             "Total training time: the sum over epochs, in hours. Training images per second: the paper has "
             "no such column.",
             f"The paper names no hardware; ours: {', '.join(devices)}.",
+            *timing.notes(measured),
         ],
         "table3": [
             "Parameters: exact count of our CIFAR-10 models (10 classes), by resrepro.models; one value, no spread.",
@@ -185,6 +187,8 @@ def build_tables(
     tables = []
     for tid, quantities in QUANTITIES.items():
         rows, records, data = _rows(with_params, paper[tid], quantities)
+        if tid == "table2":  # a time taken on a shared GPU says so in its cell (resrepro.timing)
+            rows = [timing.label_cells(row, measured[m], quantities) for row, m in zip(rows, measured)]
         headers = paper[tid].get("columns") or {}
         groups = [{"title": headers.get(k, {}).get("header", label), "span": 3} for k, label, _ in quantities]
         title = paper[tid]["title"] + " (paper vs. ours)"

@@ -54,16 +54,15 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n)
 
 
-def time_ours(
-    name: str, recipe: dict, device: torch.device, batch: int, warmup: int, steps: int
-) -> tuple[float, float]:
-    """(images/s, seconds of warm-up incl. any compilation) of our training step."""
-    x_np, y_np = synthetic(batch * (warmup + steps))
+def our_steps(name: str, recipe: dict, device: torch.device, batch: int, n_steps: int, seed: int = 0):
+    """``run(lo, hi)``: steps lo..hi-1 of our training engine (the train stage's model, optimizer, augmentation,
+    compile and precision path) on ``n_steps`` synthetic batches drawn from ``seed``."""
+    x_np, y_np = synthetic(batch * n_steps, seed)
     x, y = to_device(x_np, y_np, device)
     model = build_model(name, device, recipe)
     model.train()
     optimizer = build_optimizer(model, recipe, device)
-    gen = torch.Generator(device=device).manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(seed)
 
     def run(lo, hi):
         for i in range(lo, hi):
@@ -71,6 +70,14 @@ def time_ours(
             mark_step(recipe, device)
             train_step(model, optimizer, xb, y[i * batch : (i + 1) * batch], recipe)
 
+    return run
+
+
+def time_ours(
+    name: str, recipe: dict, device: torch.device, batch: int, warmup: int, steps: int
+) -> tuple[float, float]:
+    """(images/s, seconds of warm-up incl. any compilation) of our training step."""
+    run = our_steps(name, recipe, device, batch, warmup + steps)
     t0 = time.perf_counter()
     run(0, warmup)
     synchronize(device)

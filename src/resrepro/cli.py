@@ -206,6 +206,11 @@ def cmd_bench(a) -> None:
         recipe["compile_mode"] = a.compile_mode
     if a.threads:
         recipe["threads"] = a.threads
+    if a.pack:  # k trainings at once on one device (resrepro.benchpack)
+        from . import benchpack
+
+        benchpack.main(a.models.split(","), recipe, a.pack, a.device, a.batch_size, a.warmup, a.steps, a.json)
+        return
     bench.main(a.models.split(","), recipe, a.device, a.batch_size, a.warmup, a.steps, a.workers, a.rounds, a.json)
 
 
@@ -368,6 +373,9 @@ def _add_bench_command(sub) -> None:
         default=None,
         choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
         help="default: train.compile_mode of the config (reduce-overhead captures CUDA graphs)",
+    )
+    s.add_argument(
+        "--pack", default=None, help="e.g. 1,2,3,4: k trainings at once on the device, one process each (adds k = 1)"
     )
     s.add_argument("--configfile", nargs="+", default=["config.yaml"], help="recipe source (default: config.yaml)")
     s.add_argument("--json", default=None, help="also write the figures as JSON here")

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .. import ResreproError, catalog, fmt, io, outputs
+from .. import ResreproError, catalog, fmt, io, outputs, timing
 from .. import paper as transcription
 from ..fmt import display_name, names
 from ..stats import summarise
@@ -148,6 +148,7 @@ def throughput(model: str, ctx: Context) -> dict | None:
         ips = _measured_ips(r, model)
         if ips:
             dev = ", ".join((r.measured[model].get("devices") or [])) or "unknown device"
+            dev += timing.device_label(r.measured[model])
             return {"images_per_second": ips, "basis": "measured", "run": r.name, "device": dev}
     spec = catalog.get(model)
     refs = [(m, r) for r in runs for m in r.measured if m in catalog.available() and _measured_ips(r, m)]
@@ -161,6 +162,7 @@ def throughput(model: str, ctx: Context) -> dict | None:
     ref, r = min(refs, key=distance)
     ips = _measured_ips(r, ref) * catalog.get(ref).macs / spec.macs
     dev = ", ".join(r.measured[ref].get("devices") or []) or "unknown device"
+    dev += timing.device_label(r.measured[ref])
     basis = f"scaled by MACs from {ref}"
     return {"images_per_second": ips, "basis": basis, "from_model": ref, "run": r.name, "device": dev}
 

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .. import ResreproError, catalog, fmt
+from .. import ResreproError, catalog, fmt, timing
 from ..fmt import printed
 from ..paper import TABLES
 from ..stats import EXACT_TOLERANCE, holm, no_spread, welch
@@ -150,6 +150,11 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
         tests[-1].update(paired_test(x, a, b, q, sign))
     ev = {"tests": tests, "alpha": ALPHA, "margin": margin}
     ours = "; ".join(_line(t) for t in tests)
+    shared, note = timing.claim_note(needed, [q for *_, q in pairs], x.measured)  # times on a shared GPU say so
+    if note:
+        ev["shared_timing"], ours = note, f"{ours} ({note})"
+    if shared:
+        return check(rule, "measurement", NOT_TESTABLE, f"{timing.SHARED_REASON}; measured: {ours}", **ev)
     undefined = sorted({q for *_, q in pairs if q in DEFINITION_DEPENDENT and not x.defined(q)})
     if undefined:
         return check(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
-from .. import ResreproError
+from .. import ResreproError, timing
 from ..fmt import printed
 from ..stats import equivalence, mean_ci, prediction_interval, t_ppf
 from .bounds import rule_macro_floor, rule_recall_spread
@@ -159,6 +159,9 @@ def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
     ev: dict = {"paper": form["value"], "ours": mean_ci(vals) if vals else None}
     if form["quantity"] == "seconds_per_epoch":
         ours += _implied_rate(form, x, ev)
+    shared, note = timing.claim_note([form["model"]], [form["quantity"]], x.measured)  # times on a shared GPU
+    if note:
+        ev["shared_timing"], ours = note, f"{ours} ({note})"
     if not hw:
         return check(
             "hardware_dependent",
@@ -176,7 +179,12 @@ def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
             f"the paper used {hw}, this run {', '.join(devices) or 'unknown'}; {ours}",
             **ev,
         )
-    return _equivalence("hardware_dependent", form, x, f"same hardware ({hw})")
+    if shared:
+        return check("hardware_dependent", "measurement", NOT_TESTABLE, f"{timing.SHARED_REASON}; {ours}", **ev)
+    out = _equivalence("hardware_dependent", form, x, f"same hardware ({hw})" + (f"; {note}" if note else ""))
+    if note:
+        out["evidence"]["shared_timing"] = note
+    return out
 
 
 def rule_parameter_count(form: Mapping, x: Inputs) -> dict:

@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import ResreproError, catalog, outputs
+from .. import ResreproError, catalog, outputs, timing
 from ..io import read_csv, read_json
 
 _NEEDED_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
@@ -285,7 +285,7 @@ class RunResults:
                     "seconds_mean": sec["mean"] * scale,
                     "seconds_std": None if sec["std"] is None else sec["std"] * scale,
                     "epoch_images": round(TRAIN_SIZE / scale),
-                    "device": ", ".join(self.measured[m].get("devices", [])),
+                    "device": ", ".join(self.measured[m].get("devices", [])) + timing.device_label(self.measured[m]),
                     "paper_seconds": t2.get(m, {}).get("seconds_per_epoch"),
                 }
             )
