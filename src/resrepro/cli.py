@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, errors, io
+from . import __version__, archive, errors, io
 
 
 def _json_arg(text: str):
@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job_commands(sub)
     _add_result_commands(sub)
     _add_bench_command(sub)
+    archive.add_command(sub)
     return p
 
 
