@@ -25,6 +25,27 @@ def pairs(models: Sequence[str], seeds: Seeds) -> list[tuple[str, int]]:
     return [(m, s) for m in models for s in seeds_for(seeds, m)]
 
 
+def all_seeds(seeds: Seeds) -> list[int]:
+    """Every seed any model has, sorted."""
+    if isinstance(seeds, Mapping):
+        return sorted({int(s) for v in seeds.values() for s in v})
+    return [int(s) for s in seeds]
+
+
+def measured_line(spec: Mapping) -> str | None:
+    """The report's "6 of 15 trainings measured (archive/paper): ..." for a run that used the shipped archive
+    (``spec``: the report spec: models, seeds, planned, archived, archive); None for a run trained in full here."""
+    planned = [tuple(j) for j in spec.get("planned") or ()]
+    archived = [tuple(j) for j in spec.get("archived") or ()]
+    have = pairs(spec["models"], spec["seeds"])
+    if not planned or (not archived and len(have) == len(planned)):
+        return None
+    trained = [j for j in have if j not in set(archived)]
+    where = spec.get("archive", "archive")
+    where = f"{where}" if not trained else f"{len(archived)} restored from {where}, {len(trained)} trained here"
+    return describe(have, planned, where)
+
+
 def _seed_list(seeds: Sequence[int]) -> str:
     return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
 

@@ -3,7 +3,7 @@ import json
 import shlex
 from pathlib import Path
 
-from resrepro import catalog, codebase, compute, outputs
+from resrepro import archive, catalog, codebase, compute, jobset, outputs
 from resrepro.config import for_snakemake, recipe_for
 from resrepro.cifar10 import TRAIN_SIZE
 
@@ -18,8 +18,19 @@ RESULTS = f"results/{RUN}"
 REPORTS = f"reports/{RUN}"
 LOGS = f"{RESULTS}/logs"
 CACHE = config["data"]["cache_dir"]
-MODELS = config["models"]
 SEEDS = config["seeds"]
+# The shipped measured jobs (archive.smk, resrepro.archive): those archived for this config are restored, not
+# trained. With archive.only: true the run is those jobs alone: per model its archived seeds (JOBS), and a
+# model without any is left out (the report says which trainings were measured).
+ARCHIVE = f"{config['archive']['dir']}/{RUN}"
+ARCHIVED = archive.archived_jobs(config, config["archive"]["dir"])
+if config["archive"]["only"]:
+    archive.check_only(config, ARCHIVED)
+    JOBS = jobset.by_model(ARCHIVED)
+else:
+    JOBS = {m: list(SEEDS) for m in config["models"]}
+MODELS = list(JOBS)
+PLANNED = jobset.pairs(config["models"], SEEDS)  # what the config would train
 # Files of the workflow itself, found next to the Snakefile whatever the working directory.
 REPO = Path(workflow.basedir)
 PAPER = str(REPO / "reports" / "paper.yaml")
@@ -54,7 +65,7 @@ def analysis_spec():
     return as_json(
         {
             "models": MODELS,
-            "seeds": SEEDS,
+            "seeds": JOBS,
             "tolerance": config["convergence"]["tolerance"],
             "stamp": config["stamp"],
         }
@@ -67,7 +78,12 @@ def report_spec():
             "run": RUN,
             "stamp": config["stamp"],
             "models": MODELS,
-            "seeds": SEEDS,
+            "seeds": JOBS,
+            "config_seeds": SEEDS,
+            "planned": PLANNED,
+            "archived": ARCHIVED,
+            "archive": ARCHIVE,
+            "archive_only": config["archive"]["only"],
             "data": config["data"],
             "train": config["train"],
             "overrides": config.get("overrides", {}),
@@ -96,7 +112,8 @@ def code(*stages):
 
 
 def per_job(pattern):
-    return expand(pattern, model=MODELS, seed=SEEDS)
+    """``pattern`` for every job of the run (JOBS: per model its seeds)."""
+    return [pattern.format(model=m, seed=s) for m, s in jobset.pairs(MODELS, JOBS)]
 
 
 # --- Compute: every rule's benchmark file (wall and CPU time, peak memory; read by resrepro.compute) ---------
@@ -108,8 +125,13 @@ def bench(name, per_job=False, root=RESULTS):
 
 def recorded_benchmarks(wildcards):
     """The benchmark files of the jobs before the report (resrepro.compute.jobs), for its Table A1."""
-    jobs = compute.jobs(MODELS, SEEDS, study=bool(degradation_outputs()))
-    return [f"{RESULTS}/{j.benchmark}" for j in jobs if not done_unbenchmarked(j)]
+    jobs = compute.jobs(MODELS, JOBS, study=bool(degradation_outputs()))
+    return [
+        f"{RESULTS}/{j.benchmark}"
+        for j in jobs
+        if not done_unbenchmarked(j) and (j.model, j.seed) not in ARCHIVED
+        and not (config["archive"]["only"] and j.rule == "prepare_data")
+    ]  # an archived job was measured elsewhere (archive.only: its data prepared there too): no benchmark file here
 
 
 def done_unbenchmarked(job):

@@ -2,13 +2,24 @@
 # plain/residual twins (presets/degradation.yaml, presets/degradation-quick.yaml).
 
 
+def jacobian_weights(wildcards):
+    """The weights of the study's Jacobian check: the shallowest ResNet's first trained (not archived) seed.
+
+    Archived jobs ship no weights, so an archived job never needs weights.pt; with only archived seeds the
+    check runs on the initialised net and the report says so (resrepro.degradation.jacobian_on_trained).
+    """
+    model = catalog.twins(MODELS)[0][1]
+    trained = [s for s in JOBS[model] if (model, s) not in ARCHIVED]
+    return [f"{RESULTS}/train/{model}/seed{trained[0]}/weights.pt"] if trained else []
+
+
 rule degradation:
     input:
         models=rules.model_info.output.info,
         metrics=per_job(f"{RESULTS}/eval/{{model}}/seed{{seed}}/metrics.json"),
         histories=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/history.csv"),
         gradflow=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/gradflow.json"),
-        weights=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/weights.pt"),
+        weights=jacobian_weights,
         context=CONTEXT,
         code=code("degradation"),
     output:
@@ -49,7 +60,7 @@ rule degradation:
     params:
         results=lambda wildcards, input: results_dir(input),
         spec=lambda wildcards: as_json(
-            {"models": MODELS, "seeds": SEEDS, "stamp": config["stamp"]}
+            {"models": MODELS, "seeds": JOBS, "stamp": config["stamp"]}
         ),
         out_dir=subpath(output.summary, parent=True),
     shell:
