@@ -8,8 +8,8 @@ eval/*/metrics.json) and the transcription of the paper's numbers (reports/paper
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 
 from . import fmt, io, jobset, outputs, selection
 from .fmt import display_name

@@ -269,6 +269,10 @@ def import_jobs(
             folder.mkdir()
             _unpack(src, folder)
         return _import_folder(folder, str(src), dest, staging, replace, cache)
+    except InputError as e:  # a bundle's member is named inside the bundle, not in the staging folder
+        if not src.is_dir():
+            e.args = (str(e).replace(f"{folder}{os.sep}", f"{src}:"),)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -59,7 +59,7 @@ def by_model(jobs: Sequence[tuple[str, int]]) -> dict[str, list[int]]:
 
 
 def describe(measured: Sequence[tuple[str, int]], planned: Sequence[tuple[str, int]], where: str) -> str:
-    """"6 of 15 trainings measured (archive/paper): resnet18 seeds 0, 1, 2; ...; not measured: vgg16 seed 0"."""
+    """ "6 of 15 trainings measured (archive/paper): resnet18 seeds 0, 1, 2; ...; not measured: vgg16 seed 0"."""
     done = set(map(tuple, measured))
     have = "; ".join(f"{m} {_seed_list(s)}" for m, s in by_model([j for j in planned if j in done]).items())
     missing = by_model([j for j in planned if j not in done])

@@ -101,7 +101,9 @@ rule provenance:
         config=lambda wildcards: as_json(config),
         repo=lambda wildcards: str(REPO),  # the commit of the workflow's sources, also under `snakemake -d <dir>`
         manifest=lambda wildcards, input: (
-            f"--data-manifest {shlex.quote(str(input.manifest))}" if str(input.manifest) else ""
+            f"--data-manifest {shlex.quote(str(input.manifest))}"
+            if str(input.manifest)
+            else ""
         ),
     shell:
         "resrepro provenance --config {params.config:q} {params.manifest}"

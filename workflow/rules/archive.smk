@@ -32,10 +32,10 @@ if ARCHIVED:
             history=f"{RESULTS}/train/{{job}}/history.csv",
             summary=f"{RESULTS}/train/{{job}}/train.json",
             gradflow=f"{RESULTS}/train/{{job}}/gradflow.json",
-        wildcard_constraints:
-            job=ARCHIVED_JOB,
         log:
             f"{LOGS}/restore/train-{{job}}.log",
+        wildcard_constraints:
+            job=ARCHIVED_JOB,
         conda:
             "../../envs/report.yaml"
         params:
@@ -50,10 +50,10 @@ if ARCHIVED:
         output:
             metrics=f"{RESULTS}/eval/{{job}}/metrics.json",
             predictions=f"{RESULTS}/eval/{{job}}/predictions.csv",
-        wildcard_constraints:
-            job=ARCHIVED_JOB,
         log:
             f"{LOGS}/restore/eval-{{job}}.log",
+        wildcard_constraints:
+            job=ARCHIVED_JOB,
         conda:
             "../../envs/report.yaml"
         params:

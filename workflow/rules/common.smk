@@ -129,7 +129,8 @@ def recorded_benchmarks(wildcards):
     return [
         f"{RESULTS}/{j.benchmark}"
         for j in jobs
-        if not done_unbenchmarked(j) and (j.model, j.seed) not in ARCHIVED
+        if not done_unbenchmarked(j)
+        and (j.model, j.seed) not in ARCHIVED
         and not (config["archive"]["only"] and j.rule == "prepare_data")
     ]  # an archived job was measured elsewhere (archive.only: its data prepared there too): no benchmark file here
 

@@ -237,7 +237,11 @@ class RunResults:
         }
 
     def histories(self) -> dict[str, list[pd.DataFrame]]:
-        paths = [self.results / "train" / m / f"seed{s}" / "history.csv" for m in self.models for s in seeds_for(self.seeds, m)]
+        paths = [
+            self.results / "train" / m / f"seed{s}" / "history.csv"
+            for m in self.models
+            for s in seeds_for(self.seeds, m)
+        ]
         found = load_histories([p for p in paths if p.exists()])  # the run's jobs only (not another run's leftovers)
         return {m: found[m] for m in self.models if m in found}
 

@@ -45,7 +45,14 @@ def build_context(
     bib = layout.bibliography()
     common["cite"] = layout.citations(bib)
     selection_section, selection_table = _selection(results, spec, text, common)
-    usage = compute.collect(results, spec["models"], spec["seeds"], common["study"], spec.get("archived", ()), spec.get("archive_only", False))
+    usage = compute.collect(
+        results,
+        spec["models"],
+        spec["seeds"],
+        common["study"],
+        spec.get("archived", ()),
+        spec.get("archive_only", False),
+    )
     sections = [
         _scope(text, common, audit),
         _methodology(text, common, run, spec),
@@ -112,9 +119,9 @@ def _load(results: Path, spec: dict) -> dict:
         "summaries": {
             (m, s): read_json(results / "train" / m / f"seed{s}" / "train.json") for m, s in jobset.pairs(models, seeds)
         },
-        "n_test": read_json(results / "eval" / models[0] / f"seed{jobset.seeds_for(seeds, models[0])[0]}" / "metrics.json")[
-            "n"
-        ],
+        "n_test": read_json(
+            results / "eval" / models[0] / f"seed{jobset.seeds_for(seeds, models[0])[0]}" / "metrics.json"
+        )["n"],
     }
 
 
