@@ -284,3 +284,24 @@ def test_a_partial_archive_with_only_true_renders_the_report_saying_1_of_2_train
     assert measured[MODEL]["accuracy"]["n"] == 1
     prov = json.loads((work / "results" / RUN / "provenance.json").read_text())
     assert prov["data"]["prepared"]["sha256"]  # the archive's data manifest
+
+
+def test_the_degradation_study_of_archived_jobs_reads_each_models_seeds_and_checks_the_jacobian_untrained(tmp_path):
+    from test_degradation import make_run
+
+    from resrepro import degradation
+    from resrepro.paper import load_context
+
+    make_run(tmp_path, seeds=(0, 1))
+    for weights in tmp_path.rglob("weights.pt"):  # archived jobs: finished (train.json), no weights
+        weights.unlink()
+        (weights.parent / "train.json").write_text("{}")
+    seeds = {"plain20": [0, 1], "resnet20": [1], "plain32": [0], "resnet32": [0, 1]}
+    context = load_context(Path(__file__).resolve().parents[1] / "reports" / "context.yaml")
+    s = degradation.run(tmp_path, list(seeds), seeds, tmp_path / "out", context)
+    assert s["jacobian"]["trained"] is False and len(s["jacobian"]["checks"]) == 3
+    assert s["seeds"] == [0, 1] and s["kinds"]["resnet20"]["final_train_error"]["n"] == 1
+    assert s["kinds"]["resnet32"]["final_train_error"]["n"] == 2
+    (tmp_path / "train" / "resnet20" / "seed1" / "train.json").unlink()  # an unfinished job: its weights are needed
+    with pytest.raises(degradation.ResreproError, match="weights.pt"):
+        degradation.run(tmp_path, list(seeds), seeds, tmp_path / "out", context)

@@ -1,5 +1,6 @@
 # Shared helpers: configuration validation, paths, and the JSON parameters handed to the CLI.
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -216,3 +217,33 @@ def merged_spec():
             }
         }
     )
+
+
+# --- The shipped archive (archive.smk, resrepro.archive) ----------------------------------------------
+# "resnet18/seed0|resnet18/seed1|...": the restore rules match the archived jobs alone (none: a regex that
+# matches nothing)
+ARCHIVED_JOB = "|".join(re.escape(f"{m}/seed{s}") for m, s in ARCHIVED) or "(?!)"
+
+
+def restore_params(wildcards):
+    model, _, folder = wildcards.job.partition("/")
+    seed = folder.removeprefix("seed")
+    return f"--archive-dir {shlex.quote(config['archive']['dir'])} --run {shlex.quote(RUN)} --model {model} --seed {seed}"
+
+
+def data_manifest():
+    """The data manifest provenance records: with archive.only, the archive's (no data is prepared), else the cache's."""
+    if config["archive"]["only"]:
+        return [f"{ARCHIVE}/data.json"] if Path(ARCHIVE, "data.json").exists() else []
+    return [rules.prepare_data.output.manifest]
+
+
+def jacobian_weights(wildcards):
+    """The weights of the study's Jacobian check: the shallowest ResNet's first trained (not archived) seed.
+
+    Archived jobs ship no weights, so an archived job never needs weights.pt; with only archived seeds the
+    check runs on the initialised net and the report says so (resrepro.degradation.jacobian_on_trained).
+    """
+    model = catalog.twins(MODELS)[0][1]
+    trained = [s for s in JOBS[model] if (model, s) not in ARCHIVED]
+    return [f"{RESULTS}/train/{model}/seed{trained[0]}/weights.pt"] if trained else []

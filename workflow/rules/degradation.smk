@@ -2,17 +2,6 @@
 # plain/residual twins (presets/degradation.yaml, presets/degradation-quick.yaml).
 
 
-def jacobian_weights(wildcards):
-    """The weights of the study's Jacobian check: the shallowest ResNet's first trained (not archived) seed.
-
-    Archived jobs ship no weights, so an archived job never needs weights.pt; with only archived seeds the
-    check runs on the initialised net and the report says so (resrepro.degradation.jacobian_on_trained).
-    """
-    model = catalog.twins(MODELS)[0][1]
-    trained = [s for s in JOBS[model] if (model, s) not in ARCHIVED]
-    return [f"{RESULTS}/train/{model}/seed{trained[0]}/weights.pt"] if trained else []
-
-
 rule degradation:
     input:
         models=rules.model_info.output.info,
