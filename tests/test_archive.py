@@ -190,7 +190,7 @@ def _link(name: str, target: str) -> tarfile.TarInfo:
         ([("/etc/evil", b"x")], "absolute or '..' path"),
         ([("train/../../evil", b"x")], "absolute or '..' path"),
         ([_link("train/resnet20/seed0/history.csv", "/etc/passwd")], "not a regular file"),
-        ([("weights.pt", b"x")], "not part of an archive's layout"),
+        ([("weights.pt", b"x"), ("train/resnet20/seed0/weights.pt", b"x")], "no job (train/<model>/seed<s>/) found"),
         ([("train/resnet20/seed0/train.json", b"{not json")], "incomplete job"),
         (None, "not a readable .tar.gz bundle"),
     ],

@@ -143,7 +143,8 @@ def check_only(cfg: dict, jobs: list) -> None:
 
 # --- reading a source: a results folder or a bundle ----------------------------------------------------
 def _check_member(bundle: Path, m: tarfile.TarInfo) -> PurePosixPath | None:
-    """A bundle member's relative path (None for a folder), or an error: absolute, '..', links, devices."""
+    """A bundle member's relative path (None for a folder or a file outside the layout, which is not read), or an
+    error: an absolute or '..' path, a link, a device, an oversized file."""
     p = PurePosixPath(m.name)
     if p.is_absolute() or ".." in p.parts or m.name.startswith("/"):
         raise InputError(f"refusing bundle member {m.name!r}: an absolute or '..' path", bundle, _FIX_BUNDLE)
@@ -154,9 +155,8 @@ def _check_member(bundle: Path, m: tarfile.TarInfo) -> PurePosixPath | None:
     if m.size > MAX_MEMBER_BYTES:
         raise InputError(f"refusing bundle member {m.name!r}: {m.size} bytes", bundle, _FIX_BUNDLE)
     p = PurePosixPath(*[part for part in p.parts if part != "."])
-    if p.parts[0] not in FILES and str(p) not in EXTRA:
-        raise InputError(f"refusing bundle member {m.name!r}: not part of an archive's layout", bundle, _FIX_BUNDLE)
-    return p
+    in_job = len(p.parts) == 4 and p.parts[0] in FILES and p.name in FILES[p.parts[0]]
+    return p if in_job or str(p) in EXTRA else None  # anything else (weights.pt, logs) is not read
 
 
 def _unpack(bundle: Path, into: Path) -> None:
@@ -199,6 +199,7 @@ def _validate_job(folder: Path, model: str, seed: int) -> dict:
         else:
             io.read_csv(path, CSV_COLUMNS[path.name])
     t = io.read_json(folder / "train" / model / f"seed{seed}" / "train.json")
+    t["recipe"], t["data_key"]  # what decides whether it counts: a train.json without them is refused (named)
     if t["model"] != model or int(t["seed"]) != seed:
         raise InputError(
             f"train.json records {t['model']} seed {t['seed']}, but lies in the folder of {model} seed {seed}",
@@ -271,7 +272,7 @@ def import_jobs(
         return _import_folder(folder, str(src), dest, staging, replace, cache)
     except InputError as e:  # a bundle's member is named inside the bundle, not in the staging folder
         if not src.is_dir():
-            e.args = (str(e).replace(f"{folder}{os.sep}", f"{src}:"),)
+            e.args = (str(e).replace(f"{folder}{os.sep}", f"{src}:").replace(str(folder), str(src)),)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
