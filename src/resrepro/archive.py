@@ -37,8 +37,8 @@ from .errors import InputError
 FORMAT = "resrepro.archive/1"
 FILES = {"train": ("history.csv", "train.json", "gradflow.json"), "eval": ("metrics.json", "predictions.csv")}
 CSV_COLUMNS = {"history.csv": ("epoch", "val_acc", "epoch_seconds"), "predictions.csv": ()}
-# recipe keys that decide how many trainings share a machine, not the training (same result: tested by their
-# modules), so an archived job trained with other values still counts
+# recipe keys that decide where and how fast a training runs (CPU threads, trainings per GPU: train.pack), not
+# what it trains: an archived job trained with other values still counts
 HOW_NOT_WHAT = ("threads", "pack")
 EXTRA = ("data.json", "provenance.json")  # the bundle's files beside the jobs
 MAX_MEMBER_BYTES = 256 << 20  # a predictions.csv of the full test set is ~0.3 MB
