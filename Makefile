@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SLURM_PLUGIN := $(VENV)/slurm-plugin
 SLURM_STAMP  := $(SLURM_PLUGIN)/.installed-stamp
 
-.PHONY: install demo full merged degradation degradation-quick degradation-quick-warmup test lint format lock bench clean-results slurm-plugin slurm-up slurm-down test-slurm
+.PHONY: install demo full merged report-archive degradation degradation-quick degradation-quick-warmup test lint format lock bench clean-results slurm-plugin slurm-up slurm-down test-slurm
 
 # requirements.lock pins every package (and what they pull in) to the versions the outputs were made with.
 $(STAMP): pyproject.toml requirements.lock
@@ -32,6 +32,10 @@ full: $(STAMP)  ## the full reproduction: config.yaml, the degradation study (pr
 
 merged: $(STAMP)  ## one audit of the finished runs named in config.yaml's `merge` -> results/merged/claims.json
 	snakemake --cores $(CORES) merged_claims
+
+report-archive: $(STAMP)  ## the full report from the shipped archive alone (archive/<run>/): no GPU, no training; RUN=degradation for that study
+	snakemake --cores $(CORES) $(if $(filter degradation,$(RUN)),--configfile presets/degradation.yaml) --config 'archive={"only": true}'
+	@echo "report from the archive: reports/$(or $(RUN),paper)/report.pdf ($$(resrepro archive status $(if $(filter degradation,$(RUN)),--configfile config.yaml presets/degradation.yaml) | head -1))"
 
 degradation-quick: $(STAMP)  ## plain vs residual, depths 20 and 56, on a real subset (CPU, ~30 min) -> reports/degradation-quick/
 	@start=$$(date +%s); \

@@ -23,6 +23,7 @@ report: "workflow/report/workflow.rst"  # the description of `snakemake --report
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/archive.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"

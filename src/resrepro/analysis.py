@@ -8,9 +8,10 @@ eval/*/metrics.json) and the transcription of the paper's numbers (reports/paper
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
-from . import fmt, io, outputs, selection, timing
+from . import fmt, io, jobset, outputs, selection, timing
 from .fmt import display_name
 from .stats import sqrt_recall_variance, summarise
 from .tablefiles import table_to_csv, table_to_data_csv
@@ -33,15 +34,15 @@ def fmt_diff(ours: dict, paper: float | None, digits: int) -> str:
     return fmt.DASH if paper is None else fmt.signed(ours["mean"] - paper, digits)
 
 
-def collect(results: str | Path, models: list[str], seeds: list[int], tolerance: float) -> dict[str, dict]:
-    """Per model: the per-seed measurements, read from the run's result files."""
+def collect(results: str | Path, models: list[str], seeds: jobset.Seeds, tolerance: float) -> dict[str, dict]:
+    """Per model: the per-seed measurements, read from the run's result files (``seeds``: one list, or per model)."""
     results = Path(results)
     info = {m["model"]: m for m in io.read_json(results / "models.json")}
     out = {}
     for model in models:
         per_seed = {k: [] for k in outputs.MEASURED_QUANTITIES}
         devices, jobs = set(), []
-        for seed in seeds:
+        for seed in jobset.seeds_for(seeds, model):
             m = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
             t = io.read_json(results / "train" / model / f"seed{seed}" / "train.json")
             h = io.read_csv(results / "train" / model / f"seed{seed}" / "history.csv", ("val_acc", "epoch_seconds"))
@@ -166,19 +167,31 @@ def _parts(title: str, groups: list[dict]) -> list[dict]:
     return parts
 
 
-def build_tables(
-    measured: dict, paper: dict, seeds: list[int], tolerance: float, stamp: str | None = None
-) -> list[dict]:
-    """Tables 1-3 in the paper's layout: a model per row; for each of the paper's columns, the paper's
-    value, ours (mean \u00b1 sd, n) and the difference. ``groups`` heads each column's three sub-columns,
-    ``parts`` splits a wide table for the page, ``data`` holds the numbers for the numeric CSV."""
+def _seed_note(seeds: jobset.Seeds) -> str:
+    """How "ours" is summarised: over which seeds (one list, or per model when they differ)."""
+    lists = {tuple(v) for v in seeds.values()} if isinstance(seeds, Mapping) else {tuple(seeds)}
+    if len(lists) > 1:
+        return (
+            "Ours: mean \u00b1 sample standard deviation (sd) over each model's measured seeds, with n, the number "
+            "of seeds, in brackets (it differs between models); \u0394 = ours \u2212 paper."
+        )
+    seeds = list(next(iter(lists)))
     n = len(seeds)
-    seed_note = (
+    return (
         f"Ours: mean \u00b1 sample standard deviation (sd) over {fmt.count(n, 'seed')} ({', '.join(map(str, seeds))}), "
         "with n, the number of seeds, in brackets; \u0394 = ours \u2212 paper."
         if n > 1
         else f"Ours: a single seed ({seeds[0]}), so no spread can be given; n in brackets; \u0394 = ours \u2212 paper."
     )
+
+
+def build_tables(
+    measured: dict, paper: dict, seeds: jobset.Seeds, tolerance: float, stamp: str | None = None
+) -> list[dict]:
+    """Tables 1-3 in the paper's layout: a model per row; for each of the paper's columns, the paper's
+    value, ours (mean \u00b1 sd, n) and the difference. ``groups`` heads each column's three sub-columns,
+    ``parts`` splits a wide table for the page, ``data`` holds the numbers for the numeric CSV."""
+    seed_note = _seed_note(seeds)
     stamp_note = [f"{stamp.upper()}."] if stamp else []
     missing = "\u2014: the paper reports no value for this model."
     # Table 3: exact parameter counts (one value, no spread) and test error
@@ -331,6 +344,6 @@ def write_tables(tables: list[dict], out_dir: str | Path) -> None:
     io.write_json(out_dir / "tables.json", tables)
 
 
-def write_selection(results: str | Path, models: list[str], seeds: list[int], out_dir: str | Path) -> dict:
+def write_selection(results: str | Path, models: list[str], seeds: jobset.Seeds, out_dir: str | Path) -> dict:
     """The tables stage's selection-bias data: selection.json and selection.csv (resrepro.selection)."""
     return selection.write(selection.collect(results, models, seeds), out_dir)

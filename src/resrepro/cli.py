@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, errors, io, plan
+from . import __version__, archive, errors, io, plan
 
 
 def _json_arg(text: str):
@@ -244,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_result_commands(sub)
     _add_bench_command(sub)
     plan.add_command(sub)
+    archive.add_command(sub)
     return p
 
 

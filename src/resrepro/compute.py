@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ResreproError, catalog, outputs
+from . import ResreproError, catalog, jobset, outputs
 from .io import read_json
 
 HEADER = ("s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load", "cpu_time")
@@ -46,9 +46,10 @@ class Job:
         return self.rule if self.model is None else f"{self.rule} {catalog.display(self.model)} seed {self.seed}"
 
 
-def jobs(models: list[str], seeds: list[int], study: bool = False) -> list[Job]:
-    """Every job of a run before its report, in the order they run (the report cannot time itself)."""
-    per_job = [Job(rule, m, s) for rule in ("train", "evaluate") for m in models for s in seeds]
+def jobs(models: list[str], seeds: jobset.Seeds, study: bool = False) -> list[Job]:
+    """Every job of a run before its report, in the order they run (the report cannot time itself); ``seeds``:
+    one list, or per model (:func:`resrepro.jobset.seeds_for`)."""
+    per_job = [Job(rule, m, s) for rule in ("train", "evaluate") for m, s in jobset.pairs(models, seeds)]
     after = ["tables", "provenance", "figures", *(["degradation"] if study else []), "claims"]
     return [Job("prepare_data"), Job("model_info"), *per_job, *(Job(r) for r in after)]
 
@@ -124,10 +125,21 @@ def _sum(values) -> float:
     return math.fsum(v for v in values if v is not None)
 
 
-def collect(results: str | Path, models: list[str], seeds: list[int], study: bool = False) -> dict:
-    """Per-job rows and the run's totals: {"jobs": [...], "totals": {...}} (see the module's docstring)."""
+def collect(
+    results: str | Path, models: list[str], seeds: jobset.Seeds, study: bool = False, archived=(), only=False
+) -> dict:
+    """Per-job rows and the run's totals: {"jobs": [...], "totals": {...}} (see the module's docstring).
+
+    ``archived``: the (model, seed) jobs restored from the shipped archive (resrepro.archive), whose training and
+    evaluation were measured elsewhere: no benchmark file here, and none is missing (``archived`` rows, totals);
+    ``only`` (archive.only): the data were prepared elsewhere too.
+    """
     results = Path(results)
-    rows = [_row(results, j) for j in jobs(models, seeds, study)]
+    elsewhere = {(m, int(s)) for m, s in archived} | ({(None, None)} if only else set())
+    rows = [
+        _row(results, j) | {"archived": (j.model, j.seed) in elsewhere and j.rule != "model_info"}
+        for j in jobs(models, seeds, study)
+    ]
     recorded = [r for r in rows if r["recorded"]]
     gpu_s = _sum(r["wall_s"] for r in recorded if r["gpu"]) + _sum(r["earlier_attempt_s"] for r in rows if r["gpu"])
     rss = [r["max_rss_mib"] for r in recorded if r["max_rss_mib"] is not None]
@@ -136,7 +148,8 @@ def collect(results: str | Path, models: list[str], seeds: list[int], study: boo
     totals = {
         "jobs": len(rows),
         "recorded": len(recorded),
-        "not_recorded": [r["job"] for r in rows if not r["recorded"]],
+        "not_recorded": [r["job"] for r in rows if not r["recorded"] and not r["archived"]],
+        "archived": [r["job"] for r in rows if r["archived"] and not r["recorded"]],
         "wall_s": _sum(r["wall_s"] for r in recorded),
         "cpu_s": _sum(r["cpu_s"] for r in recorded),
         "gpu_hours": gpu_s / 3600,

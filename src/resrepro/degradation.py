@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import ResreproError, catalog, fmt, io, outputs
+from . import ResreproError, catalog, fmt, io, jobset, outputs
 from .stats import STARTED_BELOW, summarise
 
 # He et al.'s Table 6 comes from reports/context.yaml (source ``he2016``), the one transcription of it.
@@ -50,10 +50,10 @@ def _model(kind: str, depth: int) -> str:
     return catalog.pair(depth)[KINDS.index(kind)]
 
 
-def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple[list[int], dict]:
-    """The twins' depths and each twin's result files, read once.
+def read_runs(results: str | Path, models: list[str], seeds: jobset.Seeds) -> tuple[list[int], dict]:
+    """The twins' depths and each twin's result files, read once (``seeds``: one list, or per model).
 
-    Returns ``(depths, runs)``, ``runs``: {model: [per seed: history, test accuracy, gradflow]}.
+    Returns ``(depths, runs)``, ``runs``: {model: [per seed: seed, history, test accuracy, gradflow]}.
     """
     results = Path(results)
     depths = twins(models)
@@ -66,11 +66,12 @@ def read_runs(results: str | Path, models: list[str], seeds: list[int]) -> tuple
     for model in (_model(kind, d) for kind in KINDS for d in depths):
         runs[model] = [
             {
+                "seed": s,
                 "history": io.read_csv(results / "train" / model / f"seed{s}" / "history.csv", ("epoch", "train_acc")),
                 "test_accuracy": io.read_json(results / "eval" / model / f"seed{s}" / "metrics.json")["accuracy"],
                 "gradflow": io.read_json(results / "train" / model / f"seed{s}" / "gradflow.json")["measurements"],
             }
-            for s in seeds
+            for s in jobset.seeds_for(seeds, model)
         ]
     return depths, runs
 
@@ -95,22 +96,23 @@ WEIGHT_RATIO = "weight_grad_ratio_first_to_last_block"  # ||dL/d(conv1 weights)|
 RESIDUAL_RESPONSE = "median_block_residual_ratio"
 
 
-def collect(depths: list[int], seeds: list[int], runs: dict) -> dict:
+def collect(depths: list[int], seeds: jobset.Seeds, runs: dict) -> dict:
     """Per twin: final training and test error (mean +- std over seeds) and, at every recorded gradient-flow
     epoch, the ratios first/last block of the activation and of the weight gradient (per seed, in the order
     of ``seeds``); then the evidence. The first and last blocks differ in width (16 and 64 channels), so a
     weight ratio is compared between nets of the same stages (a deeper plain net with a shallower one, a
     residual net with its plain twin), never with 1."""
-    out = {"depths": depths, "seeds": seeds, "kinds": {}}
+    recorded = sorted({r["seed"] for v in runs.values() for r in v if "seed" in r})
+    out = {"depths": depths, "seeds": recorded or list(jobset.seeds_for(seeds, "")), "kinds": {}}
     for model, per_seed in runs.items():
         ratios: dict = {ACTIVATION_RATIO: {}, WEIGHT_RATIO: {}}
         for m in per_seed[0]["gradflow"]:
             at_epoch = [next((x for x in r["gradflow"] if x["epoch"] == m["epoch"]), None) for r in per_seed]
             if None in at_epoch:
-                seed = seeds[at_epoch.index(None)]
+                seed, first = (r.get("seed", "?") for r in (per_seed[at_epoch.index(None)], per_seed[0]))
                 raise ResreproError(
                     f"{model} seed {seed} has no gradient-flow measurement at epoch {m['epoch']}, which seed "
-                    f"{seeds[0]} has: train every seed with the same train.gradflow_epochs"
+                    f"{first} has: train every seed with the same train.gradflow_epochs"
                 )
             ratios[ACTIVATION_RATIO][str(m["epoch"])] = summarise([_ratio(x["activation_grad_norm"]) for x in at_epoch])
             ratios[WEIGHT_RATIO][str(m["epoch"])] = summarise([_ratio(_scale_free(x)) for x in at_epoch])
@@ -218,8 +220,9 @@ def table6_data(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
-    """The paper's identity on trained blocks of resnetD: one identity block per stage."""
+def jacobian_on_trained(results: str | Path, depth: int, seeds: list[int]) -> dict:
+    """The paper's identity on trained blocks of resnetD: one identity block per stage, with the weights of the
+    first of ``seeds`` that has them. Archived jobs ship no weights: with none, on the initialised net (said so)."""
     import torch
 
     from . import gradflow, models
@@ -227,8 +230,12 @@ def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
 
     name = catalog.pair(depth)[1]
     model = models.create(name)
-    weights = Path(results) / "train" / name / f"seed{seed}" / "weights.pt"
-    load_weights(weights, "cpu", model)  # a clear error naming the file if it is unreadable or foreign
+    folders = [Path(results) / "train" / name / f"seed{s}" for s in seeds]
+    trained = next(((s, f) for s, f in zip(seeds, folders) if (f / "weights.pt").exists()), None)
+    seed = trained[0] if trained else None
+    if trained or not all((f / "train.json").exists() for f in folders):  # a trained job: its weights, or an error
+        seed, folder = trained or (seeds[0], folders[0])
+        load_weights(folder / "weights.pt", "cpu", model)  # a clear error naming the file if unreadable or foreign
     torch.manual_seed(0)
     out = []
     stages = ((model.layer1, 16, 4), (model.layer2, 32, 4), (model.layer3, 64, 3))
@@ -236,7 +243,8 @@ def jacobian_on_trained(results: str | Path, depth: int, seed: int) -> dict:
         block = layer[-1]
         r = gradflow.jacobian_check(block, torch.randn(channels, size, size))
         out.append({"model": name, "seed": seed, "stage": stage, "block": len(layer), **r})
-    return {"checks": out, "max_abs_deviation": max(max(c["max_abs_dev_pre"], c["max_abs_dev_out"]) for c in out)}
+    worst = max(max(c["max_abs_dev_pre"], c["max_abs_dev_out"]) for c in out)
+    return {"checks": out, "max_abs_deviation": worst, "trained": seed is not None}
 
 
 def run(
@@ -252,7 +260,7 @@ def run(
     depths, runs = read_runs(results, models, seeds)
     summary = collect(depths, seeds, runs)
     summary["he_table6"] = he_table6(context)
-    summary["jacobian"] = jacobian_on_trained(results, depths[0], seeds[0])
+    summary["jacobian"] = jacobian_on_trained(results, depths[0], jobset.seeds_for(seeds, catalog.pair(depths[0])[1]))
     (table_id,) = outputs.table_ids("degradation")
     with io.atomic_path(out_dir / f"{table_id}.csv") as tmp:
         table6(summary).to_csv(tmp, index=False)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import fmt, io, outputs
+from . import fmt, io, jobset, outputs
 from .stats import mean_ci
 
 FIGURES = ("selected", "last", "best_test")  # the three test accuracies (%), in this order
@@ -147,13 +147,13 @@ def cost(per_job: list[dict]) -> dict | None:
     }
 
 
-def collect(results: str | Path, models: list[str], seeds: list[int]) -> dict:
+def collect(results: str | Path, models: list[str], seeds: jobset.Seeds) -> dict:
     """selection.json: per model the summary over seeds and each seed's figures, and the test pass's cost."""
     results = Path(results)
     out_models, jobs = [], []
     for model in models:
         by_seed = {}
-        for seed in seeds:
+        for seed in jobset.seeds_for(seeds, model):
             metrics = io.read_json(results / "eval" / model / f"seed{seed}" / "metrics.json")
             history = io.read_csv(results / "train" / model / f"seed{seed}" / "history.csv", ("epoch_seconds",))
             summary = results / "train" / model / f"seed{seed}" / "train.json"

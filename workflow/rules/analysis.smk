@@ -81,7 +81,7 @@ rule claims:
 
 rule provenance:
     input:
-        manifest=rules.prepare_data.output.manifest,
+        manifest=data_manifest(),
         summaries=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/train.json"),
         claims=CLAIMS,
     output:
@@ -100,6 +100,11 @@ rule provenance:
     params:
         config=lambda wildcards: as_json(config),
         repo=lambda wildcards: str(REPO),  # the commit of the workflow's sources, also under `snakemake -d <dir>`
+        manifest=lambda wildcards, input: (
+            f"--data-manifest {shlex.quote(str(input.manifest))}"
+            if str(input.manifest)
+            else ""
+        ),
     shell:
-        "resrepro provenance --config {params.config:q} --data-manifest {input.manifest:q}"
+        "resrepro provenance --config {params.config:q} {params.manifest}"
         " --claims {input.claims:q} --repo {params.repo:q} --out {output:q} > {log:q} 2>&1"

@@ -1,9 +1,10 @@
 # Shared helpers: configuration validation, paths, and the JSON parameters handed to the CLI.
 import json
+import re
 import shlex
 from pathlib import Path
 
-from resrepro import catalog, codebase, compute, outputs, plan
+from resrepro import archive, catalog, codebase, compute, jobset, outputs, plan
 from resrepro.config import for_snakemake, recipe_for
 from resrepro.cifar10 import TRAIN_SIZE
 
@@ -18,8 +19,19 @@ RESULTS = f"results/{RUN}"
 REPORTS = f"reports/{RUN}"
 LOGS = f"{RESULTS}/logs"
 CACHE = config["data"]["cache_dir"]
-MODELS = config["models"]
 SEEDS = config["seeds"]
+# The shipped measured jobs (archive.smk, resrepro.archive): those archived for this config are restored, not
+# trained. With archive.only: true the run is those jobs alone: per model its archived seeds (JOBS), and a
+# model without any is left out (the report says which trainings were measured).
+ARCHIVE = f"{config['archive']['dir']}/{RUN}"
+ARCHIVED = archive.archived_jobs(config, config["archive"]["dir"])
+if config["archive"]["only"]:
+    archive.check_only(config, ARCHIVED)
+    JOBS = jobset.by_model(ARCHIVED)
+else:
+    JOBS = {m: list(SEEDS) for m in config["models"]}
+MODELS = list(JOBS)
+PLANNED = jobset.pairs(config["models"], SEEDS)  # what the config would train
 # Files of the workflow itself, found next to the Snakefile whatever the working directory.
 REPO = Path(workflow.basedir)
 PAPER = str(REPO / "reports" / "paper.yaml")
@@ -54,7 +66,7 @@ def analysis_spec():
     return as_json(
         {
             "models": MODELS,
-            "seeds": SEEDS,
+            "seeds": JOBS,
             "tolerance": config["convergence"]["tolerance"],
             "stamp": config["stamp"],
         }
@@ -67,7 +79,12 @@ def report_spec():
             "run": RUN,
             "stamp": config["stamp"],
             "models": MODELS,
-            "seeds": SEEDS,
+            "seeds": JOBS,
+            "config_seeds": SEEDS,
+            "planned": PLANNED,
+            "archived": ARCHIVED,
+            "archive": ARCHIVE,
+            "archive_only": config["archive"]["only"],
             "data": config["data"],
             "train": config["train"],
             "overrides": config.get("overrides", {}),
@@ -96,7 +113,8 @@ def code(*stages):
 
 
 def per_job(pattern):
-    return expand(pattern, model=MODELS, seed=SEEDS)
+    """``pattern`` for every job of the run (JOBS: per model its seeds)."""
+    return [pattern.format(model=m, seed=s) for m, s in jobset.pairs(MODELS, JOBS)]
 
 
 # --- Compute: every rule's benchmark file (wall and CPU time, peak memory; read by resrepro.compute) ---------
@@ -108,8 +126,14 @@ def bench(name, per_job=False, root=RESULTS):
 
 def recorded_benchmarks(wildcards):
     """The benchmark files of the jobs before the report (resrepro.compute.jobs), for its Table A1."""
-    jobs = compute.jobs(MODELS, SEEDS, study=bool(degradation_outputs()))
-    return [f"{RESULTS}/{j.benchmark}" for j in jobs if not done_unbenchmarked(j)]
+    jobs = compute.jobs(MODELS, JOBS, study=bool(degradation_outputs()))
+    return [
+        f"{RESULTS}/{j.benchmark}"
+        for j in jobs
+        if not done_unbenchmarked(j)
+        and (j.model, j.seed) not in ARCHIVED
+        and not (config["archive"]["only"] and j.rule == "prepare_data")
+    ]  # an archived job was measured elsewhere (archive.only: its data prepared there too): no benchmark file here
 
 
 def done_unbenchmarked(job):
@@ -171,3 +195,33 @@ def merged_spec():
             }
         }
     )
+
+
+# --- The shipped archive (archive.smk, resrepro.archive) ----------------------------------------------
+# "resnet18/seed0|resnet18/seed1|...": the restore rules match the archived jobs alone (none: a regex that
+# matches nothing)
+ARCHIVED_JOB = "|".join(re.escape(f"{m}/seed{s}") for m, s in ARCHIVED) or "(?!)"
+
+
+def restore_params(wildcards):
+    model, _, folder = wildcards.job.partition("/")
+    seed = folder.removeprefix("seed")
+    return f"--archive-dir {shlex.quote(config['archive']['dir'])} --run {shlex.quote(RUN)} --model {model} --seed {seed}"
+
+
+def data_manifest():
+    """The data manifest provenance records: with archive.only, the archive's (no data is prepared), else the cache's."""
+    if config["archive"]["only"]:
+        return [f"{ARCHIVE}/data.json"] if Path(ARCHIVE, "data.json").exists() else []
+    return [rules.prepare_data.output.manifest]
+
+
+def jacobian_weights(wildcards):
+    """The weights of the study's Jacobian check: the shallowest ResNet's first trained (not archived) seed.
+
+    Archived jobs ship no weights, so an archived job never needs weights.pt; with only archived seeds the
+    check runs on the initialised net and the report says so (resrepro.degradation.jacobian_on_trained).
+    """
+    model = catalog.twins(MODELS)[0][1]
+    trained = [s for s in JOBS[model] if (model, s) not in ARCHIVED]
+    return [f"{RESULTS}/train/{model}/seed{trained[0]}/weights.pt"] if trained else []

@@ -8,7 +8,7 @@ rule degradation:
         metrics=per_job(f"{RESULTS}/eval/{{model}}/seed{{seed}}/metrics.json"),
         histories=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/history.csv"),
         gradflow=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/gradflow.json"),
-        weights=per_job(f"{RESULTS}/train/{{model}}/seed{{seed}}/weights.pt"),
+        weights=jacobian_weights,
         context=CONTEXT,
         code=code("degradation"),
     output:
@@ -49,7 +49,7 @@ rule degradation:
     params:
         results=lambda wildcards, input: results_dir(input),
         spec=lambda wildcards: as_json(
-            {"models": MODELS, "seeds": SEEDS, "stamp": config["stamp"]}
+            {"models": MODELS, "seeds": JOBS, "stamp": config["stamp"]}
         ),
         out_dir=subpath(output.summary, parent=True),
     shell:

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .. import ResreproError, catalog, fmt, io, outputs, timing
+from .. import ResreproError, catalog, fmt, io, jobset, outputs, timing
 from .. import paper as transcription
 from ..fmt import display_name, names
 from ..stats import summarise
@@ -58,7 +58,8 @@ def default_target(runs: Sequence[Any]) -> dict:
         if r.comparable:
             data = r.spec.get("data") or {}
             n_train = data.get("train_subset") or TRAIN_IMAGES["CIFAR-10"] - data.get("val_size", 5000)
-            return {"seeds": len(r.spec["seeds"]), "epochs": r.spec["train"]["epochs"], "train_images": n_train}
+            seeds = r.spec.get("config_seeds") or jobset.all_seeds(r.spec["seeds"])  # the config's, not the measured
+            return {"seeds": len(seeds), "epochs": r.spec["train"]["epochs"], "train_images": n_train}
     raise ResreproError(
         "no run is comparable with the paper, so the size of a run that would decide a claim is not known: "
         'pass a target {"seeds", "epochs", "train_images"} (the merged rule takes it from config.yaml)'

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .. import ResreproError, catalog, outputs, timing
 from ..io import read_csv, read_json
+from ..jobset import seeds_for
 
 _NEEDED_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -216,7 +217,7 @@ class RunResults:
     def __init__(self, results: str | os.PathLike, paper: Mapping, text_values: Mapping, spec: Mapping):
         self.results = Path(results)
         self.paper, self.text_values = paper, text_values
-        self.models, self.seeds = list(spec["models"]), list(spec["seeds"])
+        self.models, self.seeds = list(spec["models"]), spec["seeds"]  # one list, or per model (resrepro.jobset)
 
     @functools.cached_property
     def classes(self) -> list[str]:
@@ -231,12 +232,17 @@ class RunResults:
     @functools.cached_property
     def metrics(self) -> dict[str, list[dict]]:
         return {
-            m: [read_json(self.results / "eval" / m / f"seed{s}" / "metrics.json") for s in self.seeds]
+            m: [read_json(self.results / "eval" / m / f"seed{s}" / "metrics.json") for s in seeds_for(self.seeds, m)]
             for m in self.models
         }
 
     def histories(self) -> dict[str, list[pd.DataFrame]]:
-        found = load_histories(sorted(self.results.glob("train/*/seed*/history.csv")))
+        paths = [
+            self.results / "train" / m / f"seed{s}" / "history.csv"
+            for m in self.models
+            for s in seeds_for(self.seeds, m)
+        ]
+        found = load_histories([p for p in paths if p.exists()])  # the run's jobs only (not another run's leftovers)
         return {m: found[m] for m in self.models if m in found}
 
     def paper_error(self, model: str) -> float | None:
@@ -272,7 +278,8 @@ class RunResults:
         rows = []
         for m in self.models:
             images = {
-                read_json(self.results / "train" / m / f"seed{s}" / "train.json")["train_images"] for s in self.seeds
+                read_json(self.results / "train" / m / f"seed{s}" / "train.json")["train_images"]
+                for s in seeds_for(self.seeds, m)
             }
             if len(images) != 1:
                 raise ResreproError(f"{m}: its seeds trained on different numbers of images ({sorted(images)})")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import catalog, compute, fmt, outputs, selection
+from .. import catalog, compute, fmt, jobset, outputs, selection
 from .. import references as paper_references
 from ..claims.gradients import WEIGHT_RATIO
 from ..claims.values import PI_LEVEL
@@ -39,12 +39,20 @@ def build_context(
     audit, stamp = run["audit"], spec.get("stamp")
     text = Prose(template_dir() / TEXT_FILE)
     common = {"stamp": stamp, "comparable": audit["comparable"], "study": results.joinpath(*STUDY_SUMMARY).exists()}
+    common["measured_line"] = jobset.measured_line(spec)  # a run from the shipped archive: which jobs it holds
     study, degradation_tables, degradation_figures = _degradation(results, text, common)
     refs_section, refs_tables = _references(text, common, references)
     bib = layout.bibliography()
     common["cite"] = layout.citations(bib)
     selection_section, selection_table = _selection(results, spec, text, common)
-    usage = compute.collect(results, spec["models"], spec["seeds"], common["study"])
+    usage = compute.collect(
+        results,
+        spec["models"],
+        spec["seeds"],
+        common["study"],
+        spec.get("archived", ()),
+        spec.get("archive_only", False),
+    )
     sections = [
         _scope(text, common, audit),
         _methodology(text, common, run, spec),
@@ -109,9 +117,11 @@ def _load(results: Path, spec: dict) -> dict:
         "prov": read_json(results / "provenance.json"),
         "audit": read_json(results / "claims.json"),
         "summaries": {
-            (m, s): read_json(results / "train" / m / f"seed{s}" / "train.json") for m in models for s in seeds
+            (m, s): read_json(results / "train" / m / f"seed{s}" / "train.json") for m, s in jobset.pairs(models, seeds)
         },
-        "n_test": read_json(results / "eval" / models[0] / f"seed{seeds[0]}" / "metrics.json")["n"],
+        "n_test": read_json(
+            results / "eval" / models[0] / f"seed{jobset.seeds_for(seeds, models[0])[0]}" / "metrics.json"
+        )["n"],
     }
 
 
@@ -166,7 +176,8 @@ def _summary(text: Prose, common: dict, run: dict, spec: dict) -> list[str]:
         "summary",
         **common,
         models=[fmt.display_name(m) for m in models],
-        n_seeds=len(seeds),
+        n_seeds=len(jobset.all_seeds(seeds)),
+        seed_counts=sorted({len(jobset.seeds_for(seeds, m)) for m in models}),
         train_images=first["train_images"],
         val_images=first["val_images"],
         n_test=run["n_test"],
@@ -201,7 +212,7 @@ def _methodology(text: Prose, common: dict, run: dict, spec: dict) -> dict:
         "train_split": TRAIN_SIZE - d["val_size"],
         "subsets": bool(d.get("train_subset") or d.get("test_subset")),
         "recipe": _recipe_text(spec["train"], spec.get("overrides", {}), text, **common),
-        "seeds": spec["seeds"],
+        "seeds": jobset.all_seeds(spec["seeds"]),
         "devices": sorted({v["device_name"] for v in summaries.values()}),
         "precision": next(iter(summaries.values()))["precision"],
         "tolerance_pp": 100 * spec["tolerance"],
@@ -254,7 +265,7 @@ def _runtimes(text: Prose, common: dict, usage: dict) -> dict:
                 train=r["own"]["total_train_seconds"],
                 resumed=r["resumed_after_epoch"],
             )
-        wall = num(r["wall_s"]) if r["recorded"] else t["not_recorded"]
+        wall = num(r["wall_s"]) if r["recorded"] else t["archived" if r.get("archived") else "not_recorded"]
         rows.append([r["job"], wall, num(r["cpu_s"]), num(r["max_rss_mib"], 0), r["device"] or dash, own])
     tot = usage["totals"]
     rows.append(
@@ -296,8 +307,8 @@ def _runtimes_data(usage: dict) -> dict:
 def _checklist(text: Prose, common: dict, spec: dict, prov: dict, usage: dict) -> dict:
     """NeurIPS checklist Q7 (error bars, and what they vary over) and Q8 (compute: totals, hardware, memory)."""
     values = {
-        "n_seeds": len(spec["seeds"]),
-        "seeds": spec["seeds"],
+        "n_seeds": len(jobset.all_seeds(spec["seeds"])),
+        "seeds": jobset.all_seeds(spec["seeds"]),
         "split_seed": spec["data"].get("split_seed"),
         "confidence_pct": round(100 * CONFIDENCE),
         "pi_pct": round(100 * PI_LEVEL),
@@ -342,6 +353,7 @@ def _degradation(results: Path, text: Prose, common: dict) -> tuple[dict | None,
         "grad_at_init": [(catalog.display(m), v["mean"]) for m, v in at_init.items() if v],
         "weight_at_init": [(catalog.display(m), w["0"]["mean"]) for m, w in weight.items() if "0" in w],
         "jacobian_model": catalog.display(jac["checks"][0]["model"]),
+        "jacobian_trained": jac.get("trained", True),  # False: archived jobs only, which ship no weights
         "dev_identity": max(c["max_abs_dev_identity"] or 0.0 for c in jac["checks"]),
         "dev_out": max(c["max_abs_dev_out"] for c in jac["checks"]),
         "citation": s["he_table6"]["citation"],
