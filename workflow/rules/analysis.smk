@@ -102,4 +102,5 @@ rule provenance:
         repo=lambda wildcards: str(REPO),  # the commit of the workflow's sources, also under `snakemake -d <dir>`
     shell:
         "resrepro provenance --config {params.config:q} --data-manifest {input.manifest:q}"
-        " --claims {input.claims:q} --repo {params.repo:q} --out {output:q} > {log:q} 2>&1"
+        " --claims {input.claims:q} --repo {params.repo:q} --summaries {input.summaries:q}"
+        " --out {output:q} > {log:q} 2>&1"
