@@ -130,7 +130,8 @@ def bound_gpu_jobs():
     """On one machine with no `--resources gpu=N` given, at most its GPU slots (GPUs x train.pack) train at once,
     so a --cores larger than the GPUs never queues trainings on a GPU (the slot locks forbid sharing anyway).
     At least 1: a GPU job on a machine without one then fails at once, naming the fix (resrepro.gpus.no_cuda).
-    SLURM runs (non-local executors) and the jobs' own Snakemake processes are left alone."""
+    SLURM runs (non-local executors) and the jobs' own Snakemake processes are left alone.
+    """
     given = workflow.resource_settings.resources
     if "gpu" in given or not workflow.local_exec or not workflow.is_main_process:
         return
