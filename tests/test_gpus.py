@@ -143,6 +143,13 @@ def test_visible_gpus_follow_cuda_visible_devices_as_cuda_reads_it(value, found)
     assert gpus.slots(3, {"CUDA_VISIBLE_DEVICES": value}) == 3 * len(found)
 
 
+def test_a_gpu_is_requested_by_the_gpu_resource_or_slurm_unless_the_device_is_cpu_or_pinned():
+    slurm = {"SLURM_JOB_ID": "9", "CUDA_VISIBLE_DEVICES": "0"}
+    assert "--gpu 1" in gpus.requested(1, "auto", {}) and "SLURM job 9" in gpus.requested(0, "cuda", slurm)
+    assert gpus.requested(0, "auto", {}) is None and gpus.requested(0, "auto", {"CUDA_VISIBLE_DEVICES": "0"}) is None
+    assert gpus.requested(1, "cpu", slurm) is None and gpus.requested(1, "cuda:1", {}) is None
+
+
 def test_a_slurm_job_gets_its_own_lock_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(gpus.tempfile, "gettempdir", lambda: str(tmp_path))
     assert gpus.lock_dir({"SLURM_JOB_ID": "42"}) == tmp_path / "resrepro-gpu-locks" / "slurm-42"
@@ -307,3 +314,19 @@ def test_a_visible_gpu_that_torch_cannot_use_and_train_device_cuda_raise_the_sam
         device.require_cuda("the job was given 1 GPU(s)")
     with pytest.raises(errors.NoGPUError, match=r"train.device is 'cuda'.*fix: .*train.device: cpu"):
         device.select_device("cuda")
+
+
+def test_resrepro_gpus_prints_the_gpus_found_and_the_slots_of_train_pack(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"run": "x", "models": ["resnet20"], "seeds": [0], "train": {"pack": 3}}))
+
+    def gpus_cli(*args):
+        cmd = [sys.executable, "-m", "resrepro", "gpus", "--configfile", str(REPO / "config.yaml"), str(cfg), *args]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env_for(tmp_path, "0,1"))
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    info = json.loads(gpus_cli("--json"))
+    assert [g["name"] for g in info["gpus"]] == ["0", "1"] and (info["pack"], info["slots"]) == (3, 6)
+    assert gpus_cli("--slots").strip() == "6" and gpus_cli("--slots", "--pack", "1").strip() == "2"
+    assert "slots: 6 (2 GPU(s) x train.pack 3)" in gpus_cli()

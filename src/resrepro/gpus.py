@@ -6,8 +6,9 @@ was given a GPU (``resrepro train --gpu N``, N = the job's Snakemake ``gpu`` res
 per-host lock folder (``RESREPRO_GPU_LOCKS``, default ``<temp dir>/resrepro-gpu-locks``; under SLURM a
 subfolder per job, since SLURM alone hands out GPUs there). While it holds the slot, ``CUDA_VISIBLE_DEVICES``
 names that slot's GPU alone, set before torch initialises CUDA, so the training's ``cuda`` is its own GPU.
-When every slot is busy the training waits, saying so. The kernel releases a lock when its process ends,
-however it ends (``kill -9`` included): no stale lock to clean up.
+When every slot is busy the training waits, saying so and naming the holders' process ids, and tries every slot
+again each half second (a blocking lock would wait for one given slot, not for the first that frees). The kernel
+releases a lock when its process ends, however it ends (``kill -9`` included): no stale lock to clean up.
 
 Whatever Snakemake does (a ``--cores`` larger than the GPUs, no ``--resources``), two trainings never share
 a GPU unless ``train.pack`` > 1 asks for it; the workflow also bounds its ``gpu`` resource by the slots
@@ -177,7 +178,8 @@ def slot(pack: int = 1, gpus: list[str] | None = None, message=None) -> Iterator
         if not waited:
             (message or _stderr)(
                 f"[resrepro] all {len(gpus) * pack} GPU slots are busy ({len(gpus)} GPU(s) {','.join(gpus)} x "
-                f"train.pack {pack}; locks in {folder}): waiting for a training to end"
+                f"train.pack {pack}; held by process(es) {_holders(folder)}; locks in {folder}): waiting for a "
+                "training to end"
             )
             waited = True
         time.sleep(POLL_SECONDS)
@@ -195,6 +197,15 @@ def slot(pack: int = 1, gpus: list[str] | None = None, message=None) -> Iterator
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = before
         os.close(fd)  # releases the lock
+
+
+def _holders(folder: Path) -> str:
+    """The process ids written into the slot files (by :func:`_acquire`), for the waiting message."""
+    pids = set()
+    for path in folder.glob("gpu*.slot*.lock"):
+        with contextlib.suppress(OSError):
+            pids.update(path.read_text().split())
+    return ", ".join(sorted(pids, key=lambda p: (len(p), p))) or "unknown"
 
 
 @contextlib.contextmanager
@@ -268,9 +279,10 @@ def _stderr(line: str) -> None:
 
 def requested(gpu: int | None, device: str, env: dict | None = None) -> str | None:
     """Why this training must run on a GPU (a phrase), or None: ``--gpu N`` >= 1 (the job's Snakemake ``gpu``
-    resource), or a SLURM job given ``CUDA_VISIBLE_DEVICES``. ``train.device: cpu`` always trains on the CPU."""
+    resource), or a SLURM job given ``CUDA_VISIBLE_DEVICES``. ``train.device: cpu`` always trains on the CPU;
+    ``cuda:N`` pins a GPU by hand (no slot: it must be usable, :func:`for_job`)."""
     env = os.environ if env is None else env
-    if device == "cpu":
+    if device == "cpu" or device.startswith("cuda:"):
         return None
     if gpu:
         return f"the job was given {gpu} GPU(s) (--gpu {gpu}: its Snakemake gpu resource)"
