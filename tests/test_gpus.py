@@ -330,3 +330,23 @@ def test_resrepro_gpus_prints_the_gpus_found_and_the_slots_of_train_pack(tmp_pat
     assert [g["name"] for g in info["gpus"]] == ["0", "1"] and (info["pack"], info["slots"]) == (3, 6)
     assert gpus_cli("--slots").strip() == "6" and gpus_cli("--slots", "--pack", "1").strip() == "2"
     assert "slots: 6 (2 GPU(s) x train.pack 3)" in gpus_cli()
+
+
+def test_history_records_how_many_trainings_shared_the_gpu_in_each_epoch(tmp_path, monkeypatch):
+    """The column's plumbing, on the CPU: a training holding a slot of GPU 5 while another training holds the other."""
+    monkeypatch.setenv(gpus.LOCKS_ENV, str(tmp_path / "locks"))
+    other = start(tmp_path, pack=2, visible="5")
+    try:
+        assert line_of(other) == "got 5 0"
+        recipe = config.validate(
+            {"run": "t", "models": ["resnet20"], "seeds": [0], "data": {}, "train": {"epochs": 2, "threads": 1}}
+        )["train"]
+        data = make_arrays(n_batch=8, n_test=10)[:2]
+        with gpus.slot(2, ["5"]) as s:
+            assert s.index == 1
+            train.train(
+                "resnet20", dict(recipe, device="cpu"), data, data, 0, tmp_path, tmp_path / "c.pt", progress=False
+            )
+    finally:
+        stop(other)
+    assert list(pd.read_csv(tmp_path / "history.csv")["gpu_shared_by"]) == [2, 2]
