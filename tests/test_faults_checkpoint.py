@@ -49,7 +49,7 @@ def prepare(root: Path, seed: int = 0) -> dict:
             "models": ["resnet20"],
             "seeds": [0],
             "data": {"source": str(src), "sha256": file_digest(src), "cache_dir": str(cache), "val_size": 10},
-            "train": {"epochs": EPOCHS, "batch_size": 20, "threads": 1},
+            "train": {"epochs": EPOCHS, "batch_size": 20, "threads": 1, "device": "cpu"},
         }
     )
 

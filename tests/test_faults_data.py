@@ -46,7 +46,7 @@ def cfg_for(src: Path, cache: Path, **train) -> dict:
             "models": ["resnet20"],
             "seeds": [0],
             "data": {"source": str(src), "sha256": sha(src), "cache_dir": str(cache), "val_size": 20},
-            "train": {"epochs": 1, "batch_size": 40, "threads": 1, **train},
+            "train": {"epochs": 1, "batch_size": 40, "threads": 1, "device": "cpu", **train},
         }
     )
 

@@ -149,7 +149,7 @@ def prepared(tmp_path_factory) -> dict:
             "models": ["resnet20"],
             "seeds": [0],
             "data": {"source": str(src), "sha256": io.file_digest(src), "cache_dir": str(cache), "val_size": 20},
-            "train": {"epochs": 2, "batch_size": 40, "threads": 1},
+            "train": {"epochs": 2, "batch_size": 40, "threads": 1, "device": "cpu"},
         }
     )
 
@@ -246,7 +246,7 @@ def tiny_workdir(workdir: Path, **cfg) -> Path:
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     base.update(run="tiny", stamp=STAMP, models=["resnet20"], seeds=[0], overrides={}, **cfg)
     base["data"].update(source=str(archive), sha256=io.file_digest(archive), val_size=20, cache_dir="data")
-    base["train"].update(epochs=1, batch_size=40, threads=1, eval_batch_size=40)
+    base["train"].update(epochs=1, batch_size=40, threads=1, eval_batch_size=40, device="cpu")
     (workdir / "config.yaml").write_text(yaml.safe_dump(base))
     return archive
 

@@ -40,6 +40,7 @@ def history(epochs: int, seed: int, *, with_val: bool = True) -> pd.DataFrame:
             "lr": 0.1,
             "epoch_seconds": 12.5,
             "images_per_second": 4000.0,
+            "gpu_shared_by": math.nan,  # a CPU training
         }
     )
     if not with_val:

@@ -87,7 +87,7 @@ def test_training_records_gradient_flow_without_side_effects(tmp_path):
             "models": ["plain20"],
             "seeds": [0],
             "data": {},
-            "train": {"epochs": 2, "batch_size": 32, "threads": 1},
+            "train": {"epochs": 2, "batch_size": 32, "threads": 1, "device": "cpu"},
         }
     )["train"]
     probed = dict(base, gradflow_epochs=[0, 2], gradflow_images=16)

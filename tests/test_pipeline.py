@@ -47,7 +47,7 @@ def tiny_config(workdir: Path, archive: Path) -> dict:
         run="tiny", stamp="tiny test run, not comparable with the paper", models=["resnet20", "resnet18"], seeds=[0, 1]
     )
     cfg["data"].update(source=str(archive), sha256=io.file_digest(archive), val_size=50, cache_dir="data")
-    cfg["train"].update(epochs=2, batch_size=32, threads=1, eval_batch_size=64)
+    cfg["train"].update(epochs=2, batch_size=32, threads=1, eval_batch_size=64, device="cpu")
     cfg["overrides"] = {}
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     return cfg

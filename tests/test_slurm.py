@@ -34,8 +34,15 @@ REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / "tools" / "slurm"
 PLUGIN_DIR = Path(sys.prefix) / "slurm-plugin"  # .venv/slurm-plugin, as `make slurm-plugin` makes it
 BIN = str(Path(sys.executable).parent)
-# The test overrides of profiles/slurm: partition names and status-check timing, nothing else.
-SITE = ["--set-resources", "train:slurm_partition=gpu", "--slurm-init-seconds-before-status-checks", "2"]
+# The test overrides of profiles/slurm: partition names and status-check timing, and one of the cluster's fake
+# GPUs per training (its config trains on the CPU: train.device cpu alone would ask for gpu=0).
+SITE = [
+    "--set-resources",
+    "train:slurm_partition=gpu",
+    "train:gpu=1",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+]
 TIMING_COLUMNS = ["epoch_seconds", "images_per_second", "test_seconds"]  # test_seconds: train.test_curve
 
 

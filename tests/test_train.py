@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from resrepro import config, device, outputs, train
+from resrepro import config, device, errors, outputs, train
 
 RECIPE = config.validate(
     {
@@ -188,7 +188,7 @@ def test_device_selection():
     assert device.select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert device.select_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
-        with pytest.raises(Exception, match="CUDA is not available"):
+        with pytest.raises(errors.NoGPUError, match="CUDA is not usable.*fix: .*train.device: cpu"):
             device.select_device("cuda")
 
 

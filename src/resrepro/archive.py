@@ -13,7 +13,8 @@ import leaves the archive as it was. A bundle is a ``.tar.gz`` of the same relat
 plus ``data.json`` and the run's ``provenance.json`` when known.
 
 Which archived jobs count for a config (:func:`archived_jobs`): those whose recorded recipe (train.json) equals
-what the config would train (:func:`resrepro.config.recipe_for`, apart from :data:`HOW_NOT_WHAT`) and whose
+what the config would train (:func:`resrepro.config.recipe_for`, but for
+:data:`resrepro.config.HOW_NOT_WHAT`) and whose
 recorded data identity (train.json's ``data_key``: :func:`resrepro.checkpoints.data_identity` over the
 prepared data's sha256, the split and the subsets) equals the config's. :func:`status` says why any does not.
 Torch- and numpy-free: the workflow imports it at parse time.
@@ -32,14 +33,12 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from . import ResreproError, io, jobset
+from .config import what_trains
 from .errors import InputError
 
 FORMAT = "resrepro.archive/1"
 FILES = {"train": ("history.csv", "train.json", "gradflow.json"), "eval": ("metrics.json", "predictions.csv")}
 CSV_COLUMNS = {"history.csv": ("epoch", "val_acc", "epoch_seconds"), "predictions.csv": ()}
-# recipe keys that decide where and how fast a training runs (CPU threads, trainings per GPU: train.pack), not
-# what it trains: an archived job trained with other values still counts
-HOW_NOT_WHAT = ("threads", "pack")
 EXTRA = ("data.json", "provenance.json")  # the bundle's files beside the jobs
 MAX_MEMBER_BYTES = 256 << 20  # a predictions.csv of the full test set is ~0.3 MB
 _FIX_BUNDLE = "make the bundle with `resrepro archive export` (relative paths, regular files only)"
@@ -66,8 +65,7 @@ def _key(model: str, seed: int) -> str:
 
 
 # --- which archived jobs count for a config ------------------------------------------------------------
-def _recipe(recipe: dict) -> dict:
-    return {k: v for k, v in recipe.items() if k not in HOW_NOT_WHAT}
+_recipe = what_trains  # threads and pack decide how, not what: an archived job made with others still counts
 
 
 def _data_key(cfg: dict, prepared_sha256: str | None) -> str | None:

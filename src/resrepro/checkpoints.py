@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from . import ResreproError, io
-from .config import digest
+from .config import digest, what_trains
 
 # the data settings that decide the training split (config.yaml ``data``); the source and checksum
 # decide the prepared data, which the identity holds by its sha256
@@ -47,6 +47,7 @@ def identity(model: str, seed: int, recipe: dict, data, engine: dict | None = No
     """Everything that decides a training: its digest is the checkpoint's key. ``engine``: how it runs, resolved
     (the device type, bf16, torch.compile, the torch version), so that a CUDA bf16 checkpoint never resumes on
     the CPU in fp32 (the recipe says only "auto")."""
+    recipe = what_trains(recipe)  # train.threads / train.pack say how it runs, not what (a resume may change them)
     return {"model": model, "seed": seed, "recipe": recipe, "data": data, "engine": engine or {}}
 
 

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, archive, errors, io, plan
+from . import __version__, archive, errors, gpus, io, plan
 
 
 def _json_arg(text: str):
@@ -84,13 +84,18 @@ def _check_section(option: str, value, section: str) -> None:
 
 
 def cmd_train(a) -> None:
+    _check_section("--recipe", a.recipe, "train")
+    _check_section("--data", a.data, "data")
+    errors.check_writable(a.out_dir, Path(a.checkpoint).parent)  # before any epoch, not after the last
+    with gpus.for_job(a.gpu, a.recipe):  # a GPU slot (CUDA_VISIBLE_DEVICES) when given one; CUDA checked first
+        _train(a)
+
+
+def _train(a) -> None:
     from . import train
     from .checkpoints import data_identity
     from .data import read_manifest
 
-    _check_section("--recipe", a.recipe, "train")
-    _check_section("--data", a.data, "data")
-    errors.check_writable(a.out_dir, Path(a.checkpoint).parent)  # before any epoch, not after the last
     x_train, y_train, x_test, y_test, sel = _arrays(a.cache, a.data)
     # train.test_curve: the test accuracy per epoch goes to history.csv only (it never selects: resrepro.train)
     test_set = (x_test[sel["test"]], y_test[sel["test"]]) if a.recipe.get("test_curve", True) else None
@@ -171,7 +176,8 @@ def cmd_provenance(a) -> None:
     from . import provenance
 
     manifest = io.read_json(a.data_manifest) if a.data_manifest else None
-    io.write_json(a.out, provenance.collect(a.config, manifest, repo=a.repo, claims=a.claims))
+    summaries = [io.read_json(p) for p in a.summaries]
+    io.write_json(a.out, provenance.collect(a.config, manifest, repo=a.repo, claims=a.claims, summaries=summaries))
 
 
 def cmd_report(a) -> None:
@@ -245,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_command(sub)
     plan.add_command(sub)
     archive.add_command(sub)
+    gpus.add_command(sub)
     return p
 
 
@@ -265,6 +272,7 @@ def _add_job_commands(sub) -> None:
             s.add_argument("--recipe", type=_json_arg, required=True, help="the resolved training recipe, as JSON")
             s.add_argument("--checkpoint", required=True, help="resumable state (not a declared output)")
             s.add_argument("--no-progress", action="store_true")
+            s.add_argument("--gpu", type=int, default=0, help="GPUs given to the job (its Snakemake gpu resource)")
         else:
             s.add_argument("--weights", required=True)
             s.add_argument("--batch-size", type=int, default=1000)
@@ -327,6 +335,7 @@ def _add_result_commands(sub) -> None:
     s.add_argument(
         "--repo", default=".", help="the workflow's source folder, whose git commit is recorded (default: here)"
     )
+    s.add_argument("--summaries", nargs="*", default=[], help="the training jobs' train.json (their environments)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_provenance)
 

@@ -392,6 +392,16 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
+# recipe keys that decide where and how fast a training runs (CPU threads, trainings per GPU: train.pack), not
+# what it trains: a checkpoint or an archived job made with other values is still the same training
+HOW_NOT_WHAT = ("threads", "pack")
+
+
+def what_trains(recipe: dict) -> dict:
+    """The recipe without :data:`HOW_NOT_WHAT`: what decides the training itself."""
+    return {k: v for k, v in recipe.items() if k not in HOW_NOT_WHAT}
+
+
 def recipe_for(config: dict, model: str) -> dict:
     """The training recipe of one model: the train section with that model's overrides applied."""
     return merge(config["train"], config.get("overrides", {}).get(model, {}))

@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from . import ResreproError
+from . import gpus
 
 
 def select_device(spec: str = "auto") -> torch.device:
@@ -17,13 +17,18 @@ def select_device(spec: str = "auto") -> torch.device:
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ResreproError(
-            f"device {spec!r} requested but CUDA is not available here; set train.device to auto or cpu"
-        )
+        raise gpus.no_cuda(f"train.device is {spec!r}, but torch.cuda.is_available() is False")
     device = torch.device(spec)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its algorithms once per shape
     return device
+
+
+def compiles(recipe: dict, device: torch.device) -> bool:
+    """``train.compile``: true, false, or "cuda" (compile on CUDA only: on the CPU it costs a minute
+    or more and gains nothing)."""
+    flag = recipe.get("compile", False)
+    return flag is True or (flag == "cuda" and device.type == "cuda")
 
 
 def set_cpu_threads(requested: int) -> int:
@@ -66,3 +71,26 @@ def device_name(device: torch.device) -> str:
     from .provenance import cpu_name
 
     return cpu_name()
+
+
+def require_cuda(why: str) -> None:
+    """Fail at once (:class:`resrepro.errors.NoGPUError`, exit code 5) when a GPU was requested (``why``) and
+    CUDA is not usable, naming the driver against this torch build's CUDA and the fix; before any data loads."""
+    if not torch.cuda.is_available():
+        shown = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise gpus.no_cuda(f"{why}; CUDA_VISIBLE_DEVICES={shown!r}, but torch.cuda.is_available() is False")
+
+
+def environment(device: torch.device) -> dict:
+    """train.json's ``environment``: the software and GPU this training ran on (None where not applicable)."""
+    on_gpu = device.type == "cuda"
+    slot = gpus.held()
+    return {
+        "torch": str(torch.__version__),
+        "cuda": torch.version.cuda,  # the build's CUDA (None: a CPU-only build)
+        "cudnn": torch.backends.cudnn.version() if on_gpu else None,
+        "driver": gpus.driver_version() if on_gpu else None,
+        "gpu_model": torch.cuda.get_device_name(device) if on_gpu else None,
+        "gpu_index": slot.gpu if slot else (str(device.index or 0) if on_gpu else None),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES") if on_gpu else None,
+    }

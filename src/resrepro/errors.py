@@ -14,7 +14,7 @@ Exit codes (:data:`EXIT_CODES`):
  3    an input file that is missing, unreadable or malformed (:class:`InputError`)
  4    input/output: a full disk, a read-only file system, a permission denied (:class:`OutputError`,
       and the ``OSError`` of those kinds)
- 5    no GPU where one is required (:class:`NoGPUError`, reserved)
+ 5    a GPU was requested and CUDA is not usable (:class:`NoGPUError`: resrepro.gpus.no_cuda names why)
 ====  ===========================================================================================
 
 Anything else (a bug) keeps its traceback and Python's exit code 1, so that it stays visible.
@@ -81,7 +81,8 @@ class OutputError(ResreproError):
 
 
 class NoGPUError(ResreproError):
-    """Reserved: a GPU is required and none is available."""
+    """A GPU was requested (``--gpu N``, or SLURM set ``CUDA_VISIBLE_DEVICES``) and CUDA is not usable: the driver
+    against the torch build's CUDA, and the fix (:func:`resrepro.gpus.no_cuda`)."""
 
     exit_code = EXIT_CODES["gpu"]
 

@@ -41,6 +41,9 @@ HISTORY_COLUMNS = (
     "lr",
     "epoch_seconds",
     "images_per_second",
+    # trainings that held a slot of this GPU during the epoch (sampled at its start and end; 1 = alone, empty on
+    # the CPU): resrepro.gpus. Epoch times of shared epochs measure contention.
+    "gpu_shared_by",
 )
 # Optional columns of history.csv, written only when train.test_curve is on (a test set was given): the test
 # accuracy after each epoch and the seconds that pass took (not part of epoch_seconds). They select nothing;

@@ -20,11 +20,8 @@ Torch-free: the Snakefile prints :func:`line` before every run.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import subprocess
 
-from . import ResreproError, catalog, speeds
+from . import ResreproError, catalog, gpus, speeds
 from .cifar10 import TEST_SIZE, TRAIN_SIZE
 from .config import recipe_for
 
@@ -74,19 +71,8 @@ def slurm_minutes(cfg: dict, model: str, attempt: int = 1) -> int:
 
 
 def gpus_found() -> int | None:
-    """GPUs this process may use: CUDA_VISIBLE_DEVICES where set, else those nvidia-smi lists; None if none."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        n = len([d for d in visible.split(",") if d.strip() and not d.strip().startswith("-")])
-        return n or None
-    if not shutil.which("nvidia-smi"):
-        return None
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    n = sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
-    return n or None
+    """GPUs this process may use (resrepro.gpus.visible: CUDA_VISIBLE_DEVICES, else nvidia-smi); None if none."""
+    return len(gpus.visible()) or None
 
 
 def schedule(trainings: list[tuple[float, dict[int, float]]], gpus: int, pack: int) -> float:

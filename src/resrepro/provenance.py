@@ -70,10 +70,40 @@ def gpu_names() -> list[str]:
         return []
 
 
+def jobs(summaries: list[dict]) -> list[dict]:
+    """Per training job (its train.json): where it ran -- torch, CUDA, cuDNN, driver, GPU model and index -- and
+    train.pack (None where an older train.json did not record it)."""
+    keys = ("model", "seed", "device", "device_name", "pack", "environment")
+    return [{k: s.get(k) for k in keys} for s in summaries]
+
+
+def engines(job_list: list[dict]) -> list[str]:
+    """The distinct GPU / driver / CUDA / cuDNN / torch of a run's trainings, with how many ran on each
+    (the report's Appendix C)."""
+    counts: dict[str, int] = {}
+    for job in job_list:
+        env = job.get("environment") or {}
+        if not env:
+            line = f"{job.get('device_name') or 'not recorded'} (no environment recorded)"
+        else:
+            hardware = env.get("gpu_model") or f"{job.get('device_name') or 'CPU'} (CPU)"
+            driver = f", driver {env['driver']}" if env.get("driver") else ""
+            cuda = f", CUDA {env['cuda']}" if env.get("cuda") and env.get("gpu_model") else ""
+            cudnn = f", cuDNN {env['cudnn']}" if env.get("cudnn") else ""
+            line = f"{hardware}{driver}{cuda}{cudnn}, torch {env.get('torch')}"
+        counts[line] = counts.get(line, 0) + 1
+    return [f"{line}: {n} training(s)" for line, n in counts.items()]
+
+
 def collect(
-    config: dict, data_manifest: dict | None = None, repo: str | Path = ".", claims: str | Path | None = None
+    config: dict,
+    data_manifest: dict | None = None,
+    repo: str | Path = ".",
+    claims: str | Path | None = None,
+    summaries: list[dict] = (),
 ) -> dict:
-    """What produced a run. ``claims``: reports/claims.yaml, whose pre-registered margins' SHA-256 is recorded."""
+    """What produced a run. ``claims``: reports/claims.yaml, whose pre-registered margins' SHA-256 is recorded;
+    ``summaries``: the training jobs' train.json, whose environments are listed per job."""
     from .config import digest
     from .paper import load_margins
 
@@ -88,5 +118,6 @@ def collect(
         "platform": platform.platform(),
         "cpu": cpu_name(),
         "gpus": gpu_names(),
+        "jobs": jobs(list(summaries)),
         "data": data_manifest,
     }

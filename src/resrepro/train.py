@@ -30,11 +30,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import ResreproError, catalog, checkpoints, io, models, outputs
+from . import ResreproError, catalog, checkpoints, gpus, io, models
 from .config import digest
 from .data import MEAN, STD  # CIFAR-10 train per-channel statistics (0..1 scale)
-from .device import autocast, device_name, peak_memory_mib, select_device, set_cpu_threads, synchronize, use_bf16
+from .device import autocast, compiles, select_device, set_cpu_threads, synchronize, use_bf16
 from .schedule import lr_at, still_warming
+from .train_files import OUTPUT_NAMES, history_row, progress_line, run_summary, write_outputs
 
 
 class NonFiniteLoss(ResreproError):
@@ -70,13 +71,6 @@ def to_device(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch
     return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous().to(device), torch.from_numpy(
         np.asarray(y, dtype=np.int64)
     ).to(device)
-
-
-def compiles(recipe: dict, device: torch.device) -> bool:
-    """``train.compile``: true, false, or "cuda" (compile on CUDA only: on the CPU it costs a minute
-    or more and gains nothing)."""
-    flag = recipe.get("compile", False)
-    return flag is True or (flag == "cuda" and device.type == "cuda")
 
 
 def build_model(name: str, device: torch.device, recipe: dict) -> torch.nn.Module:
@@ -198,6 +192,7 @@ def train_epoch(model, optimizer, x_train, y_train, recipe: dict, epoch: int, se
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
+    shared_by = gpus.sharing()  # trainings on this GPU at the epoch's start and (below) its end; 0 on the CPU
     t0 = time.perf_counter()
     for step in range(steps_per_epoch):
         idx = order[step * batch : (step + 1) * batch]
@@ -223,6 +218,7 @@ def train_epoch(model, optimizer, x_train, y_train, recipe: dict, epoch: int, se
         "first_bad_step": int(first_bad_step),
         "lr": lr,
         "seconds": seconds,
+        "gpu_shared_by": max(shared_by, gpus.sharing()) or None,
     }
 
 
@@ -279,45 +275,6 @@ def engine_of(recipe: dict, device: torch.device) -> dict:
     }
 
 
-def history_row(epoch: int, ep: dict, n_train: int, val_loss: float, val_acc: float) -> dict:
-    """One line of history.csv (outputs.HISTORY_COLUMNS; the test curve's columns are added by the caller)."""
-    return {
-        "epoch": epoch + 1,
-        "train_loss": ep["loss_sum"].item() / n_train,
-        "train_acc": ep["correct"].item() / n_train,
-        "val_loss": val_loss,
-        "val_acc": val_acc,
-        "lr": ep["lr"],
-        "epoch_seconds": ep["seconds"],
-        "images_per_second": n_train / ep["seconds"],
-    }
-
-
-def _progress_line(row: dict) -> str:
-    return (
-        f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | val loss {row['val_loss']:.4f} "
-        f"acc {row['val_acc']:.4f} | {row['epoch_seconds']:.1f}s, {row['images_per_second']:.0f} img/s"
-    )
-
-
-OUTPUT_NAMES = ("history.csv", "weights.pt", "train.json", "gradflow.json")  # what write_outputs and train write
-
-
-def write_outputs(out_dir: Path, model_name: str, seed: int, history: list, best: dict, gradients: list, images: int):
-    """history.csv, the weights selected on validation (weights.pt) and gradflow.json, each written atomically.
-    The test curve's columns (outputs.HISTORY_TEST_COLUMNS) are written only when it was recorded."""
-    import pandas as pd
-
-    columns = list(outputs.HISTORY_COLUMNS)
-    if history and all(c in history[0] for c in outputs.HISTORY_TEST_COLUMNS):
-        columns += outputs.HISTORY_TEST_COLUMNS
-    with io.atomic_path(out_dir / "history.csv") as tmp:
-        pd.DataFrame(history, columns=columns).to_csv(tmp, index=False, float_format="%.6g")
-    checkpoints.save(out_dir / "weights.pt", best["state"])  # through a file object: the same bytes every run
-    record = {"model": model_name, "seed": seed, "images": images, "measurements": gradients}
-    io.write_json(out_dir / "gradflow.json", record)
-
-
 def compile_for_epochs(model, optimizer, x_train, y_train, recipe: dict, name: str) -> float:
     """Compile the training step for the epoch's batch shapes before epoch 1 (the seconds are reported apart)."""
     n_train, batch = len(x_train), recipe["batch_size"]
@@ -327,40 +284,6 @@ def compile_for_epochs(model, optimizer, x_train, y_train, recipe: dict, name: s
     seconds = warm_up(model, optimizer, sample, y_train[:batch], recipe, sizes)
     print(f"[resrepro] {name}: compiled for batch sizes {sizes} in {seconds:.1f}s", file=sys.stderr)
     return seconds
-
-
-def run_summary(
-    run: dict, history: list, best: dict, n_train: int, n_val: int, compile_seconds, start_epoch: int, t_start: float
-) -> dict:
-    """train.json: the recipe, the selected epoch, the hardware and the measured times of one training job."""
-    epoch_seconds = [h["epoch_seconds"] for h in history]
-    device, recipe = run["device"], run["recipe"]
-    return {
-        "model": run["model"],
-        "seed": run["seed"],
-        "recipe": recipe,
-        "recipe_digest": digest(recipe),
-        "data_key": run["data_key"],
-        "epochs": recipe["epochs"],
-        "selected_epoch": best["epoch"],
-        "selected_val_acc": best["val_acc"],
-        "final_val_acc": history[-1]["val_acc"],
-        "train_images": n_train,
-        "val_images": n_val,
-        "device": device.type,
-        "device_name": device_name(device),
-        "gpu_peak_memory_mib": peak_memory_mib(device),  # this attempt's; None on the CPU
-        "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "precision": "bf16-autocast" if use_bf16(device, recipe["precision"]) else "fp32",
-        "compiled": compiles(recipe, device),
-        "compile_seconds": compile_seconds,
-        "test_curve": bool(history) and "test_acc" in history[-1],  # in history.csv only; it selects nothing
-        "mean_epoch_seconds": float(np.mean(epoch_seconds)),
-        "total_train_seconds": float(np.sum(epoch_seconds)),
-        "images_per_second": n_train * len(history) / float(np.sum(epoch_seconds)),
-        "resumed_after_epoch": start_epoch,
-        "job_wall_seconds": time.time() - t_start,
-    }
 
 
 def train(
@@ -434,7 +357,7 @@ def train(
         if val_acc > best["val_acc"]:
             state = {k: v.detach().clone() for k, v in weights_of.state_dict().items()}
             best = {"val_acc": val_acc, "epoch": epoch + 1, "state": state}
-        print(f"[resrepro] {desc}: {_progress_line(row)}", file=sys.stderr)
+        print(f"[resrepro] {desc}: {progress_line(row)}", file=sys.stderr)
         if epoch + 1 in probe_epochs:
             gradients.append(measure_gradients(weights_of, probe, epoch + 1))
         state = checkpoints.checkpoint_state(ident, epoch + 1, weights_of, optimizer, history, best, gradients)

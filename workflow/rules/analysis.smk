@@ -107,4 +107,5 @@ rule provenance:
         ),
     shell:
         "resrepro provenance --config {params.config:q} {params.manifest}"
-        " --claims {input.claims:q} --repo {params.repo:q} --out {output:q} > {log:q} 2>&1"
+        " --claims {input.claims:q} --repo {params.repo:q} --summaries {input.summaries:q}"
+        " --out {output:q} > {log:q} 2>&1"

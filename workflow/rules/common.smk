@@ -4,7 +4,7 @@ import re
 import shlex
 from pathlib import Path
 
-from resrepro import archive, catalog, codebase, compute, jobset, outputs, plan
+from resrepro import archive, catalog, codebase, compute, gpus, jobset, outputs, plan
 from resrepro.config import for_snakemake, recipe_for
 from resrepro.cifar10 import TRAIN_SIZE
 
@@ -142,6 +142,27 @@ def done_unbenchmarked(job):
     """
     output = getattr(rules, job.rule).output[0].format(model=job.model, seed=job.seed)
     return Path(output).exists() and not Path(RESULTS, job.benchmark).exists()
+
+
+# --- GPUs: one training per GPU slot (resrepro.gpus; README "GPUs: one training per GPU") ------------------
+def train_gpus(wildcards):
+    """The train job's `gpu` resource: 0 for train.device cpu, else 1 (SLURM's --gpus=1; `resrepro train --gpu`)."""
+    return 0 if recipe_for(config, wildcards.model)["device"] == "cpu" else 1
+
+
+def bound_gpu_jobs():
+    """On one machine with no `--resources gpu=N` given, at most its GPU slots (GPUs x train.pack) train at once,
+    so a --cores larger than the GPUs never queues trainings on a GPU (the slot locks forbid sharing anyway).
+    At least 1: a GPU job on a machine without one then fails at once, naming the fix (resrepro.gpus.no_cuda).
+    SLURM runs (non-local executors) and the jobs' own Snakemake processes are left alone.
+    """
+    given = workflow.resource_settings.resources
+    if "gpu" in given or not workflow.local_exec or not workflow.is_main_process:
+        return
+    workflow.register_resource("gpu", max(1, gpus.slots(config["train"]["pack"])))
+
+
+bound_gpu_jobs()
 
 
 # --- SLURM time limits (profiles/slurm) ----------------------------------------------------------

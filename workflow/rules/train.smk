@@ -18,7 +18,7 @@ rule train:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
     resources:
-        gpu=1,
+        gpu=train_gpus,
         cpus_per_gpu=lambda wildcards, threads: threads,
         mem_mb=10000,
         runtime=train_runtime,
@@ -31,4 +31,4 @@ rule train:
     shell:
         "resrepro train --model {wildcards.model} --seed {wildcards.seed}"
         " --cache {params.cache:q} --data {params.data:q} --recipe {params.recipe:q}"
-        " --out-dir {params.out_dir:q} --checkpoint {params.checkpoint:q} > {log:q} 2>&1"
+        " --out-dir {params.out_dir:q} --checkpoint {params.checkpoint:q} --gpu {resources.gpu} > {log:q} 2>&1"

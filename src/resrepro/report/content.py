@@ -18,6 +18,7 @@ from ..claims.gradients import WEIGHT_RATIO
 from ..claims.values import PI_LEVEL
 from ..data import TRAIN_SIZE
 from ..io import read_json
+from ..provenance import engines
 from ..stats import CONFIDENCE
 from . import layout
 from .prose import Prose
@@ -240,6 +241,7 @@ def _provenance(text: Prose, common: dict, prov: dict) -> list[dict]:
         prov=prov,
         config_json=json.dumps(prov.get("config", {}), sort_keys=True, separators=(", ", ": ")),
         gpus=prov.get("gpus") or [],
+        engines=engines(prov.get("jobs") or []),
         versions=[(k, v) for k, v in sorted((prov.get("versions") or {}).items()) if v],
         source=source,
         checksum=source.get("checksum_verified") or {},
