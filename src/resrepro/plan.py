@@ -224,7 +224,10 @@ def line(cfg: dict) -> str:
         )
     here = ""
     if p["device"] == "gpu" and p["gpus_source"] != "found" and cfg["train"].get("device") == "auto":
-        here = "; no GPU found here: train.device auto trains on the CPU"
+        here = (
+            "; no GPU found here: trainings run here ask for one and stop (exit 5), on SLURM the GPU nodes train; "
+            "train.device: cpu trains on the CPU"
+        )
     return (
         f"plan: {p['trainings']} trainings x {span} epochs, {_hours(p['total_gpu_hours'])} {p['unit']} on "
         f"{_slots(p)} ({_which(p)}), {pack} -> about {_hours(p['wall_hours'])} h wall (resrepro plan for the "
