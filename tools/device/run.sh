@@ -10,7 +10,7 @@ py=${PYTHON:-python3}
 case "${1:-}" in
   stage)
     shift
-    exec "$py" tools/device/devlib.py stage "$@" ;;
+    exec "$py" "$(dirname "$0")/devlib.py" stage "$@" ;;
   train)
     shift
     if ! "$py" -c "import jsonschema" 2>/dev/null; then
@@ -23,7 +23,7 @@ case "${1:-}" in
     export OUT
     # devtrain.py stops itself before its budget and rewrites each run's bundle after every finished job; on
     # SIGTERM (the call's limit) it stops its jobs and writes summary.json (exec: the signal reaches it).
-    exec "$py" tools/device/devtrain.py "$@" ;;
+    exec "$py" "$(dirname "$0")/devtrain.py" "$@" ;;
   *)
     echo "error: unknown step '${1:-}'" >&2
     echo "fix: bash tools/device/run.sh stage K | train [--budget S] [--pack K] [--run FILES] [--no-bench]" >&2
