@@ -109,7 +109,7 @@ def missing(cfg: dict, log: Log) -> list[tuple[str, int]]:
         return [(m, s) for m in cfg["models"] for s in cfg["seeds"]]
     from resrepro import archive
 
-    return archive.missing_jobs(cfg, archive_dir="archive")
+    return archive.missing_jobs(cfg, archive_dir=cfg.get("archive", {}).get("dir", "archive"))
 
 
 def estimates(cfg: dict, pack: int, bench_files: list[str], overhead: float, log: Log) -> dict[str, float | None]:
@@ -164,12 +164,24 @@ class Runner(threading.Thread):
             os.killpg(self.proc.pid, signal.SIGTERM)
 
 
-def export(py: str, run: str, finished: list[Job], out: Path, log: Log) -> dict:
+def export(py: str, run: str, finished: list[Job], cache: str, out: Path, log: Log) -> dict:
     """Rewrite $OUT/<run>.tar.gz with the run's finished jobs (resrepro archive export; a plain tar before it)."""
     dest = out / f"{run}.tar.gz"
     names = ",".join(j.name for j in finished)
     if importlib.util.find_spec("resrepro.archive") is not None:
-        cmd = _resrepro(py, ["archive", "export", "--results", f"results/{run}", "--out", str(dest), "--jobs", names])
+        args = [
+            "archive",
+            "export",
+            "--results",
+            f"results/{run}",
+            "--out",
+            str(dest),
+            "--jobs",
+            names,
+            "--cache",
+            cache,
+        ]
+        cmd = _resrepro(py, args)
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode:
             log(f"export of {run} failed: {res.stderr.strip()[-600:]}")
@@ -204,7 +216,7 @@ def schedule(py: str, queue: list, slots: int, deadline: float, out: Path, log: 
                 if r.result == "finished":
                     run["finished"].append(r.job.name)
                     finished.setdefault(r.job.run, []).append(r.job)
-                    run.update(export(py, r.job.run, finished[r.job.run], out, log))
+                    run.update(export(py, r.job.run, finished[r.job.run], r.cfg["data"]["cache_dir"], out, log))
                 else:
                     run["failed"].append(f"{r.job.name}: {r.result}")
             now = time.monotonic()
