@@ -124,6 +124,7 @@ def trip(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_prepare_cuts_the_real_archive_into_checksummed_parts_each_call_under_64_mib(trip):
     here = trip["here"]
     m = devlib.read_manifest(here)
@@ -139,12 +140,14 @@ def test_prepare_cuts_the_real_archive_into_checksummed_parts_each_call_under_64
     assert "/.device/" in (here / ".gitignore").read_text().splitlines()
 
 
+@pytest.mark.slow
 def test_each_stage_call_checks_its_part_and_the_last_says_all_are_staged(trip):
     assert all(s.returncode == 0 for s in trip["staged"]), [s.stderr for s in trip["staged"]]
     assert "part 1 of 3 staged" in trip["staged"][0].stdout and "still to stage: [2, 3]" in trip["staged"][0].stdout
     assert "all parts staged" in trip["staged"][-1].stdout
 
 
+@pytest.mark.slow
 def test_the_device_step_trains_every_missing_job_packed_and_bundles_each_run_under_out(trip):
     train, out = trip["train"], trip["out"]
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
@@ -253,6 +256,7 @@ def _second_device(trip, tmp_path) -> Path:
     return dev
 
 
+@pytest.mark.slow
 def test_a_job_still_running_at_the_deadline_is_stopped_and_not_kept(trip, tmp_path):
     dev, out = _second_device(trip, tmp_path), tmp_path / "OUT"
     (dev / "slow.yaml").write_text("train: {epochs: 50}\n")  # minutes on the CPU: still running at the deadline
@@ -271,6 +275,7 @@ def test_a_job_still_running_at_the_deadline_is_stopped_and_not_kept(trip, tmp_p
     assert not (out / "tiny.tar.gz").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_jobs_and_still_writes_the_summary(trip, tmp_path):
     dev, out = _second_device(trip, tmp_path), tmp_path / "OUT"
     env = {**os.environ, "PYTHON": PY, "OUT": str(out)}
@@ -286,19 +291,27 @@ def test_sigterm_stops_the_jobs_and_still_writes_the_summary(trip, tmp_path):
     assert json.loads((out / "summary.json").read_text())["runs"]["tiny"]["finished"] == []
 
 
-@pytest.mark.skipif(not has_archive("missing_jobs", "archived_jobs"), reason="needs resrepro.archive (issue 14, H4)")
-def test_import_brings_the_bundles_into_the_archive_and_the_status_counts_them(trip):
-    from resrepro import archive
-
+@pytest.fixture(scope="module")
+def imported(trip):
+    """tools/device/import of the bundles the device step left under OUT, here (archive/ of the "here" copy)."""
     here = trip["here"]
-    res = subprocess.run(
+    env = {**os.environ, "PYTHONPATH": str(here / "src")}
+    return subprocess.run(
         [PY, str(here / "tools/device/import"), str(trip["out"])],
         cwd=here,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "PYTHONPATH": str(here / "src")},
+        env=env,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_archive("missing_jobs", "archived_jobs"), reason="needs resrepro.archive (issue 14, H4)")
+def test_import_brings_the_bundles_into_the_archive_and_the_status_counts_them(trip, imported):
+    from resrepro import archive
+
+    here, res = trip["here"], imported
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     cfg = config.load(*(REPO / f for f in TINY))
     assert archive.archived_jobs(cfg, archive_dir=here / "archive") == [("resnet20", 0), ("resnet20", 1)]
@@ -312,3 +325,20 @@ def test_import_brings_the_bundles_into_the_archive_and_the_status_counts_them(t
         env={**os.environ, "PYTHONPATH": str(here / "src")},
     )
     assert "2 of 2" in status.stdout, status.stdout + status.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_archive("check_only", "status"), reason="needs the archive-only report (issue 14, H4)")
+def test_the_imported_run_renders_its_report_from_the_archive_alone(trip, imported):
+    """The last step: the report from archive/ alone (`make report-archive`'s command), nothing trained here."""
+    here = trip["here"]
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    snakemake = Path(PY).parent / "snakemake"
+    cmd = [str(snakemake), "--cores", "2", "--configfile", *TINY, "--config", 'archive={"only": true}']
+    run = subprocess.run(
+        cmd, cwd=here, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(here / "src")}
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert not list((here / "results").rglob("weights.pt")), "nothing was trained here"
+    html = (here / "reports" / "tiny" / "report.html").read_text()
+    assert "2 of 2 trainings measured (archive/tiny)" in html
