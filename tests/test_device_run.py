@@ -342,3 +342,16 @@ def test_the_imported_run_renders_its_report_from_the_archive_alone(trip, import
     assert not list((here / "results").rglob("weights.pt")), "nothing was trained here"
     html = (here / "reports" / "tiny" / "report.html").read_text()
     assert "2 of 2 trainings measured (archive/tiny)" in html
+
+
+def test_parts_shrink_so_that_every_call_stays_under_64_mib_when_the_tree_grows(tmp_path):
+    from importlib.machinery import SourceFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
+
+    spec = spec_from_loader("device_prepare", SourceFileLoader("device_prepare", str(DEVICE / "prepare")))
+    prepare = module_from_spec(spec)
+    spec.loader.exec_module(prepare)
+    assert prepare.part_size(devlib.PART_BYTES, 2 * devlib.MiB, tmp_path, wheels=False) == devlib.PART_BYTES
+    assert prepare.part_size(devlib.PART_BYTES, 30 * devlib.MiB, tmp_path, wheels=False) == 33 * devlib.MiB
+    with pytest.raises(devlib.DeviceError, match="no room for a part"):
+        prepare.part_size(devlib.PART_BYTES, 62 * devlib.MiB, tmp_path, wheels=False)
