@@ -18,9 +18,9 @@ def as_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def gpu_resource(cfg: dict) -> int:
-    """The train rule's `gpu` resource (issue 14, H1): 0 when train.device is cpu, else 1."""
-    return 0 if cfg["train"]["device"] == "cpu" else 1
+def gpu_resource(cfg: dict, model: str) -> int:
+    """The train rule's `gpu` resource (common.smk's train_gpus): 0 when the model's train.device is cpu, else 1."""
+    return 0 if recipe_for(cfg, model)["device"] == "cpu" else 1
 
 
 def _passes_gpu() -> bool:
@@ -89,7 +89,7 @@ def train_args(cfg: dict, job: Job) -> list[str]:
         job.checkpoint,
     ]
     if _passes_gpu():
-        args += ["--gpu", str(gpu_resource(cfg))]
+        args += ["--gpu", str(gpu_resource(cfg, job.model))]
     return args
 
 
