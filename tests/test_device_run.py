@@ -336,7 +336,16 @@ def test_the_imported_run_renders_its_report_from_the_archive_alone(trip, import
     snakemake = Path(PY).parent / "snakemake"
     cmd = [str(snakemake), "--cores", "2", "--configfile", *TINY, "--config", 'archive={"only": true}']
     run = subprocess.run(
-        cmd, cwd=here, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(here / "src")}
+        cmd,
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(here / "src"),
+            "PATH": f"{snakemake.parent}{os.pathsep}{os.environ['PATH']}",
+        },
     )
     assert run.returncode == 0, run.stderr[-4000:]
     assert not list((here / "results").rglob("weights.pt")), "nothing was trained here"
