@@ -114,7 +114,8 @@ def missing(cfg: dict, log: Log) -> list[tuple[str, int]]:
 
 def estimates(cfg: dict, pack: int, bench_files: list[str], overhead: float, log: Log) -> dict[str, float | None]:
     """Wall seconds of one job of each model when ``pack`` share a GPU: resrepro.plan's seconds per training x
-    pack / pack speedup, plus ``overhead`` (start, compilation, evaluation). None where there is no plan."""
+    pack / pack speedup (the plan counts start-up and compilation), plus ``overhead`` (the evaluation job). None
+    where there is no plan."""
     if importlib.util.find_spec("resrepro.plan") is None:
         log("resrepro.plan is missing: no estimates; jobs start while time is left and stop at the deadline")
         return dict.fromkeys(cfg["models"])
@@ -122,10 +123,9 @@ def estimates(cfg: dict, pack: int, bench_files: list[str], overhead: float, log
 
     log(plan.line(cfg))
     p = plan.plan(cfg, gpus=1, pack=pack, bench_files=bench_files)
-    speedup = p.get("pack_speedup") or 1.0
     out = {}
     for m, row in p["models"].items():
-        s = speedup.get(m, 1.0) if isinstance(speedup, dict) else float(speedup)
+        s = float(row.get("pack_speedup") or p.get("pack_speedup") or 1.0)  # per model where the plan has it
         out[m] = row["seconds_per_training"] * pack / max(s, 1e-9) + overhead
     log(f"plan: {json.dumps(p, sort_keys=True)[:1500]}")
     return out
@@ -256,9 +256,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help=f"comma-separated config files of one run, in order (repeatable; default: {' then '.join(DEFAULT_RUNS)})",
     )
     p.add_argument("--no-bench", action="store_true", help="skip `resrepro bench --pack 1,2,3,4`")
-    p.add_argument("--bench-timeout", type=float, default=120)
+    p.add_argument("--bench-file", help="a `resrepro bench --pack` JSON of an earlier session: used, not measured")
+    p.add_argument("--bench-timeout", type=float, default=150)
     p.add_argument("--bench-args", default="", help="extra arguments for resrepro bench (one string)")
-    p.add_argument("--job-overhead", type=float, default=60, help="seconds added to each job's estimate")
+    p.add_argument("--job-overhead", type=float, default=30, help="seconds added to each job's estimate (evaluation)")
     p.add_argument("--out", default=os.environ.get("OUT", "device-out"), help="results folder (default $OUT)")
     return p.parse_args(argv)
 
@@ -273,7 +274,12 @@ def main(argv: list[str]) -> int:
     report: dict = {"budget_s": a.budget, "runs": {}}
     try:
         prepare_data(py, {c["data"]["cache_dir"] for c in cfgs}, log)
-        bench_json = None if a.no_bench else bench(py, out, a.bench_timeout, a.bench_args.split(), log)
+        if a.bench_file:
+            bench_json = json.loads(Path(a.bench_file).read_text())
+            log(f"bench: {a.bench_file} (not measured again)")
+        else:
+            bench_json = None if a.no_bench else bench(py, out, a.bench_timeout, a.bench_args.split(), log)
+        bench_files = [a.bench_file] if a.bench_file else [str(out / "bench.json")] if bench_json else []
         pack = a.pack or best_pack(bench_json, cfgs[0]["train"].get("pack", 1))
         gpus = _gpus(cfgs[0])
         report.update(pack=pack, gpus=gpus, slots=pack * gpus)
@@ -281,7 +287,7 @@ def main(argv: list[str]) -> int:
         queue = []
         for cfg in (with_pack(c, pack) for c in cfgs):
             todo = missing(cfg, log)
-            est = estimates(cfg, pack, [str(out / "bench.json")] if bench_json else [], a.job_overhead, log)
+            est = estimates(cfg, pack, bench_files, a.job_overhead, log)
             report["runs"][cfg["run"]] = {
                 "missing": [f"{m}:{s}" for m, s in todo],
                 "finished": [],
