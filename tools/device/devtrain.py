@@ -161,7 +161,10 @@ class Runner(threading.Thread):
     def stop(self) -> None:
         self.stopped = True
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:  # it ended meanwhile
+                pass
 
 
 def export(py: str, run: str, finished: list[Job], cache: str, out: Path, log: Log) -> dict:
