@@ -261,7 +261,7 @@ def test_a_job_still_running_at_the_deadline_is_stopped_and_not_kept(trip, tmp_p
     dev, out = _second_device(trip, tmp_path), tmp_path / "OUT"
     (dev / "slow.yaml").write_text("train: {epochs: 50}\n")  # minutes on the CPU: still running at the deadline
     res = sh(
-        "bash tools/device/run.sh train --budget 40 --margin 0 --job-overhead 0 --pack 2 --no-bench --run "
+        "bash tools/device/run.sh train --budget 40 --margin 0 --no-plan --pack 2 --no-bench --run "
         + ",".join([*TINY, "slow.yaml"]),
         dev,
         out,

@@ -262,6 +262,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--bench-file", help="a `resrepro bench --pack` JSON of an earlier session: used, not measured")
     p.add_argument("--bench-timeout", type=float, default=150)
     p.add_argument("--bench-args", default="", help="extra arguments for resrepro bench (one string)")
+    p.add_argument(
+        "--no-plan",
+        action="store_true",
+        help="no estimates: start jobs while time is left (each is still stopped at the deadline)",
+    )
     p.add_argument("--job-overhead", type=float, default=30, help="seconds added to each job's estimate (evaluation)")
     p.add_argument("--out", default=os.environ.get("OUT", "device-out"), help="results folder (default $OUT)")
     return p.parse_args(argv)
@@ -290,7 +295,7 @@ def main(argv: list[str]) -> int:
         queue = []
         for cfg in (with_pack(c, pack) for c in cfgs):
             todo = missing(cfg, log)
-            est = estimates(cfg, pack, bench_files, a.job_overhead, log)
+            est = dict.fromkeys(cfg["models"]) if a.no_plan else estimates(cfg, pack, bench_files, a.job_overhead, log)
             report["runs"][cfg["run"]] = {
                 "missing": [f"{m}:{s}" for m, s in todo],
                 "finished": [],
