@@ -276,6 +276,18 @@ def test_a_job_still_running_at_the_deadline_is_stopped_and_not_kept(trip, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("resrepro.plan") is None, reason="needs resrepro.plan (issue 14, H3)")
+def test_a_job_the_plan_says_ends_after_the_deadline_is_not_started(trip, tmp_path):
+    dev, out = _second_device(trip, tmp_path), tmp_path / "OUT"
+    (dev / "slow.yaml").write_text("train: {epochs: 200}\n")
+    res = sh(f"bash tools/device/run.sh train --budget 40 --no-bench --run {','.join([*TINY, 'slow.yaml'])}", dev, out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(summary["runs"]["tiny"]["skipped"]) == ["resnet20:0", "resnet20:1"], summary
+    assert "tiny resnet20:0: not started (estimated" in (out / "log.txt").read_text()
+
+
+@pytest.mark.slow
 def test_sigterm_stops_the_jobs_and_still_writes_the_summary(trip, tmp_path):
     dev, out = _second_device(trip, tmp_path), tmp_path / "OUT"
     env = {**os.environ, "PYTHON": PY, "OUT": str(out)}
