@@ -163,6 +163,20 @@ def test_the_cost_of_a_timing_claim_whose_seeds_were_all_shared_is_a_retraining_
     assert [(r["model"], r["seeds"]) for r in partly["runs"]] == [("resnet34", 1)], "the target's third seed, alone"
 
 
+def test_the_cost_of_a_timing_claim_on_models_of_different_devices_retrains_them_on_one():
+    x = inputs({"resnet50": timed(2, devices=("cpu",))})
+    out = cost.to_decide(TREND | {"quantity": "seconds_per_epoch"}, context(x.measured))
+    assert out["text"] != cost.NO_RUN_DECIDES and {r["model"] for r in out["runs"]} >= {"resnet50"}
+
+
+def test_a_total_time_claim_on_estimated_totals_says_so_in_its_evidence():
+    entry = timed(1) | {"unshared_epochs": [5, 3, 3], "epochs_timed": [6, 3, 3]}
+    c = measured_check(TREND | {"quantity": "total_hours"}, inputs({"resnet34": entry}))
+    assert "ResNet-34's times of some seeds are estimated from their epochs alone" in c["evidence"]["shared_timing"]
+    per_epoch = measured_check(TREND | {"quantity": "seconds_per_epoch"}, inputs({"resnet34": entry}))
+    assert "shared_timing" not in per_epoch["evidence"], "a mean over epochs alone is measured, not estimated"
+
+
 def test_the_cost_throughput_prefers_a_run_timed_alone_and_its_seeds_timed_alone():
     packed = {"resnet18": timed(0, shared=(10, 11, 12))}  # 45000 / 10 ... images/s, labelled shared
     alone = {"resnet18": timed(0) | {"images_per_second": summarise([1000.0] * 3)}}

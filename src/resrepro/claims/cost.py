@@ -114,6 +114,9 @@ def _have(entry: Mapping, alone: bool) -> int:
 def _missing(models: Sequence[str], ctx: Context, alone: bool = False) -> dict[str, int]:
     """Per model, the seeds it lacks in the comparable runs to reach the target (``alone``: seeds timed alone)."""
     need = {m: ctx.target["seeds"] - _have(ctx.comparable_measured.get(m) or {}, alone) for m in models}
+    measured = [m for m in models if m in ctx.comparable_measured]
+    if alone and timing.device_mismatch(measured, ctx.comparable_measured):  # times of one device: retrain them all
+        need = {m: ctx.target["seeds"] for m in models}
     return {m: n for m, n in need.items() if n > 0}
 
 

@@ -165,6 +165,8 @@ def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
     shared, note = timing.claim_note([form["model"]], [form["quantity"]], x.measured)  # times on a shared GPU
     if note:
         ev["shared_timing"], ours = note, f"{ours} ({note})"
+    if form["quantity"] in timing.QUANTITIES:
+        ev["sharing_sampled"] = timing.SAMPLING
     if not hw:
         return check(
             "hardware_dependent",
