@@ -167,6 +167,7 @@ def test_the_cost_of_a_timing_claim_on_models_of_different_devices_retrains_them
     x = inputs({"resnet50": timed(2, devices=("cpu",))})
     out = cost.to_decide(TREND | {"quantity": "seconds_per_epoch"}, context(x.measured))
     assert out["text"] != cost.NO_RUN_DECIDES and {r["model"] for r in out["runs"]} >= {"resnet50"}
+    assert "(timed alone: train.pack: 1, all on one device)" in out["text"]
 
 
 def test_a_total_time_claim_on_estimated_totals_says_so_in_its_evidence():

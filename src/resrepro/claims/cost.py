@@ -231,7 +231,9 @@ def to_decide(form: Mapping, ctx: Context) -> dict:
     study = "the degradation study: " if form["type"] in STUDY_FORMS else ""
     text = f"to decide it: {study}train {what}, {t['epochs']} epochs on {t['train_images']:,} images each"
     if timed(form):
-        text += " (timed alone: train.pack: 1)"
+        measured = [m for m in missing if m in ctx.comparable_measured]
+        one = ", all on one device" if timing.device_mismatch(measured, ctx.comparable_measured) else ""
+        text += f" (timed alone: train.pack: 1{one})"
     if known:
         cpu = all(r.get("device_kind") == "cpu" for r in rows)
         unit = "GPU-hours" if gpu else "hours on " + ", ".join(devices) + (" (a CPU)" if cpu else "")
