@@ -143,7 +143,8 @@ def _table_notes(measured: dict, tolerance: float) -> dict[str, list[str]]:
             "percentage points of the run's best validation accuracy.",
             "Time per epoch: mean wall time of the training part of an epoch (augmentation, forward, backward, "
             "update), excluding validation, on the run's own training set (see the methodology for its size). "
-            "Total training time: the sum over epochs, in hours. Training images per second: the paper has "
+            "Total training time: the sum over epochs, in hours (a cell marked \u201cest.\u201d: the mean over the "
+            "epochs a training had its GPU alone x its epochs, an estimate). Training images per second: the paper has "
             "no such column.",
             f"The paper names no hardware; ours: {', '.join(devices)}.",
             *timing.notes(measured),

@@ -190,6 +190,7 @@ def audit(
     ok, reasons = comparability(spec, paper)
     x = Inputs(paper, measured, counts, ok, reasons, transcription.text_values(claims))
     x.gradients, x.margins, x.predictions = gradients, margins, predictions
+    x.planned = list(dict.fromkeys([j[0] for j in spec.get("planned") or ()] + list(spec.get("models") or ())))
     entries = [_entry(c, x) for c in list(transcription.table_cell_claims(paper)) + list(claims)]
     multiplicity = _correct_for_multiplicity(entries)
     return {

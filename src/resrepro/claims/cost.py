@@ -101,9 +101,22 @@ def candidate_sets(form: Mapping, ctx: Context) -> list[list[str]]:
     return out
 
 
-def _missing(models: Sequence[str], ctx: Context) -> dict[str, int]:
-    """Per model, the seeds it lacks in the comparable runs to reach the target."""
-    need = {m: ctx.target["seeds"] - seeds_of(ctx.comparable_measured.get(m) or {}) for m in models}
+def timed(form: Mapping) -> bool:
+    """Whether the claim is about times (its seeds count only if timed alone on their GPU: resrepro.timing)."""
+    qs = [form.get("quantity"), *(form.get("metrics") or [])]
+    return any(q in timing.QUANTITIES for q in qs)
+
+
+def _have(entry: Mapping, alone: bool) -> int:
+    return timing.alone_count(entry) if alone and timing.timed_alone(entry) else seeds_of(entry)
+
+
+def _missing(models: Sequence[str], ctx: Context, alone: bool = False) -> dict[str, int]:
+    """Per model, the seeds it lacks in the comparable runs to reach the target (``alone``: seeds timed alone)."""
+    need = {m: ctx.target["seeds"] - _have(ctx.comparable_measured.get(m) or {}, alone) for m in models}
+    measured = [m for m in models if m in ctx.comparable_measured]
+    if alone and timing.device_mismatch(measured, ctx.comparable_measured):  # times of one device: retrain them all
+        need = {m: ctx.target["seeds"] for m in models}
     return {m: n for m, n in need.items() if n > 0}
 
 
@@ -117,14 +130,15 @@ def what_decides(form: Mapping, ctx: Context) -> dict[str, int] | None:
     if form["type"] in STUDY_FORMS:  # the norms come from a degradation study, not from measured.json
         return None if ctx.has_gradients else _missing(_twins(ctx.configured()), ctx)
     text = transcription.text_values(ctx.claims)
+    alone = timed(form)
     for models in candidate_sets(form, ctx):
-        missing = _missing(models, ctx)
+        missing = _missing(models, ctx, alone)
         if not missing:
             continue
         x = Inputs(ctx.paper, dict(ctx.comparable_measured), ctx.counts, True, [], text)
         x.margins = ctx.margins
         for m, n in missing.items():
-            x.measured[m] = hypothetical(m, n + seeds_of(ctx.comparable_measured.get(m) or {}), x)
+            x.measured[m] = hypothetical(m, n + _have(ctx.comparable_measured.get(m) or {}, alone), x)
         if decides(form, x):
             return missing
     return None
@@ -137,14 +151,25 @@ def _device_kind(run: Any, model: str) -> str:
 
 
 def _measured_ips(run: Any, model: str) -> float | None:
-    s = (run.measured.get(model) or {}).get("images_per_second")
+    """Training images per second of ``model`` in ``run``: the mean over its seeds timed alone, else over all."""
+    entry = run.measured.get(model) or {}
+    values = timing.alone_values(entry, "images_per_second")
+    if values:
+        return float(sum(values) / len(values))
+    s = entry.get("images_per_second")
     return float(s["mean"]) if isinstance(s, Mapping) and s.get("mean") else None
+
+
+def _preference(r: Any, model: str) -> tuple:
+    """Runs to take a throughput from, best first: comparable, then timed alone (more such seeds), then more seeds."""
+    e = r.measured.get(model) or {}
+    return (not r.comparable, timing.state(e) != "alone", -timing.alone_count(e), -seeds_of(e))
 
 
 def throughput(model: str, ctx: Context) -> dict | None:
     """Training images per second for ``model``: measured (the run its numbers come from first), else
     scaled by MACs from the measured model of the same family closest in MACs; None if nothing is measured."""
-    runs = sorted(ctx.runs, key=lambda r: (not r.comparable, -seeds_of(r.measured.get(model) or {})))
+    runs = sorted(ctx.runs, key=lambda r: _preference(r, model))
     for r in runs:
         ips = _measured_ips(r, model)
         if ips:
@@ -205,6 +230,10 @@ def to_decide(form: Mapping, ctx: Context) -> dict:
     what = ", ".join(f"{display_name(r['model'])} x {fmt.count(r['seeds'], 'seed')}" for r in rows)
     study = "the degradation study: " if form["type"] in STUDY_FORMS else ""
     text = f"to decide it: {study}train {what}, {t['epochs']} epochs on {t['train_images']:,} images each"
+    if timed(form):
+        measured = [m for m in missing if m in ctx.comparable_measured]
+        one = ", all on one device" if timing.device_mismatch(measured, ctx.comparable_measured) else ""
+        text += f" (timed alone: train.pack: 1{one})"
     if known:
         cpu = all(r.get("device_kind") == "cpu" for r in rows)
         unit = "GPU-hours" if gpu else "hours on " + ", ".join(devices) + (" (a CPU)" if cpu else "")

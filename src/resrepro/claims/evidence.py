@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .. import ResreproError, catalog, fmt, io
+from .. import ResreproError, catalog, fmt, io, timing
 from ..paper import TABLES
 
 
@@ -34,6 +34,7 @@ class Inputs:
         self.margins: Mapping | None = None  # the pre-registered margins (resrepro.paper.load_margins)
         # model -> {seed: [right or wrong, per test image]} from eval/<model>/seed<s>/predictions.csv, if read
         self.predictions: Callable[[str], Mapping[int, Sequence[bool]]] | None = None
+        self.planned: list[str] = []  # the models the run planned (spec.planned), measured or not
 
     # paper side -------------------------------------------------------------------------
     def table_of(self, quantity: str) -> str | None:
@@ -90,14 +91,17 @@ class Inputs:
             if not tr or not te:
                 return None
             return [a - b for a, b in zip(tr["values"], te["values"])]
-        s = m.get(quantity)
-        values = list(s["values"]) if isinstance(s, Mapping) and s.get("values") else None
+        values = timing.alone_values(m, quantity)  # a time: the seeds timed alone only ([] if none was)
         if values and not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
             raise ResreproError(
                 f"measured.json: {model}'s {quantity} has a value that is not a finite number ({values}); "
                 "rerun that model's evaluation (or its analysis stage) before the audit"
             )
         return values
+
+    def unmeasured(self, models: Iterable[str]) -> list[str]:
+        """The models of ``models`` this run planned but has no measurement of (a partial archive)."""
+        return sorted(m for m in dict.fromkeys(models) if m in self.planned and m not in self.measured)
 
     def devices(self) -> list[str]:
         return sorted({d for m in self.measured.values() for d in m.get("devices", [])})

@@ -252,6 +252,14 @@ def _either(rule: str, lower: dict, stagnant: dict | None) -> dict:
     )
 
 
+def _plains_planned(x: Inputs, family: str) -> list[str]:
+    """The shallowest and deepest plain networks of ``family`` among the models measured or planned."""
+    known = set(catalog.available())
+    specs = sorted((catalog.get(m) for m in set(x.measured) | set(x.planned) if m in known), key=lambda s: s.depth)
+    plains = [s.name for s in specs if not s.residual and s.family == family]
+    return plains[:1] + plains[-1:]
+
+
 @form_rule("degradation")
 def rules_degradation(form: Mapping, x: Inputs) -> list[dict]:
     """The run's shallowest against its deepest plain network (He et al. Fig. 6), as the paper's disjunction:
@@ -264,6 +272,10 @@ def rules_degradation(form: Mapping, x: Inputs) -> list[dict]:
     specs = [catalog.get(m) for m in x.measured if m in known]
     plains = [s.name for s in sorted(specs, key=lambda s: s.depth) if not s.residual and s.family == family]
     paper = check("degradation", "paper", NO_PAPER_DATA, NO_PLAIN)
+    missing = x.unmeasured(_plains_planned(x, family))
+    if missing:  # the run's shallowest and deepest: those it planned
+        reason = f"compares the shallowest and deepest plain networks this run planned; {_names(missing)} not measured"
+        return [paper, check("degradation", "measurement", NOT_TESTABLE, reason)]
     if len(plains) < 2:
         reason = f"this run trains fewer than two plain networks of different depth ({ADD_TWINS})"
         return [paper, check("degradation", "measurement", NOT_TESTABLE, reason)]
@@ -364,6 +376,11 @@ def rules_residual_gap_grows(form: Mapping, x: Inputs) -> list[dict]:
     sign = 1 if q in HIGHER_IS_BETTER else -1
     paper = check(rule, "paper", NO_PAPER_DATA, NO_PLAIN)
     pairs = sorted(catalog.twins(list(x.measured)), key=lambda p: catalog.get(p[0]).depth)
+    planned = sorted(catalog.twins(list(x.measured) + x.planned), key=lambda p: catalog.get(p[0]).depth)
+    missing = x.unmeasured(m for p in planned[:1] + planned[-1:] for m in p)
+    if missing:  # the run's deepest and shallowest twin depths: those it planned
+        reason = f"compares the shallowest and deepest twins this run planned; {_names(missing)} not measured"
+        return [paper, check(rule, "measurement", NOT_TESTABLE, reason)]
     if len(pairs) < 2:
         reason = f"this run trains plain/residual twins at fewer than two depths ({ADD_TWINS})"
         return [paper, check(rule, "measurement", NOT_TESTABLE, reason)]

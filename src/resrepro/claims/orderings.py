@@ -132,30 +132,62 @@ def _line(t: Mapping) -> str:
     return s
 
 
+def _members(models: Sequence[str], x: Inputs) -> list[str]:
+    """The models behind ``models``: a group's (:func:`group_mean`) members in place of the group."""
+    return list(dict.fromkeys(m2 for m in models for m2 in (x.measured.get(m) or {}).get("members") or [m]))
+
+
+def _obstacles(needed: Sequence[str], values: Mapping[str, list], quantities: set, x: Inputs) -> list[str]:
+    """Every reason the measured pairs cannot decide the claim (each would have to go for it to be decided)."""
+    out, real = [], _members(needed, x)
+    blocked = []
+    if quantities & set(timing.QUANTITIES):
+        alone = {m: (timing.alone_count(x.measured[m]), len(timing.timed_alone(x.measured[m]))) for m in real}
+        blocked = [m for m, (a, n) in alone.items() if a < 2 and n > a]
+        if blocked:
+            counts = ", ".join(f"{_display(m)} {alone[m][0]} of {alone[m][1]}" for m in blocked)
+            out.append(f"{timing.SHARED_REASON} (seeds timed alone: {counts}; at least two each are needed)")
+        mixed = timing.device_mismatch(real, x.measured)
+        if mixed:
+            out.append(mixed)
+    few = sorted(m for m, v in values.items() if len(v) < 2 and not set(_members([m], x)) & set(blocked))
+    if few:
+        out.append(
+            f"only one seed for {_names(few)}: no seed-to-seed uncertainty, so an ordering cannot be told from noise"
+        )
+    if not x.comparable:
+        out.append(x.not_comparable_reason())
+    return out
+
+
 def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float = 0.0, what: str = "better") -> dict:
-    """Each pair: one-sided Welch test over seeds; reproduced iff every pair is significant (IUT)."""
+    """Each pair: one-sided Welch test over seeds; reproduced iff every pair is significant (IUT). Times: the seeds
+    timed alone only (resrepro.timing)."""
     needed = sorted({m for a, b, _ in pairs for m in (a, b)})
     absent = [m for m in needed if m not in x.measured]
     if absent:
         return check(rule, "measurement", NOT_TESTABLE, f"needs {_names(absent)}, absent from this run")
-    tests, few = [], []
+    quantities = {q for *_, q in pairs}
+    values: dict[str, list] = {}
+    tests = []
     for a, b, q in pairs:
         va, vb = x.values(a, q), x.values(b, q)
         if va is None or vb is None:
             return check(
                 rule, "measurement", "not testable", f"no {_label(q)} measured for {_display(a if va is None else b)}"
             )
-        few += [m for m, v in ((a, va), (b, vb)) if len(v) < 2]
-        tests.append(_pair_test(a, b, q, va, vb, sign, margin))
-        tests[-1].update(paired_test(x, a, b, q, sign))
-    ev = {"tests": tests, "alpha": ALPHA, "margin": margin}
-    ours = "; ".join(_line(t) for t in tests)
-    shared, note = timing.claim_note(needed, [q for *_, q in pairs], x.measured)  # times on a shared GPU say so
+        values[a], values[b] = min(values.get(a, va), va, key=len), min(values.get(b, vb), vb, key=len)
+        if va and vb:
+            tests.append(_pair_test(a, b, q, va, vb, sign, margin))
+            tests[-1].update(paired_test(x, a, b, q, sign))
+    ev: dict = {"tests": tests, "alpha": ALPHA, "margin": margin}
+    ours = "; ".join(_line(t) for t in tests) or "no seed timed alone to compare"
+    _, note = timing.claim_note(_members(needed, x), sorted(quantities), x.measured)  # times not alone say so
     if note:
         ev["shared_timing"], ours = note, f"{ours} ({note})"
-    if shared:
-        return check(rule, "measurement", NOT_TESTABLE, f"{timing.SHARED_REASON}; measured: {ours}", **ev)
-    undefined = sorted({q for *_, q in pairs if q in DEFINITION_DEPENDENT and not x.defined(q)})
+    if quantities & set(timing.QUANTITIES):
+        ev["sharing_sampled"] = timing.SAMPLING
+    undefined = sorted({q for q in quantities if q in DEFINITION_DEPENDENT and not x.defined(q)})
     if undefined:
         return check(
             rule,
@@ -167,18 +199,9 @@ def _measured_pairs(pairs: Pairs, sign: int, x: Inputs, rule: str, margin: float
             untestable=UNDERSPECIFIED,
             **ev,
         )
-    if few:
-        also = f"; and {x.not_comparable_reason()}" if not x.comparable else ""
-        return check(
-            rule,
-            "measurement",
-            "not testable",
-            f"only one seed for {_names(sorted(set(few)))}: no seed-to-seed uncertainty, so an ordering "
-            f"cannot be told from noise{also}; measured: {ours}",
-            **ev,
-        )
-    if not x.comparable:
-        return check(rule, "measurement", NOT_TESTABLE, f"{x.not_comparable_reason()}; measured: {ours}", **ev)
+    obstacles = _obstacles(needed, values, quantities, x)
+    if obstacles:
+        return check(rule, "measurement", NOT_TESTABLE, "; and ".join(obstacles) + f"; measured: {ours}", **ev)
     ev["p_iut"] = max(t["p"] for t in tests)  # the intersection-union p: the claim's p is its weakest pair's
     ev["power"] = power_note(tests, x, margin)
     failing = [t for t in tests if not t["significant"]]
@@ -239,19 +262,31 @@ def rules_better(form: Mapping, x: Inputs) -> list[dict]:
     return [paper, _measured_pairs(pairs, sign, x, "better")]
 
 
+def _by_seed(entry: Mapping, quantity: str, x: Inputs, model: str) -> dict:
+    """seed -> value of ``quantity`` (a time: the seeds timed alone only); seeds by position when none are recorded."""
+    values = x.values(model, quantity) or []
+    seeds = list(entry.get("seeds") or range(len(timing.timed_alone(entry)) or len(values)))
+    if quantity in timing.QUANTITIES and len(timing.timed_alone(entry)) == len(seeds):
+        seeds = [s for s, a in zip(seeds, timing.timed_alone(entry)) if a]
+    return dict(zip(seeds, values)) if len(seeds) == len(values) else dict(enumerate(values))
+
+
 def group_mean(x: Inputs, models: list[str], quantities: list[str]) -> tuple[str, Inputs]:
-    """The per-seed mean of ``models`` (seed i of each, over the seeds all of them have) as a model of its own,
-    "mean of ResNet-18, ...", and a copy of ``x`` that measures it (none if a model is absent)."""
+    """The per-seed mean of ``models`` (the same seed of each, over the seeds all of them have; a time: over the
+    seeds all of them timed alone) as a model of its own, "mean of ResNet-18, ...", and a copy of ``x`` that
+    measures it (none if a model is absent). It keeps its ``members``, whose sharing and devices the rules read."""
     name = "mean of " + _names(models)
     x = copy.copy(x)
     if all(m in x.measured for m in models):
-        entry: dict = {}
+        devices = sorted({d for m in models for d in x.measured[m].get("devices") or []})
+        entry: dict = {"members": list(models), "devices": devices}
         for q in quantities:
-            vals = [x.values(m, q) for m in models]
-            if all(vals):
-                n = min(len(v) for v in vals)
-                per_seed = [float(np.mean([v[i] for v in vals])) for i in range(n)]
-                entry[q] = {"values": per_seed, "mean": float(np.mean(per_seed)), "n": n}
+            per_model = [_by_seed(x.measured[m], q, x, m) for m in models]
+            if all(x.values(m, q) is not None for m in models):
+                common = [s for s in per_model[0] if all(s in v for v in per_model)]
+                per_seed = [float(np.mean([v[s] for v in per_model])) for s in common]
+                mean = float(np.mean(per_seed)) if per_seed else None
+                entry[q] = {"values": per_seed, "mean": mean, "n": len(common), "seeds": common}
         x.measured = {**x.measured, name: entry}
     return name, x
 
@@ -286,7 +321,12 @@ def rules_lowest(form: Mapping, x: Inputs) -> list[dict]:
     else:
         paper = check("lowest", "paper", NO_PAPER_DATA, "no other model printed")
     # the models the paper compares (its tables and text), not whatever else this run trains (twins, other depths)
-    others_run = [m for m in x.measured if m != model and m in set(x.paper.get("models", {}).values())]
+    compared = set(x.paper.get("models", {}).values())
+    others_run = [m for m in x.measured if m != model and m in compared]
+    missing = x.unmeasured(sorted(compared | {model}))  # "lowest" ranges over every such model the run planned
+    if missing:
+        reason = f"ranges over the paper's models this run planned; {_names(missing)} not measured (a partial run)"
+        return [paper, check("lowest", "measurement", NOT_TESTABLE, reason)]
     if model not in x.measured or not others_run:
         return [
             paper,
@@ -327,10 +367,18 @@ def rules_residual_vs_plain(form: Mapping, x: Inputs) -> list[dict]:
     plain_of = {residual: plain for plain, residual in catalog.twins(list(x.measured))}
     pairs = sorted(((m, plain_of[m], q) for m in x.measured if m in plain_of), key=lambda p: catalog.get(p[0]).depth)
     depths = form.get("depths", "all")
+    planned = sorted(catalog.twins(list(x.measured) + x.planned), key=lambda p: catalog.get(p[0]).depth)
     if depths == "deepest":  # "can ..., particularly in deeper networks": the deepest pair the run has
-        pairs = pairs[-1:]
+        pairs, planned = pairs[-1:], planned[-1:]
     elif depths != "all":
         raise ResreproError(f"unknown depths {depths!r} in a residual_vs_plain form; use all or deepest")
+    missing = x.unmeasured(m for pair in planned for m in pair)
+    if missing:
+        reason = f"ranges over the twins this run planned ({depths}); {_names(missing)} not measured (a partial run)"
+        return [
+            check("residual_vs_plain", "paper", NO_PAPER_DATA, NO_PLAIN),
+            check("residual_vs_plain", "measurement", NOT_TESTABLE, reason),
+        ]
     paper = check("residual_vs_plain", "paper", NO_PAPER_DATA, NO_PLAIN)
     if not pairs:
         return [

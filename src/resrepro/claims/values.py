@@ -153,15 +153,20 @@ def _implied_rate(form: Mapping, x: Inputs, ev: dict) -> str:
 def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
     """Times: comparable only on the paper's hardware, which must be stated."""
     hw = x.paper.get("hardware")
-    vals = x.values(form["model"], form["quantity"])
-    devices = x.devices()
+    vals = x.values(form["model"], form["quantity"])  # a time: the seeds timed alone only
+    entry = x.measured.get(form["model"]) or {}
+    devices = list(entry.get("devices") or []) if entry else x.devices()  # the model's own devices
     ours = _ours_or_absent(form, vals, lambda v: f"ours {_summary_text(mean_ci(v))} on {', '.join(devices)}")
+    if vals == []:
+        ours = f"ours: no seed of {_display(form['model'])} timed alone on its GPU"
     ev: dict = {"paper": form["value"], "ours": mean_ci(vals) if vals else None}
     if form["quantity"] == "seconds_per_epoch":
         ours += _implied_rate(form, x, ev)
     shared, note = timing.claim_note([form["model"]], [form["quantity"]], x.measured)  # times on a shared GPU
     if note:
         ev["shared_timing"], ours = note, f"{ours} ({note})"
+    if form["quantity"] in timing.QUANTITIES:
+        ev["sharing_sampled"] = timing.SAMPLING
     if not hw:
         return check(
             "hardware_dependent",
@@ -171,16 +176,13 @@ def rule_hardware_dependent(form: Mapping, x: Inputs) -> dict:
             untestable=UNDERSPECIFIED,
             **ev,
         )
-    if hw not in devices:
-        return check(
-            "hardware_dependent",
-            "measurement",
-            "not testable",
-            f"the paper used {hw}, this run {', '.join(devices) or 'unknown'}; {ours}",
-            **ev,
-        )
+    obstacles = [f"the paper used {hw}, this run {', '.join(devices) or 'unknown'}"] if devices != [hw] else []
+    if len(devices) > 1:
+        obstacles.append(timing.device_mismatch([form["model"]], x.measured))
     if shared:
-        return check("hardware_dependent", "measurement", NOT_TESTABLE, f"{timing.SHARED_REASON}; {ours}", **ev)
+        obstacles.append(timing.SHARED_REASON)
+    if obstacles:
+        return check("hardware_dependent", "measurement", NOT_TESTABLE, "; and ".join(obstacles) + f"; {ours}", **ev)
     out = _equivalence("hardware_dependent", form, x, f"same hardware ({hw})" + (f"; {note}" if note else ""))
     if note:
         out["evidence"]["shared_timing"] = note
