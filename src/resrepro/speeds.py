@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from . import catalog
+from . import catalog, engines
 from .errors import InputError
 from .io import read_json
 
@@ -46,12 +46,8 @@ class Speed:
 
 def expected(kind: str, recipe: dict) -> dict:
     """What a bench record must show to stand for this recipe's training on a ``kind`` ("gpu"/"cpu") device."""
-    compile_ = recipe.get("compile", False)
-    return {
-        "batch_size": recipe["batch_size"],
-        "compiled": compile_ is True or (compile_ == "cuda" and kind == "gpu"),
-        "precision": "fp32" if kind == "cpu" or recipe.get("precision") == "fp32" else "bf16-autocast",
-    }
+    engine = engines.resolved(recipe, "cuda" if kind == "gpu" else "cpu")
+    return {"batch_size": recipe["batch_size"], "compiled": engine["compiled"], "precision": engine["precision"]}
 
 
 def stated(kind: str, model: str, recipe: dict, name: str | None = None) -> Speed:
