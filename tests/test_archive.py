@@ -251,7 +251,8 @@ def test_an_archived_cpu_fp32_eager_job_does_not_count_for_the_gpu_recipe_and_st
     assert why == "another engine (cpu, fp32, eager archived; the config trains cuda, bf16-autocast, compiled)"
     assert archive.archived_jobs(cfg, tmp_path / "archive") == []
     write_config(tmp_path, cfg)
-    assert main(["archive", "status", "--configfile", str(tmp_path / "config.yaml"), "--archive-dir", str(tmp_path / "archive")]) == 0
+    cmd = ["archive", "status", "--configfile", str(tmp_path / "config.yaml")]
+    assert main([*cmd, "--archive-dir", str(tmp_path / "archive")]) == 0
     assert "resnet20 seed 0 does not count: another engine (cpu, fp32, eager archived" in capsys.readouterr().out
 
 

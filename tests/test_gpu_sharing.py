@@ -146,7 +146,8 @@ def test_an_evaluation_holds_a_gpu_slot_and_a_concurrent_training_counts_it(tmp_
     )["train"]
     arrays = make_arrays(n_batch=8, n_test=10)[:2]
     with gpus.slot(2, ["5"]):
-        ev = started(tmp_path, EVALUATOR, *evaluate_args(cache, data, weights, tmp_path / "eval", "--gpu", "1", "--pack", "2"))
+        args = evaluate_args(cache, data, weights, tmp_path / "eval", "--gpu", "1", "--pack", "2")
+        ev = started(tmp_path, EVALUATOR, *args)
         try:
             assert line_of(ev, timeout=120) == "evaluating on 5 slot 1"
             out = tmp_path / "train"

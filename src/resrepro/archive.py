@@ -17,8 +17,8 @@ what the config would train (:func:`resrepro.config.recipe_for`, but for
 :data:`resrepro.config.HOW_NOT_WHAT`), whose recorded engine (train.json's device type, precision and
 compile state) equals what the config resolves to on a machine that trains it (:func:`resrepro.engines.resolved`:
 CUDA for train.device auto / cuda / cuda:N, the CPU for cpu; a CPU fp32 eager job does not count for a GPU
-recipe), and whose recorded data identity (train.json's ``data_key``: :func:`resrepro.checkpoints.data_identity` over the
-prepared data's sha256, the split and the subsets) equals the config's. :func:`status` says why any does not.
+recipe), and whose recorded data identity (train.json's ``data_key``: :func:`resrepro.checkpoints.data_identity`
+over the prepared data's sha256, the split and the subsets) equals the config's. :func:`status` says why any does not.
 Torch- and numpy-free: the workflow imports it at parse time.
 """
 
@@ -111,7 +111,7 @@ def why_not(cfg: dict, model: str, seed: int, archive_dir: str | os.PathLike = "
 
 
 def archived_jobs(cfg: dict, archive_dir: str | os.PathLike = "archive") -> list[tuple[str, int]]:
-    """The config's (model, seed) jobs that the archive holds for it (recipe, engine and data match), in config order."""
+    """The config's (model, seed) jobs that the archive holds for it (recipe, engine and data match), in order."""
     return [(m, s) for m, s in jobset.pairs(cfg["models"], cfg["seeds"]) if why_not(cfg, m, s, archive_dir) is None]
 
 
