@@ -1,6 +1,7 @@
 """GPUs on this machine: which exist, one training per GPU slot, and why CUDA is not usable (torch-free).
 
-A *slot* is one training's place on a GPU: ``len(visible()) x train.pack`` slots per machine. A training that
+A *slot* is one training's (or evaluation's: ``resrepro evaluate --gpu N``, so that the trainings beside it
+count it) place on a GPU: ``len(visible()) x train.pack`` slots per machine. A training that
 was given a GPU (``resrepro train --gpu N``, N = the job's Snakemake ``gpu`` resource, or SLURM having set
 ``CUDA_VISIBLE_DEVICES`` for the job) holds one slot for its whole life: an exclusive ``flock`` on a file of a
 per-host lock folder (``RESREPRO_GPU_LOCKS``, default ``<temp dir>/resrepro-gpu-locks``; under SLURM a
@@ -234,8 +235,9 @@ def _holders(folder: Path) -> str:
 
 @contextlib.contextmanager
 def for_job(gpu: int | None, recipe: dict) -> Iterator[Slot | None]:
-    """What ``resrepro train`` holds while it trains: a slot when a GPU was requested (:func:`requested`), else
-    nothing. Checks CUDA at once, before any data is read: no GPU job trains on the CPU (NoGPUError, code 5)."""
+    """What ``resrepro train`` (and ``resrepro evaluate``) holds while it runs: a slot when a GPU was requested
+    (:func:`requested`), else nothing. Checks CUDA at once, before any data is read: no GPU job trains on the
+    CPU (NoGPUError, code 5)."""
     device = recipe.get("device", "auto")
     why = requested(gpu, device)
     if why is None:
