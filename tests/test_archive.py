@@ -28,6 +28,7 @@ RUN, MODEL, SEEDS = "tiny", "resnet20", (0, 1)
 
 
 def tiny_config(root: Path, **train) -> dict:
+    """train.device cpu: the jobs train here, on the CPU, and count for a CPU recipe (resrepro.engines)."""
     src = root / "tiny-cifar.tar.gz"
     return config.validate(
         {
@@ -36,7 +37,7 @@ def tiny_config(root: Path, **train) -> dict:
             "models": [MODEL],
             "seeds": list(SEEDS),
             "data": {"source": str(src), "sha256": file_digest(src), "cache_dir": "data", "val_size": 20},
-            "train": {"epochs": 1, "batch_size": 32, "threads": 1, "eval_batch_size": 64, **train},
+            "train": {"device": "cpu", "epochs": 1, "batch_size": 32, "threads": 1, "eval_batch_size": 64, **train},
             "overrides": {},
         }
     )
@@ -44,6 +45,21 @@ def tiny_config(root: Path, **train) -> dict:
 
 def write_config(workdir: Path, cfg: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def train_jobs(root: Path, cfg: dict, seeds=SEEDS) -> Path:
+    """Real one-epoch trainings and evaluations of ``cfg`` (resnet20) through the command line, on this CPU."""
+    results = root / "results" / RUN
+    for seed in seeds:
+        job = ["--model", MODEL, "--cache", str(root / "data"), "--data", json.dumps(cfg["data"])]
+        train_dir, eval_dir = results / "train" / MODEL / f"seed{seed}", results / "eval" / MODEL / f"seed{seed}"
+        recipe = json.dumps(config.recipe_for(cfg, MODEL))
+        ckpt = root / f"ckpt{seed}.pt"
+        train = ["train", *job, "--seed", str(seed), "--recipe", recipe, "--out-dir", str(train_dir)]
+        assert main([*train, "--checkpoint", str(ckpt), "--no-progress"]) == 0
+        evaluate = ["evaluate", *job, "--weights", str(train_dir / "weights.pt"), "--out-dir", str(eval_dir)]
+        assert main([*evaluate, "--batch-size", "64", "--device", cfg["train"]["device"]]) == 0
+    return results
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +71,7 @@ def tiny_run(tmp_path_factory) -> Path:
     cfg["data"]["cache_dir"] = str(root / "data")
     src = cfg["data"]["source"]
     assert main(["data", "--cache", str(root / "data"), "--source", src, "--sha256", cfg["data"]["sha256"]]) == 0
-    results = root / "results" / RUN
-    for seed in SEEDS:
-        job = ["--model", MODEL, "--cache", str(root / "data"), "--data", json.dumps(cfg["data"])]
-        train_dir, eval_dir = results / "train" / MODEL / f"seed{seed}", results / "eval" / MODEL / f"seed{seed}"
-        recipe = json.dumps(config.recipe_for(cfg, MODEL))
-        ckpt = root / f"ckpt{seed}.pt"
-        train = ["train", *job, "--seed", str(seed), "--recipe", recipe, "--out-dir", str(train_dir)]
-        assert main([*train, "--checkpoint", str(ckpt), "--no-progress"]) == 0
-        evaluate = ["evaluate", *job, "--weights", str(train_dir / "weights.pt"), "--out-dir", str(eval_dir)]
-        assert main([*evaluate, "--batch-size", "64"]) == 0
+    train_jobs(root, cfg)
     return root
 
 
@@ -224,6 +231,29 @@ def test_an_archived_job_of_another_recipe_does_not_count_and_status_says_why(ti
     monkey = ["archive", "status", "--configfile", str(work / "config.yaml"), "--archive-dir", str(work / "archive")]
     assert main(monkey) == 0
     assert "resnet20 seed 0 does not count: another recipe" in capsys.readouterr().out
+
+
+def test_an_archived_cpu_fp32_eager_job_does_not_count_for_the_gpu_recipe_and_status_says_why(
+    tiny_run, tmp_path, capsys
+):
+    """train.device auto trained here (no GPU: the CPU, fp32, eager): the same recipe, another engine."""
+    root = tmp_path / "auto"
+    shutil.copytree(tiny_run / "data", root / "data")
+    shutil.copy(tiny_run / "tiny-cifar.tar.gz", root)
+    gpu_recipe = {"device": "auto", "precision": "auto", "compile": "cuda"}  # config.yaml's
+    cfg = tiny_config(root, **gpu_recipe)
+    cfg["data"]["cache_dir"] = str(root / "data")
+    results = train_jobs(root, cfg, seeds=(0,))
+    assert json.loads((results / "train" / MODEL / "seed0" / "train.json").read_text())["device"] == "cpu"
+    archive.export_jobs(results, root / "b.tar.gz", [(MODEL, 0)], root / "data")
+    archive.import_jobs(root / "b.tar.gz", RUN, tmp_path / "archive")
+    why = archive.why_not(cfg, MODEL, 0, tmp_path / "archive")
+    assert why == "another engine (cpu, fp32, eager archived; the config trains cuda, bf16-autocast, compiled)"
+    assert archive.archived_jobs(cfg, tmp_path / "archive") == []
+    write_config(tmp_path, cfg)
+    cmd = ["archive", "status", "--configfile", str(tmp_path / "config.yaml")]
+    assert main([*cmd, "--archive-dir", str(tmp_path / "archive")]) == 0
+    assert "resnet20 seed 0 does not count: another engine (cpu, fp32, eager archived" in capsys.readouterr().out
 
 
 def test_the_measured_line_names_the_seeds_of_each_model_and_what_was_not_measured():

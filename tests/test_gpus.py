@@ -128,7 +128,7 @@ def test_a_killed_holder_frees_its_slot_at_once(tmp_path):
 def test_sharing_counts_this_training_and_none_without_a_slot(tmp_path, monkeypatch):
     monkeypatch.setenv(gpus.LOCKS_ENV, str(tmp_path))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
-    assert gpus.sharing() == 0 and gpus.held() is None
+    assert gpus.sharing() is None and gpus.held() is None
     with gpus.slot(1) as s:
         assert (s.gpu, os.environ["CUDA_VISIBLE_DEVICES"], gpus.sharing()) == ("3", "3", 1)
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,5" and gpus.held() is None  # restored on leaving

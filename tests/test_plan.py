@@ -41,10 +41,11 @@ def bench_file(path: Path, *records: dict, device: str = "NVIDIA H200") -> Path:
     return path
 
 
-def pack_file(path: Path, model: str, speedups: dict[int, float]) -> Path:
+def pack_file(path: Path, model: str, speedups: dict[int, float], **where) -> Path:
     """A `resrepro bench --pack` file (interface of issue 14, H2)."""
     entries = [{"k": k, "aggregate_images_per_second": 1e4 * s, "speedup": s} for k, s in speedups.items()]
     body = {"pack": entries, "model": model, "device": "cuda", "device_name": "NVIDIA H200", "batch_size": 128}
+    body |= where
     path.write_text(json.dumps(body))
     return path
 
@@ -111,7 +112,10 @@ def test_a_measured_model_beats_the_stated_figure_and_the_line_says_which_is_whi
     assert p["models"]["resnet20"]["throughput_source"].startswith("stated, not measured")
     stated = speeds.stated("gpu", "resnet18", cfg["train"])
     assert p["models"]["resnet18"]["seconds_per_training"] > plan.seconds(plan.work(cfg, "resnet18"), stated)
-    assert plan._which(p) == "NVIDIA H200 measured; resnet20 stated"  # what the run's line shows in brackets
+    # what the run's line shows in brackets: a measured row's evaluation cost and start-up are stated
+    assert plan._which(p) == "NVIDIA H200 throughput measured, eval cost and start-up stated; resnet20 stated"
+    source = p["models"]["resnet18"]["throughput_source"]
+    assert source.startswith("throughput measured: ") and "eval cost 0.33 and start-up 10 s stated" in source
 
 
 def test_a_record_at_another_batch_size_compile_state_or_device_is_not_used(tmp_path):
@@ -210,7 +214,60 @@ def test_a_pack_file_of_several_models_is_read(tmp_path):
     one = json.loads(pack_file(tmp_path / "a.json", "resnet18", {2: 1.5}).read_text())
     two = json.loads(pack_file(tmp_path / "b.json", "vgg16", {2: 1.2}).read_text())
     (tmp_path / "both.json").write_text(json.dumps({"models": [one, two]}))
-    assert speeds.read(tmp_path / "both.json")["pack"] == {"resnet18": {2: 1.5}, "vgg16": {2: 1.2}}
+    read = speeds.read(tmp_path / "both.json")["pack"]
+    assert [(e["model"], e["speedups"], e["device"], e["batch_size"]) for e in read] == [
+        ("resnet18", {2: 1.5}, "NVIDIA H200", 128),
+        ("vgg16", {2: 1.2}, "NVIDIA H200", 128),
+    ]
+
+
+def test_a_pack_file_of_another_device_or_batch_size_is_ignored_and_named(tmp_path):
+    cfg = paper()
+    cfg["models"] = ["resnet18"]
+    alone = plan.plan(cfg, gpus=1, pack=2)
+    for where in ({"device": "cpu", "device_name": "AMD EPYC (2 cores)", "batch_size": 8}, {"batch_size": 512}):
+        f = pack_file(tmp_path / "p.json", "resnet18", {1: 1.0, 2: 1.9}, **where)
+        p = plan.plan(cfg, gpus=1, pack=2, bench_files=[f])
+        assert p["total_gpu_hours"] == pytest.approx(alone["total_gpu_hours"]) and p["pack_source"] == plan.NOT_MEASURED
+        said = [n for n in p["notes"] if n.startswith("pack speedups of resnet18 on")]
+        assert said and "not used: the plan is for NVIDIA H200" in said[0], p["notes"]
+
+
+def test_an_unmeasured_k_is_named_as_assumed_1_in_the_plan_and_its_line(tmp_path):
+    cfg = paper(pack=3)
+    cfg["models"] = ["resnet18"]
+    f = pack_file(tmp_path / "p.json", "resnet18", {1: 1.0, 3: 2.4})  # k=2 not measured
+    p = plan.plan(cfg, gpus=1, bench_files=[f])
+    assert p["pack_source"] == "partly measured" and p["pack_assumed"] == {"resnet18": [2]}
+    assert any(n.startswith(f"resnet18 at k=2: {plan.NOT_MEASURED}") for n in p["notes"])
+    assert "pack 3 (x2.40, partly measured: 1.0 assumed for resnet18 k=2)" in plan.line(cfg, bench_files=[f])
+
+
+def fake_nvidia_smi(folder: Path, model: str, n: int) -> str:
+    """An nvidia-smi on PATH answering the queries resrepro.gpus makes (a GPU cannot run here)."""
+    folder.mkdir()
+    rows = "\\n".join(f"{i}, {model}" for i in range(n))
+    index = "\\n".join(str(i) for i in range(n))
+    script = folder / "nvidia-smi"
+    script.write_text(
+        f'#!/bin/sh\ncase "$1" in\n  *index,name*) printf "{rows}\\n";;\n  *index*) printf "{index}\\n";;\n'
+        "  *) exit 1;;\nesac\n"
+    )
+    script.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
+def test_when_the_gpus_here_differ_from_the_measured_one_the_plan_and_its_line_say_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path / "bin", "NVIDIA A100-SXM4-80GB", 4))
+    cfg = paper()
+    p = plan.plan(cfg)
+    assert (p["gpus"], p["gpus_source"], p["gpus_here"]) == (4, "found", ["NVIDIA A100-SXM4-80GB"])
+    says = "measured on NVIDIA H200; this machine has NVIDIA A100-SXM4-80GB"
+    assert p["measured_elsewhere"] == says and any(says in n for n in p["notes"])
+    assert says in plan.line(cfg)
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path / "h200", "NVIDIA H200", 1))
+    assert plan.plan(cfg)["measured_elsewhere"] is None and "this machine has" not in plan.line(cfg)
 
 
 # --- errors, the command line, the Snakemake line ---------------------------------------------------------
@@ -285,7 +342,7 @@ def test_a_snakemake_dry_run_prints_the_plan_line_first_on_stderr(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     lines = [x for x in out.stderr.splitlines() if x.startswith("plan: ")]
     assert len(lines) == 1 and lines[0] == plan.line(config.load(REPO / "config.yaml")), out.stderr[-3000:]
-    assert lines[0].startswith("plan: 15 trainings x 200 epochs, ") and "NVIDIA H200 measured" in lines[0]
+    assert lines[0].startswith("plan: 15 trainings x 200 epochs, ") and "NVIDIA H200 throughput measured" in lines[0]
     assert "plan:" not in out.stdout
     dag = _snakemake(tmp_path, "--dag")  # what is piped into dot stays clean
     assert dag.returncode == 0 and dag.stdout.lstrip().startswith("digraph"), dag.stderr[-2000:]

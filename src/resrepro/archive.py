@@ -14,9 +14,11 @@ plus ``data.json`` and the run's ``provenance.json`` when known.
 
 Which archived jobs count for a config (:func:`archived_jobs`): those whose recorded recipe (train.json) equals
 what the config would train (:func:`resrepro.config.recipe_for`, but for
-:data:`resrepro.config.HOW_NOT_WHAT`) and whose
-recorded data identity (train.json's ``data_key``: :func:`resrepro.checkpoints.data_identity` over the
-prepared data's sha256, the split and the subsets) equals the config's. :func:`status` says why any does not.
+:data:`resrepro.config.HOW_NOT_WHAT`), whose recorded engine (train.json's device type, precision and
+compile state) equals what the config resolves to on a machine that trains it (:func:`resrepro.engines.resolved`:
+CUDA for train.device auto / cuda / cuda:N, the CPU for cpu; a CPU fp32 eager job does not count for a GPU
+recipe), and whose recorded data identity (train.json's ``data_key``: :func:`resrepro.checkpoints.data_identity`
+over the prepared data's sha256, the split and the subsets) equals the config's. :func:`status` says why any does not.
 Torch- and numpy-free: the workflow imports it at parse time.
 """
 
@@ -32,7 +34,7 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from . import ResreproError, io, jobset
+from . import ResreproError, engines, io, jobset
 from .config import what_trains
 from .errors import InputError
 
@@ -97,6 +99,9 @@ def why_not(cfg: dict, model: str, seed: int, archive_dir: str | os.PathLike = "
         keys = sorted(k for k in set(want) | set(got) if want.get(k, "<unset>") != got.get(k, "<unset>"))
         shown = ", ".join(f"{k}: {got.get(k, '<unset>')!r} archived, {want.get(k, '<unset>')!r} here" for k in keys)
         return f"another recipe ({shown})"
+    want, got = engines.resolved(recipe_for(cfg, model)), engines.recorded(t)
+    if want != got:  # train.device auto / precision auto / compile cuda resolve otherwise on the CPU
+        return f"another engine ({engines.describe(got)} archived; the config trains {engines.describe(want)})"
     key = _data_key(cfg, entry.get("prepared_sha256"))
     if key is None:
         return "its data is unknown (no data manifest archived, none in data.cache_dir): run `resrepro data` first"
@@ -106,7 +111,7 @@ def why_not(cfg: dict, model: str, seed: int, archive_dir: str | os.PathLike = "
 
 
 def archived_jobs(cfg: dict, archive_dir: str | os.PathLike = "archive") -> list[tuple[str, int]]:
-    """The config's (model, seed) jobs that the archive holds for it (recipe and data match), in config order."""
+    """The config's (model, seed) jobs that the archive holds for it (recipe, engine and data match), in order."""
     return [(m, s) for m, s in jobset.pairs(cfg["models"], cfg["seeds"]) if why_not(cfg, m, s, archive_dir) is None]
 
 

@@ -121,9 +121,12 @@ def _train(a) -> None:
 def cmd_evaluate(a) -> None:
     from . import evaluate
 
-    _, _, x_test, y_test, sel = _arrays(a.cache, a.data)
-    idx = sel["test"]
-    m = evaluate.evaluate(a.model, a.weights, (x_test[idx], y_test[idx]), idx, a.out_dir, a.batch_size, a.device)
+    # a GPU slot like a training's (so concurrent trainings' gpu_shared_by count it); CUDA checked first
+    with gpus.for_job(a.gpu, {"device": a.device, "pack": a.pack}):
+        _, _, x_test, y_test, sel = _arrays(a.cache, a.data)
+        idx = sel["test"]
+        test_set = (x_test[idx], y_test[idx])
+        m = evaluate.evaluate(a.model, a.weights, test_set, idx, a.out_dir, a.batch_size, a.device)
     print(f"{a.model}: test accuracy {m['accuracy']:.4f} on {m['n']} images")
 
 
@@ -272,11 +275,12 @@ def _add_job_commands(sub) -> None:
             s.add_argument("--recipe", type=_json_arg, required=True, help="the resolved training recipe, as JSON")
             s.add_argument("--checkpoint", required=True, help="resumable state (not a declared output)")
             s.add_argument("--no-progress", action="store_true")
-            s.add_argument("--gpu", type=int, default=0, help="GPUs given to the job (its Snakemake gpu resource)")
         else:
             s.add_argument("--weights", required=True)
             s.add_argument("--batch-size", type=int, default=1000)
             s.add_argument("--device", default="auto")
+            s.add_argument("--pack", type=int, default=1, help="train.pack: the GPU's slots, shared with trainings")
+        s.add_argument("--gpu", type=int, default=0, help="GPUs given to the job (its Snakemake gpu resource)")
 
 
 def _add_result_commands(sub) -> None:

@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from . import gpus
+from . import engines, gpus
 
 
 def select_device(spec: str = "auto") -> torch.device:
@@ -25,10 +25,8 @@ def select_device(spec: str = "auto") -> torch.device:
 
 
 def compiles(recipe: dict, device: torch.device) -> bool:
-    """``train.compile``: true, false, or "cuda" (compile on CUDA only: on the CPU it costs a minute
-    or more and gains nothing)."""
-    flag = recipe.get("compile", False)
-    return flag is True or (flag == "cuda" and device.type == "cuda")
+    """``train.compile`` on ``device`` (:func:`resrepro.engines.compiled`)."""
+    return engines.compiled(recipe, device.type)
 
 
 def set_cpu_threads(requested: int) -> int:
@@ -44,8 +42,8 @@ def set_cpu_threads(requested: int) -> int:
 
 
 def use_bf16(device: torch.device, precision: str = "auto") -> bool:
-    """bf16 autocast on CUDA by default; fp32 on the CPU (no native bf16 there: many times slower)."""
-    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    """bf16 autocast on ``device`` (:func:`resrepro.engines.bf16`)."""
+    return engines.bf16(device.type, precision)
 
 
 def autocast(device: torch.device, precision: str = "auto"):

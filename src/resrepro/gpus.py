@@ -1,6 +1,7 @@
 """GPUs on this machine: which exist, one training per GPU slot, and why CUDA is not usable (torch-free).
 
-A *slot* is one training's place on a GPU: ``len(visible()) x train.pack`` slots per machine. A training that
+A *slot* is one training's (or evaluation's: ``resrepro evaluate --gpu N``, so that the trainings beside it
+count it) place on a GPU: ``len(visible()) x train.pack`` slots per machine. A training that
 was given a GPU (``resrepro train --gpu N``, N = the job's Snakemake ``gpu`` resource, or SLURM having set
 ``CUDA_VISIBLE_DEVICES`` for the job) holds one slot for its whole life: an exclusive ``flock`` on a file of a
 per-host lock folder (``RESREPRO_GPU_LOCKS``, default ``<temp dir>/resrepro-gpu-locks``; under SLURM a
@@ -9,6 +10,13 @@ names that slot's GPU alone, set before torch initialises CUDA, so the training'
 When every slot is busy the training waits, saying so and naming the holders' process ids, and tries every slot
 again each half second (a blocking lock would wait for one given slot, not for the first that frees). The kernel
 releases a lock when its process ends, however it ends (``kill -9`` included): no stale lock to clean up.
+
+Sharing (history.csv's ``gpu_shared_by``, :func:`sharing`): a holder also holds an exclusive lock on its slot's
+``.occupied`` file; a probe asks for a *shared* non-blocking lock on each of the GPU's ``.occupied`` files and
+counts those refused. Probes never touch the slot locks (a starting training never finds a free slot taken) and
+two probes' shared locks do not conflict (two probing trainings never count each other's probes). It sees the
+slot locks of one lock folder on one host only: processes that take no slot (``train.device: cuda:N``, a hand-run
+``resrepro train`` without ``--gpu``) are not seen and themselves record no sharing (an empty column: unknown).
 
 Whatever Snakemake does (a ``--cores`` larger than the GPUs, no ``--resources``), two trainings never share
 a GPU unless ``train.pack`` > 1 asks for it; the workflow also bounds its ``gpu`` resource by the slots
@@ -147,6 +155,19 @@ def _try_lock(path: Path) -> int | None:
     return fd
 
 
+def _occupied_file(lock: Path) -> Path:
+    return lock.with_suffix(".occupied")
+
+
+def _occupy(lock: Path) -> int:
+    """An fd holding an exclusive lock on the slot's ``.occupied`` file (waits out a probe's shared lock)."""
+    fd = os.open(_occupied_file(lock), os.O_RDWR | os.O_CREAT, 0o666)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a probe holds its shared lock for microseconds only
+    return fd
+
+
 def _acquire(gpus: list[str], pack: int, folder: Path) -> tuple[Slot, int] | None:
     # every GPU's first slot before any second one: with pack 2 on 2 GPUs, two trainings get a GPU each
     for index in range(pack):
@@ -156,6 +177,7 @@ def _acquire(gpus: list[str], pack: int, folder: Path) -> tuple[Slot, int] | Non
             if fd is not None:
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
+                _held["occupied"] = _occupy(path)
                 return Slot(gpu, index, pack, path), fd
     return None
 
@@ -191,7 +213,10 @@ def slot(pack: int = 1, gpus: list[str] | None = None, message=None) -> Iterator
     try:
         yield held
     finally:
+        occupied = _held.get("occupied")
         _held.clear()
+        if occupied is not None:
+            os.close(occupied)
         if before is None:
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         else:
@@ -210,8 +235,9 @@ def _holders(folder: Path) -> str:
 
 @contextlib.contextmanager
 def for_job(gpu: int | None, recipe: dict) -> Iterator[Slot | None]:
-    """What ``resrepro train`` holds while it trains: a slot when a GPU was requested (:func:`requested`), else
-    nothing. Checks CUDA at once, before any data is read: no GPU job trains on the CPU (NoGPUError, code 5)."""
+    """What ``resrepro train`` (and ``resrepro evaluate``) holds while it runs: a slot when a GPU was requested
+    (:func:`requested`), else nothing. Checks CUDA at once, before any data is read: no GPU job trains on the
+    CPU (NoGPUError, code 5)."""
     device = recipe.get("device", "auto")
     why = requested(gpu, device)
     if why is None:
@@ -250,22 +276,29 @@ def held() -> Slot | None:
     return _held.get("slot")
 
 
-def sharing() -> int:
-    """Trainings holding a slot of this process's GPU now, this one included (0 when it holds none).
-
-    Every slot file of the GPU (whatever train.pack its holder had) is probed with a non-blocking lock."""
+def sharing() -> int | None:
+    """Slots of this process's GPU held now, this one included; None when this process holds no slot (on the
+    CPU, ``cuda:N``, no ``--gpu``: unknown, never 1). Each of the GPU's ``.occupied`` files (whatever train.pack
+    its holder had) is probed with a shared non-blocking lock, which only a holder's exclusive lock refuses."""
     mine = held()
     if mine is None:
-        return 0
-    pattern = _lock_file(mine.path.parent, mine.gpu, 0).name.replace(".slot0.", ".slot*.")
+        return None
+    pattern = _lock_file(mine.path.parent, mine.gpu, 0).name.replace(".slot0.lock", ".slot*.occupied")
     busy = 1
     for path in mine.path.parent.glob(pattern):
-        if path == mine.path:
+        if path == _occupied_file(mine.path):
             continue
-        fd = _try_lock(path)
-        if fd is None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
             busy += 1
-        else:
+        finally:
             os.close(fd)
     return busy
 

@@ -70,6 +70,41 @@ def slurm_minutes(cfg: dict, model: str, attempt: int = 1) -> int:
     return math.ceil(minutes) * attempt
 
 
+def models_here() -> list[str]:
+    """The GPU models this machine has (resrepro.gpus.gpu_models: nvidia-smi), [] where none is known."""
+    return sorted(set(gpus.gpu_models().values()))
+
+
+def _speedups(entries: list[dict], kind: str, device: str, cfg: dict, notes: list[str]) -> dict[str, dict]:
+    """{model: {k: speedup}} of the pack files that stand for this plan (speeds.pack_fits); the others named."""
+    found: dict[str, dict] = {m: {} for m in cfg["models"]}
+    for e in entries:
+        if e["model"] not in found:
+            continue
+        recipe = recipe_for(cfg, e["model"])
+        if speeds.pack_fits(e, kind, device, recipe):
+            found[e["model"]].update(e["speedups"])
+        else:
+            notes.append(
+                f"pack speedups of {e['model']} on {e['device']} at batch {e['batch_size']} "
+                f"({speeds.shown(e['file'])}) not used: the plan is for {device} at batch {recipe['batch_size']}"
+            )
+    return found
+
+
+def _assumed(speedups: dict[str, dict], pack: int, notes: list[str]) -> dict[str, list[int]]:
+    """{model: the k (2..pack) the schedule assumes 1.0 for}, each named in a note."""
+    assumed = {m: [k for k in range(2, pack + 1) if k not in s] for m, s in speedups.items()}
+    assumed = {m: ks for m, ks in assumed.items() if ks}
+    by_ks: dict[tuple, list[str]] = {}
+    for m, ks in assumed.items():
+        by_ks.setdefault(tuple(ks), []).append(m)
+    for ks, ms in by_ks.items():
+        at = ",".join(map(str, ks))
+        notes.append(f"{', '.join(ms)} at k={at}: {NOT_MEASURED} (resrepro bench --pack 1,{at})")
+    return assumed
+
+
 def gpus_found() -> int | None:
     """GPUs this process may use (resrepro.gpus.visible: CUDA_VISIBLE_DEVICES, else nvidia-smi); None if none."""
     return len(gpus.visible()) or None
@@ -101,11 +136,11 @@ def schedule(trainings: list[tuple[float, dict[int, float]]], gpus: int, pack: i
     return now
 
 
-def _throughput(cfg: dict, kind: str, bench_files) -> tuple[list[dict], dict, list[str], list[str]]:
+def _throughput(cfg: dict, kind: str, bench_files) -> tuple[list[dict], list[dict], list[str], list[str]]:
     """Bench records, pack speedups, the files read and notes: the given files, else the shipped ones."""
     given = [speeds.read(f) for f in bench_files]
     records = [r for g in given for r in g["records"]]
-    pack = {m: s for g in given for m, s in g["pack"].items()}
+    pack = [e for g in given for e in g["pack"]]
     files, notes = [speeds.shown(f) for f in bench_files], []
     if not records:
         defaults = speeds.default_files(kind)
@@ -128,11 +163,13 @@ def plan(cfg: dict, gpus: int | None = None, pack: int | None = None, bench_file
     n = gpus or (found if kind == "gpu" else None) or 1
     if n < 1 or pack < 1:
         raise ResreproError(f"--gpus {n} --pack {pack}: both must be at least 1; fix: give whole numbers >= 1")
-    records, pack_files, files, notes = _throughput(cfg, kind, bench_files)
+    records, pack_entries, files, notes = _throughput(cfg, kind, bench_files)
     device = speeds.device_of(records, kind)
     ignored = sorted({r["device"] for r in records if r["gpu"] == (kind == "gpu") and r["device"] != device})
     if ignored:
         notes.append(f"throughput: measurements of {', '.join(ignored)} not used (the plan is for {device})")
+    name = device or speeds.declared()["stated"][kind]["device"]
+    pack_files = _speedups(pack_entries, kind, name, cfg, notes) if pack > 1 else {m: {} for m in cfg["models"]}
     models, trainings = {}, []
     for m in cfg["models"]:
         recipe, w = recipe_for(cfg, m), work(cfg, m)
@@ -152,14 +189,21 @@ def plan(cfg: dict, gpus: int | None = None, pack: int | None = None, bench_file
             "pack_speedup": sp,
         }
     unpacked = [m for m in models if pack > 1 and pack not in pack_files.get(m, {})]
-    if unpacked:
-        notes.append(f"{', '.join(unpacked)} at pack {pack}: {NOT_MEASURED} (resrepro bench --pack {pack})")
+    assumed = _assumed(pack_files, pack, notes) if pack > 1 else {}
+    here = models_here() if kind == "gpu" else []
+    elsewhere = None
+    if here and any(h != name for h in here):
+        how = "measured" if any(v["measured"] for v in models.values()) else "stated"
+        elsewhere = f"{how} on {name}; this machine has {', '.join(here)}"
+        notes.append(f"throughput {elsewhere}: its speeds may differ")
     alone = math.fsum(v["trainings"] * v["seconds_per_training"] for v in models.values())
     total = math.fsum(v["gpu_hours"] for v in models.values())
     return {
         "run": cfg["run"],
         "device": kind,
-        "device_name": device or speeds.declared()["stated"][kind]["device"],
+        "device_name": name,
+        "gpus_here": here,
+        "measured_elsewhere": elsewhere,
         "unit": "GPU-hours" if kind == "gpu" else "CPU-hours",
         "models": models,
         "trainings": len(trainings),
@@ -170,17 +214,18 @@ def plan(cfg: dict, gpus: int | None = None, pack: int | None = None, bench_file
         "gpus_source": "given" if gpus else _found(found, kind),
         "pack": pack,
         "pack_speedup": alone / 3600 / total if total else 1.0,
-        "pack_source": _pack_source(pack, len(unpacked), len(models)),
+        "pack_source": _pack_source(pack, len(unpacked), len(models), bool(assumed)),
+        "pack_assumed": assumed,
         "throughput_source": {m: v["throughput_source"] for m, v in models.items()},
         "files": files,
         "notes": notes,
     }
 
 
-def _pack_source(pack: int, unmeasured: int, models: int) -> str:
+def _pack_source(pack: int, unmeasured: int, models: int, assumed: bool) -> str:
     if pack == 1:
         return "not packed"
-    return "measured" if not unmeasured else NOT_MEASURED if unmeasured == models else "partly measured"
+    return "measured" if not assumed else NOT_MEASURED if unmeasured == models else "partly measured"
 
 
 def _found(found: int | None, kind: str) -> str:
@@ -194,12 +239,15 @@ def _hours(h: float) -> str:
 
 
 def _which(p: dict) -> str:
-    """'NVIDIA H200 measured; resnet110 stated' (or 'stated, not measured')."""
+    """'NVIDIA H200 throughput measured, eval cost and start-up stated; resnet110 stated' (or 'stated, not
+    measured')."""
     stated_ = [m for m, v in p["models"].items() if not v["measured"]]
     if len(stated_) == len(p["models"]):
         return f"{p['device_name']} stated, not measured"
     named = ", ".join(stated_) if len(stated_) <= 3 else f"{len(stated_)} models"
-    return f"{p['device_name']} measured" + (f"; {named} stated" if stated_ else "")
+    return f"{p['device_name']} throughput measured, eval cost and start-up stated" + (
+        f"; {named} stated" if stated_ else ""
+    )
 
 
 def _slots(p: dict) -> str:
@@ -208,10 +256,10 @@ def _slots(p: dict) -> str:
     return f"{p['gpus']} GPU{'s' if p['gpus'] > 1 else ''}"
 
 
-def line(cfg: dict) -> str:
+def line(cfg: dict, bench_files=()) -> str:
     """The one line a run prints first: trainings, epochs, hours, where the speeds come from, the wall-clock."""
     try:
-        p = plan(cfg)
+        p = plan(cfg, bench_files=bench_files)
     except ResreproError as e:  # the run goes on; the line says why there is no plan
         return f"plan: not available ({str(e).partition('; fix: ')[0]}); `resrepro plan` for the detail"
     epochs = sorted({v["epochs"] for v in p["models"].values()})
@@ -219,12 +267,14 @@ def line(cfg: dict) -> str:
     pack = f"pack {p['pack']}"
     if p["pack"] > 1:
         x = f"x{p['pack_speedup']:.2f}"
-        pack += {"measured": f" ({x} measured)", "partly measured": f" ({x}, partly measured)"}.get(
-            p["pack_source"], f" ({NOT_MEASURED})"
-        )
-    here = ""
+        assumed = "; ".join(f"{m} k={','.join(map(str, ks))}" for m, ks in p["pack_assumed"].items())
+        if len(p["pack_assumed"]) > 3:
+            assumed = f"{len(p['pack_assumed'])} models"
+        partly = f" ({x}, partly measured: 1.0 assumed for {assumed})"
+        pack += {"measured": f" ({x} measured)", "partly measured": partly}.get(p["pack_source"], f" ({NOT_MEASURED})")
+    here = f"; {p['measured_elsewhere']}" if p["measured_elsewhere"] else ""
     if p["device"] == "gpu" and p["gpus_source"] != "found" and cfg["train"].get("device") == "auto":
-        here = (
+        here += (
             "; no GPU found here: trainings run here ask for one and stop (exit 5), on SLURM the GPU nodes train; "
             "train.device: cpu trains on the CPU"
         )

@@ -4,8 +4,10 @@ A measured speed is a bench record of the model on the plan's kind of device (a 
 at the recipe's batch size, compile state and precision: images/s of a training step, and the bench's warm-up
 seconds (compilation included) as the training's compile time. Several such records: the fastest counts (as in
 the bench, background load only ever slows a timing down). Records of another GPU than the first one found are
-not used. A stated speed is the model of ``speeds.yaml`` (compute at an effective rate plus a latency per layer
-and step), labelled "stated, not measured". ``resrepro bench --pack`` files give the packing speedup per model.
+not used. A measured row's evaluation cost and start-up stay stated (speeds.yaml), and its label says so. A
+stated speed is the model of ``speeds.yaml`` (compute at an effective rate plus a latency per layer and step),
+labelled "stated, not measured". ``resrepro bench --pack`` files give the packing speedup per model, on their
+device at their batch size only (:func:`pack_fits`).
 
 Torch-free: the Snakefile imports :mod:`resrepro.plan`, which imports this module.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from . import catalog
+from . import catalog, engines
 from .errors import InputError
 from .io import read_json
 
@@ -46,12 +48,8 @@ class Speed:
 
 def expected(kind: str, recipe: dict) -> dict:
     """What a bench record must show to stand for this recipe's training on a ``kind`` ("gpu"/"cpu") device."""
-    compile_ = recipe.get("compile", False)
-    return {
-        "batch_size": recipe["batch_size"],
-        "compiled": compile_ is True or (compile_ == "cuda" and kind == "gpu"),
-        "precision": "fp32" if kind == "cpu" or recipe.get("precision") == "fp32" else "bf16-autocast",
-    }
+    engine = engines.resolved(recipe, "cuda" if kind == "gpu" else "cpu")
+    return {"batch_size": recipe["batch_size"], "compiled": engine["compiled"], "precision": engine["precision"]}
 
 
 def stated(kind: str, model: str, recipe: dict, name: str | None = None) -> Speed:
@@ -96,7 +94,7 @@ def _record(r, path: Path) -> dict:
     }
 
 
-def _pack_entry(e, path: Path) -> tuple[str, dict[int, float]]:
+def _pack_entry(e, path: Path) -> dict:
     if not isinstance(e, dict) or not isinstance(e.get("pack"), list) or e.get("model") not in catalog.available():
         raise _bad(path, 'a pack entry needs a known "model" and a "pack" list of {"k", "speedup"}')
     speedups = {}
@@ -105,21 +103,29 @@ def _pack_entry(e, path: Path) -> tuple[str, dict[int, float]]:
         if not isinstance(k, int) or k < 1:
             raise _bad(path, f"{e['model']}: a pack entry without a whole k >= 1: {p!r:.80}")
         speedups[k] = _number(p.get("speedup"), path, f"{e['model']}: speedup at k={k}")
-    return e["model"], speedups
+    batch = e.get("batch_size")
+    return {
+        "model": e["model"],
+        "gpu": e.get("device") == "cuda",  # the bench's device type
+        "device": str(e.get("device_name", "?")),
+        "batch_size": None if batch is None else int(_number(batch, path, f"{e['model']}: batch_size")),
+        "speedups": speedups,
+        "file": path,
+    }
 
 
 def read(path: str | Path) -> dict:
-    """One bench file: {"records": [...]} (``resrepro bench --json``) or {"pack": {model: {k: speedup}}}
-    (``resrepro bench --pack``); anything else is refused, naming the file."""
+    """One bench file: {"records": [...]} (``resrepro bench --json``) or {"pack": [{model, gpu, device,
+    batch_size, speedups: {k: speedup}, file}]} (``resrepro bench --pack``); anything else is refused, naming it."""
     path = Path(path)
     if not path.is_file():
         raise InputError("bench file not found", path, BENCH_FIX)
     d = read_json(path)
     if isinstance(d, dict) and isinstance(d.get("records"), list):
-        return {"records": [_record(r, path) for r in d["records"]], "pack": {}}
+        return {"records": [_record(r, path) for r in d["records"]], "pack": []}
     if isinstance(d, dict) and ("pack" in d or isinstance(d.get("models"), list)):
         entries = d["models"] if isinstance(d.get("models"), list) else [d]
-        return {"records": [], "pack": dict(_pack_entry(e, path) for e in entries)}
+        return {"records": [], "pack": [_pack_entry(e, path) for e in entries]}
     raise _bad(path, 'neither a `resrepro bench --json` file ("records") nor a `resrepro bench --pack` file ("pack")')
 
 
@@ -134,6 +140,22 @@ def shown(path: Path) -> str:
         return str(Path(path).resolve().relative_to(REPO))
     except ValueError:
         return str(path)
+
+
+def pack_fits(entry: dict, kind: str, device: str, recipe: dict) -> bool:
+    """Whether a ``resrepro bench --pack`` entry stands for packing this recipe's training on ``device``: the
+    same kind and device (model name), and the recipe's batch size (where the file records one)."""
+    return (
+        entry["gpu"] == (kind == "gpu")
+        and entry["device"] == device
+        and entry["batch_size"] in (None, recipe["batch_size"])
+    )
+
+
+def stated_parts(kind: str) -> str:
+    """What a measured row still takes from speeds.yaml: the evaluation cost and the start-up."""
+    s = declared()["stated"][kind]
+    return f"eval cost {declared()['eval_cost']:.2f} and start-up {s.get('startup_seconds', 0):g} s stated"
 
 
 def measured(records: list[dict], kind: str, model: str, recipe: dict, device: str | None) -> Speed | None:
@@ -154,7 +176,11 @@ def measured(records: list[dict], kind: str, model: str, recipe: dict, device: s
     warm = r["warmup_seconds"] if r["warmup_seconds"] is not None else s.get("compile_seconds", 0)
     how = f"batch {r['batch_size']}, {'compiled' if r['compiled'] else 'eager'}, {r['img_s']:,.0f} img/s"
     return Speed(
-        1 / r["img_s"], s.get("startup_seconds", 0) + warm, True, r["device"], f"measured: {how} ({shown(r['file'])})"
+        1 / r["img_s"],
+        s.get("startup_seconds", 0) + warm,
+        True,
+        r["device"],
+        f"throughput measured: {how} ({shown(r['file'])}); {stated_parts(kind)} (speeds.yaml)",
     )
 
 

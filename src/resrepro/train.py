@@ -192,7 +192,7 @@ def train_epoch(model, optimizer, x_train, y_train, recipe: dict, epoch: int, se
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
-    shared_by = gpus.sharing()  # trainings on this GPU at the epoch's start and (below) its end; 0 on the CPU
+    shared_by = gpus.sharing()  # slots of this GPU held at the epoch's start and (below) its end; None: no slot
     t0 = time.perf_counter()
     for step in range(steps_per_epoch):
         idx = order[step * batch : (step + 1) * batch]
@@ -218,7 +218,7 @@ def train_epoch(model, optimizer, x_train, y_train, recipe: dict, epoch: int, se
         "first_bad_step": int(first_bad_step),
         "lr": lr,
         "seconds": seconds,
-        "gpu_shared_by": max(shared_by, gpus.sharing()) or None,
+        "gpu_shared_by": shared_by and max(shared_by, gpus.sharing() or 0),  # None (empty): unknown
     }
 
 

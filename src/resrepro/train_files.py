@@ -29,7 +29,7 @@ def history_row(epoch: int, ep: dict, n_train: int, val_loss: float, val_acc: fl
         "lr": ep["lr"],
         "epoch_seconds": ep["seconds"],
         "images_per_second": n_train / ep["seconds"],
-        "gpu_shared_by": ep.get("gpu_shared_by"),  # trainings holding a slot of this GPU; empty on the CPU
+        "gpu_shared_by": ep.get("gpu_shared_by"),  # slots of this GPU held (gpus.sharing); empty: no slot, unknown
     }
 
 

@@ -109,6 +109,10 @@ def evaluate_args(cfg: dict, job: Job) -> list[str]:
         str(cfg["train"]["eval_batch_size"]),
         "--device",
         cfg["train"]["device"],
+        "--pack",
+        str(cfg["train"]["pack"]),
+        "--gpu",
+        str(gpu_resource(cfg, job.model)),
         "--out-dir",
         job.eval_dir,
     ]
