@@ -154,7 +154,9 @@ def bound_gpu_jobs():
     """On one machine with no `--resources gpu=N` given, at most its GPU slots (GPUs x train.pack) train at once,
     so a --cores larger than the GPUs never queues trainings on a GPU (the slot locks forbid sharing anyway).
     At least 1: a GPU job on a machine without one then fails at once, naming the fix (resrepro.gpus.no_cuda).
-    SLURM runs (non-local executors) and the jobs' own Snakemake processes are left alone.
+    SLURM runs (non-local executors) and the jobs' own Snakemake processes are left alone. Called on start, not at
+    parse time: only then is the executor known (at parse time a SLURM run looks local, and a bound registered
+    then would cap each job's `gpu` request, e.g. --set-resources train:gpu=3, to it).
     """
     given = workflow.resource_settings.resources
     if "gpu" in given or not workflow.local_exec or not workflow.is_main_process:
@@ -162,7 +164,8 @@ def bound_gpu_jobs():
     workflow.register_resource("gpu", max(1, gpus.slots(config["train"]["pack"])))
 
 
-bound_gpu_jobs()
+onstart:
+    bound_gpu_jobs()
 
 
 # --- SLURM time limits (profiles/slurm) ----------------------------------------------------------
