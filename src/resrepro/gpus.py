@@ -261,7 +261,8 @@ def _no_driver(why: str) -> None:
     (no nvidia-smi, /proc/driver/nvidia, /dev/nvidiactl, nor WSL's /dev/dxg)."""
     if driver_version() is None and not any(Path(p).exists() for p in ("/dev/nvidiactl", "/dev/dxg")):
         shown = os.environ.get("CUDA_VISIBLE_DEVICES")
-        raise no_cuda(f"{why}; CUDA_VISIBLE_DEVICES={shown!r}, but no NVIDIA driver is loaded", driver="")
+        named = f"; CUDA_VISIBLE_DEVICES={shown!r}" if shown and f"CUDA_VISIBLE_DEVICES={shown!r}" not in why else ""
+        raise no_cuda(f"{why}{named}, but no NVIDIA driver is loaded", driver="")
 
 
 def _require_cuda(why: str) -> None:
@@ -387,7 +388,8 @@ def no_cuda(
     else:
         fix = "check that nvidia-smi works in this job and that CUDA_VISIBLE_DEVICES names one of its GPUs"
     fix += f", {cpu_fix}"
-    return NoGPUError(f"a GPU was requested but CUDA is not usable: {cause}; {found}, {build}; fix: {fix}")
+    state = build if not driver and "no NVIDIA driver is loaded" in cause else f"{found}, {build}"  # said once
+    return NoGPUError(f"a GPU was requested but CUDA is not usable: {cause}; {state}; fix: {fix}")
 
 
 def report(pack: int = 1) -> dict:
