@@ -7,7 +7,6 @@ is fetched from the npm registry (skipped when unreachable). About two minutes o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shlex
@@ -36,14 +35,6 @@ TINY = ["config.yaml", "tests/device/tiny.yaml"]
 TINY_DEGRADATION = ["config.yaml", "presets/degradation.yaml", "tests/device/tiny-degradation.yaml"]
 RUNS = ["--run", ",".join(TINY), "--run", ",".join(TINY_DEGRADATION)]
 PY = sys.executable
-
-
-def has_archive(*names: str) -> bool:
-    if importlib.util.find_spec("resrepro.archive") is None:
-        return False
-    from resrepro import archive
-
-    return all(hasattr(archive, n) for n in names)
 
 
 def tarball() -> Path:
@@ -276,7 +267,6 @@ def test_a_job_still_running_at_the_deadline_is_stopped_and_not_kept(trip, tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("resrepro.plan") is None, reason="needs resrepro.plan (issue 14, H3)")
 def test_a_job_the_plan_says_ends_after_the_deadline_is_not_started(trip, tmp_path):
     dev, out = _second_device(trip, tmp_path), tmp_path / "OUT"
     (dev / "slow.yaml").write_text("train: {epochs: 200}\n")
@@ -319,7 +309,6 @@ def imported(trip):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not has_archive("missing_jobs", "archived_jobs"), reason="needs resrepro.archive (issue 14, H4)")
 def test_import_brings_the_bundles_into_the_archive_and_the_status_counts_them(trip, imported):
     from resrepro import archive
 
@@ -340,7 +329,6 @@ def test_import_brings_the_bundles_into_the_archive_and_the_status_counts_them(t
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not has_archive("check_only", "status"), reason="needs the archive-only report (issue 14, H4)")
 def test_the_imported_run_renders_its_report_from_the_archive_alone(trip, imported):
     """The last step: the report from archive/ alone (`make report-archive`'s command), nothing trained here."""
     here = trip["here"]

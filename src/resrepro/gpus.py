@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
+import functools
 import os
 import re
 import subprocess
@@ -64,7 +65,13 @@ _held: dict = {}  # the slot this process holds: {"slot": Slot, "fd": int}
 
 
 def _nvidia_smi(*fields: str) -> list[list[str]] | None:
-    """Rows of ``nvidia-smi --query-gpu=<fields>``, or None where it is absent or fails."""
+    """Rows of ``nvidia-smi --query-gpu=<fields>``, or None where it is absent or fails: asked once per process
+    (and PATH), since a training start and a Snakemake start each need the GPUs, their models and the driver."""
+    return _query(os.environ.get("PATH", ""), fields)
+
+
+@functools.lru_cache(maxsize=16)
+def _query(path: str, fields: tuple[str, ...]) -> list[list[str]] | None:
     try:
         out = subprocess.run(
             ["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
@@ -401,7 +408,7 @@ def report(pack: int = 1) -> dict:
         "pack": pack,
         "slots": len(gpus) * pack,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "locks": str(Path(os.environ.get(LOCKS_ENV) or Path(tempfile.gettempdir()) / "resrepro-gpu-locks")),
+        "locks": str(lock_dir()),  # SLURM's per-job folder included
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoints, io, outputs
+from . import checkpoints, engines, io, outputs
 from .config import digest
 from .device import compiles, device_name, environment, peak_memory_mib, use_bf16
 
@@ -80,7 +80,7 @@ def run_summary(
         "device_name": device_name(device),
         "gpu_peak_memory_mib": peak_memory_mib(device),  # this attempt's; None on the CPU
         "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "precision": "bf16-autocast" if use_bf16(device, recipe["precision"]) else "fp32",
+        "precision": engines.BF16 if use_bf16(device, recipe["precision"]) else engines.FP32,
         "compiled": compiles(recipe, device),
         "compile_seconds": compile_seconds,
         "test_curve": bool(history) and "test_acc" in history[-1],  # in history.csv only; it selects nothing
